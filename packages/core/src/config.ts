@@ -1,0 +1,91 @@
+// Config is parsed from a plain record (flags, env, a file: the caller
+// decides), so tests never touch process.env. Errors name the key, the value
+// and the reason.
+import { AmbitError } from './errors.js';
+
+export type ConfigRecord = Readonly<Record<string, string | number | boolean | undefined>>;
+
+export class ConfigReader {
+  private readonly used = new Set<string>();
+
+  constructor(private readonly record: ConfigRecord, private readonly source = 'config') {}
+
+  string(key: string, fallback: string): string;
+  string(key: string): string | undefined;
+  string(key: string, fallback?: string): string | undefined {
+    const raw = this.raw(key);
+    return raw === undefined ? fallback : String(raw);
+  }
+
+  required(key: string): string {
+    const raw = this.raw(key);
+    if (raw === undefined || String(raw) === '') throw this.error(key, raw, 'is required');
+    return String(raw);
+  }
+
+  int(key: string, fallback: number, range: { min?: number; max?: number } = {}): number {
+    const raw = this.raw(key);
+    if (raw === undefined) return fallback;
+    // Number('') is 0, so a blank value (`PORT=`) would silently become 0.
+    const text = String(raw).trim();
+    const value = typeof raw === 'number' ? raw : text === '' ? Number.NaN : Number(text);
+    if (!Number.isSafeInteger(value)) throw this.error(key, raw, 'must be a whole number');
+    if (range.min !== undefined && value < range.min) throw this.error(key, raw, `must be at least ${range.min}`);
+    if (range.max !== undefined && value > range.max) throw this.error(key, raw, `must be at most ${range.max}`);
+    return value;
+  }
+
+  /** Durations accept a number of milliseconds or a string such as `250ms`, `30s`, `5m`, `24h`. */
+  durationMs(key: string, fallback: number): number {
+    const raw = this.raw(key);
+    if (raw === undefined) return fallback;
+    const value = parseDurationMs(raw);
+    if (value === undefined) throw this.error(key, raw, 'must be a duration such as 500ms, 30s, 5m or 24h');
+    return value;
+  }
+
+  bool(key: string, fallback: boolean): boolean {
+    const raw = this.raw(key);
+    if (raw === undefined) return fallback;
+    if (typeof raw === 'boolean') return raw;
+    const text = String(raw).toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(text)) return true;
+    if (['0', 'false', 'no', 'off'].includes(text)) return false;
+    throw this.error(key, raw, 'must be true or false');
+  }
+
+  oneOf<T extends string>(key: string, allowed: readonly T[], fallback: T): T {
+    const raw = this.raw(key);
+    if (raw === undefined) return fallback;
+    const text = String(raw);
+    if (!(allowed as readonly string[]).includes(text)) throw this.error(key, raw, `must be one of ${allowed.join(', ')}`);
+    return text as T;
+  }
+
+  /** Keys present in the record that nothing asked for: usually typos. */
+  unused(): string[] {
+    return Object.keys(this.record).filter((k) => this.record[k] !== undefined && !this.used.has(k));
+  }
+
+  error(key: string, value: unknown, reason: string): AmbitError {
+    return new AmbitError('invalid-config', `${this.source}: ${key}=${JSON.stringify(value)} ${reason}`, {
+      details: { key, value },
+    });
+  }
+
+  private raw(key: string): string | number | boolean | undefined {
+    this.used.add(key);
+    return this.record[key];
+  }
+}
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+export function parseDurationMs(raw: string | number | boolean): number | undefined {
+  if (typeof raw === 'number') return Number.isFinite(raw) && raw >= 0 ? raw : undefined;
+  if (typeof raw !== 'string') return undefined;
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(raw);
+  if (match === null) return undefined;
+  const unit = UNITS[match[2] ?? 'ms'] ?? 1;
+  return Math.round(Number(match[1]) * unit);
+}

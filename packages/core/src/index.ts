@@ -1,0 +1,13 @@
+export { AmbitError, isAmbitError, causeChain, findAmbitError, systemCode } from './errors.js';
+export type { ErrorCode, AmbitErrorOptions } from './errors.js';
+export { createLogger, silentLogger, isLogLevel, connectionId, LOG_LEVELS } from './log.js';
+export type { Logger, LogLevel, LoggerOptions } from './log.js';
+export { systemClock, ManualClock } from './clock.js';
+export type { Clock, TimerHandle } from './clock.js';
+export { Backoff } from './backoff.js';
+export type { BackoffOptions } from './backoff.js';
+export { Drain, Tracker } from './drain.js';
+export type { DrainParticipant, DrainResult } from './drain.js';
+export { ConfigReader, parseDurationMs } from './config.js';
+export type { ConfigRecord } from './config.js';
+export { SpiffeId, DEFAULT_TRUST_DOMAIN } from './spiffe.js';

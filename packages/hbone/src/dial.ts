@@ -1,0 +1,50 @@
+// Plain TCP dialling for the upstream side of a tunnel: half-open allowed
+// (so half-close can propagate), Nagle off, a connect deadline, and errors
+// translated into tunnel error codes.
+import net from 'node:net';
+import { AmbitError, systemCode } from '@ambit/core';
+import { formatAuthority, type SocketAddress } from '@ambit/api';
+
+export interface DialOptions {
+  timeoutMs?: number;
+  /** Source address to bind, e.g. to preserve a pod IP with IP_TRANSPARENT. */
+  localAddress?: string;
+  signal?: AbortSignal;
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
+
+export function dialTcp(target: SocketAddress, options: DialOptions = {}): Promise<net.Socket> {
+  const timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({
+      host: target.ip,
+      port: target.port,
+      allowHalfOpen: true,
+      noDelay: true,
+      ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
+    });
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new AmbitError('timeout', `connecting to ${formatAuthority(target)} took longer than ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      reject(new AmbitError('closed', `connecting to ${formatAuthority(target)} was cancelled`));
+    };
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      socket.removeAllListeners('error');
+      resolve(socket);
+    });
+    socket.once('error', (cause) => {
+      clearTimeout(timer);
+      options.signal?.removeEventListener('abort', onAbort);
+      const code = systemCode(cause);
+      reject(new AmbitError('no-upstream', `connecting to ${formatAuthority(target)} failed: ${code ?? cause.message}`, { cause, details: { code } }));
+    });
+  });
+}

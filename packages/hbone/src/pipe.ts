@@ -1,0 +1,79 @@
+// Joins a tunnel stream and a TCP socket: bytes both ways with backpressure
+// (pipe), half-close both ways (pipe ends the destination when the source
+// ends; sockets must be allowHalfOpen), and resets both ways.
+import type { Duplex } from 'node:stream';
+import { constants, type Http2Stream } from 'node:http2';
+import type { Socket } from 'node:net';
+
+export interface JoinResult {
+  /** Bytes that went from the tunnel to the socket. */
+  bytesToSocket: number;
+  /** Bytes that went from the socket to the tunnel. */
+  bytesToTunnel: number;
+  /** The first error seen, if the join did not end with a clean close both ways. */
+  error: Error | undefined;
+  /** Who reset: a peer reset the tunnel (RST_STREAM) or the socket (RST). */
+  resetBy: 'tunnel' | 'socket' | undefined;
+}
+
+export interface JoinOptions {
+  /** Close both sides after this long without a byte either way; 0 disables. */
+  idleTimeoutMs?: number;
+}
+
+export function joinTunnel(tunnel: Http2Stream, socket: Socket | Duplex, options: JoinOptions = {}): Promise<JoinResult> {
+  return new Promise((resolve) => {
+    const result: JoinResult = { bytesToSocket: 0, bytesToTunnel: 0, error: undefined, resetBy: undefined };
+    let open = 2;
+    const done = (): void => {
+      if (--open === 0) resolve(result);
+    };
+    const fail = (error: Error, resetBy: JoinResult['resetBy']): void => {
+      result.error ??= error;
+      result.resetBy ??= resetBy;
+    };
+
+    tunnel.on('data', (chunk: Buffer) => { result.bytesToSocket += chunk.length; });
+    socket.on('data', (chunk: Buffer) => { result.bytesToTunnel += chunk.length; });
+
+    socket.on('error', (error) => {
+      fail(error, 'socket');
+      // RFC 9113 §8.5: a reset or errored TCP connection is signalled with CONNECT_ERROR.
+      if (!tunnel.closed) tunnel.close(constants.NGHTTP2_CONNECT_ERROR);
+    });
+    tunnel.on('error', (error) => fail(error, 'tunnel'));
+    tunnel.on('close', () => {
+      if (tunnel.rstCode !== undefined && tunnel.rstCode !== constants.NGHTTP2_NO_ERROR) {
+        fail(new Error(`tunnel stream reset with code ${tunnel.rstCode}`), result.resetBy ?? 'tunnel');
+      }
+      if (!socket.destroyed) {
+        // A tunnel that closed without both sides ending cleanly is a reset for the socket too.
+        if (result.error !== undefined || !tunnel.writableFinished || !tunnel.readableEnded) reset(socket);
+      }
+      done();
+    });
+    socket.on('close', () => {
+      if (!tunnel.closed && (result.error !== undefined || !socket.readableEnded)) {
+        tunnel.close(constants.NGHTTP2_CONNECT_ERROR);
+      }
+      done();
+    });
+
+    if (options.idleTimeoutMs !== undefined && options.idleTimeoutMs > 0) {
+      tunnel.setTimeout(options.idleTimeoutMs, () => {
+        fail(new Error(`tunnel idle for ${options.idleTimeoutMs} ms`), undefined);
+        tunnel.close(constants.NGHTTP2_CANCEL);
+        socket.destroy();
+      });
+    }
+
+    tunnel.pipe(socket);
+    socket.pipe(tunnel);
+  });
+}
+
+function reset(socket: Socket | Duplex): void {
+  const tcp = socket as Partial<Socket>;
+  if (typeof tcp.resetAndDestroy === 'function' && (tcp as Socket).readyState !== 'opening') tcp.resetAndDestroy();
+  else socket.destroy();
+}
