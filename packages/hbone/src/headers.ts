@@ -39,7 +39,7 @@ export function parseBaggage(value: string | undefined): Record<string, string> 
   const result: Record<string, string> = {};
   if (value === undefined) return result;
   for (const member of value.split(',')) {
-    const [pair] = member.split(';');
+    const pair = member.split(';')[0]?.trim();
     const eq = pair?.indexOf('=') ?? -1;
     if (pair === undefined || eq <= 0) continue;
     const key = pair.slice(0, eq).trim();

@@ -42,6 +42,14 @@ export function joinTunnel(tunnel: Http2Stream, socket: Socket | Duplex, options
       if (!tunnel.closed) tunnel.close(constants.NGHTTP2_CONNECT_ERROR);
     });
     tunnel.on('error', (error) => fail(error, 'tunnel'));
+    // RST_STREAM before our side finished, whatever its code (a peer's destroy()
+    // sends NO_ERROR): a reset, not an end. Node emits 'aborted' before the
+    // readable side ends, so the socket gets RST instead of a FIN.
+    tunnel.once('aborted', () => {
+      fail(new Error(`tunnel stream reset by the peer (code ${tunnel.rstCode ?? 'unknown'})`), 'tunnel');
+      tunnel.unpipe(socket);
+      if (!socket.destroyed) reset(socket);
+    });
     tunnel.on('close', () => {
       if (tunnel.rstCode !== undefined && tunnel.rstCode !== constants.NGHTTP2_NO_ERROR) {
         fail(new Error(`tunnel stream reset with code ${tunnel.rstCode}`), result.resetBy ?? 'tunnel');

@@ -139,14 +139,27 @@ export class HbonePool {
       [kKey]: `${spec.source.identity.uri}#${spec.source.serial}|${describePeer(identity)}`,
     };
     const headers = { ':method': 'CONNECT', ':authority': authority, ...metadataHeaders(spec.metadata) };
-    let stream: ClientHttp2Stream;
-    try {
-      stream = await this.agent.request(`https://${where}`, options, headers);
-    } catch (error) {
-      throw error instanceof AmbitError ? error : connectionError(error, where, identity);
+    // A stream refused unprocessed (a GOAWAY crossed it in flight) is safe to
+    // send again, once, on another connection.
+    for (let attempt = 1; ; attempt++) {
+      let stream: ClientHttp2Stream;
+      try {
+        stream = await this.agent.request(`https://${where}`, options, headers);
+      } catch (error) {
+        if (attempt === 1 && systemCode(error) === 'ERR_HTTP2_GOAWAY_SESSION') continue;
+        throw error instanceof AmbitError ? error : connectionError(error, where, identity);
+      }
+      this.trackStream(stream);
+      try {
+        return await this.awaitResponse(stream, authority, spec.signal);
+      } catch (error) {
+        if (attempt === 1 && (error as AmbitError).details.refusedUnprocessed === true) {
+          this.log.debug({ target: authority }, 'tunnel refused unprocessed by a closing connection; retrying');
+          continue;
+        }
+        throw error;
+      }
     }
-    this.trackStream(stream);
-    return this.awaitResponse(stream, authority, spec.signal);
   }
 
   stats(): PoolStats {
@@ -241,13 +254,19 @@ export class HbonePool {
         fail(errorForStatus(status, authority, Array.isArray(reason) ? reason[0] : reason));
       };
       const onError = (cause: Error): void => {
-        const code = systemCode(cause);
-        fail(new AmbitError(code === 'ERR_HTTP2_STREAM_ERROR' ? 'limit' : 'protocol', `tunnel to ${authority} failed before an answer: ${cause.message}`, { cause }));
+        const rst = stream.rstCode;
+        const refused = rst === http2.constants.NGHTTP2_REFUSED_STREAM || rst === http2.constants.NGHTTP2_ENHANCE_YOUR_CALM;
+        fail(new AmbitError(refused ? 'limit' : 'protocol', `tunnel to ${authority} failed before an answer: ${cause.message}`, {
+          cause,
+          details: { rstCode: rst, refusedUnprocessed: rst === http2.constants.NGHTTP2_REFUSED_STREAM },
+        }));
       };
       const onClose = (): void => {
         const rst = stream.rstCode;
         const refused = rst === http2.constants.NGHTTP2_REFUSED_STREAM || rst === http2.constants.NGHTTP2_ENHANCE_YOUR_CALM;
-        fail(new AmbitError(refused ? 'limit' : 'protocol', `tunnel to ${authority} closed before an answer (RST_STREAM code ${rst ?? 'none'})`));
+        fail(new AmbitError(refused ? 'limit' : 'protocol', `tunnel to ${authority} closed before an answer (RST_STREAM code ${rst ?? 'none'})`, {
+          details: { rstCode: rst, refusedUnprocessed: rst === http2.constants.NGHTTP2_REFUSED_STREAM },
+        }));
       };
       const onAbort = (): void => fail(new AmbitError('closed', `tunnel to ${authority} was cancelled`));
       const timer = setTimeout(() => {

@@ -142,14 +142,21 @@ export class HboneServer extends EventEmitter<HboneServerEvents> implements Drai
     return { connections: this.sockets.size, sessions: this.sessions.size, tunnels: this.activeTunnels };
   }
 
+  /**
+   * Sends GOAWAY on every connection: clients open new connections for new
+   * tunnels while existing tunnels finish (e.g. after the certificate rotated).
+   */
+  goAway(): void {
+    for (const session of this.sessions.values()) if (!session.closed) session.close();
+  }
+
   // DrainParticipant: stop accepting, let tunnels finish, then close what is left.
   stopAccepting(): Promise<void> {
     this.accepting = false;
-    for (const session of this.sessions.values()) if (!session.closed) session.close();
-    return new Promise((resolve) => {
-      if (!this.listener.listening) return resolve();
-      this.listener.close(() => resolve());
-    });
+    this.goAway();
+    // close() stops accepting at once; its callback would wait for every connection.
+    if (this.listener.listening) this.listener.close();
+    return Promise.resolve();
   }
 
   idle(): Promise<void> {
@@ -193,6 +200,8 @@ export class HboneServer extends EventEmitter<HboneServerEvents> implements Drai
       server.on('secureConnection', (socket) => this.onSecure(socket, certificate));
       server.on('tlsClientError', (error, socket) => {
         this.refuse('tls-handshake', { error, peerAddress: socket.remoteAddress }, `TLS handshake failed: ${error.message}`);
+        // With a tlsClientError listener attached, destroying the socket is ours to do.
+        socket.destroy();
       });
       this.tlsServers.set(certificate, server);
     }

@@ -217,13 +217,22 @@ function parseCsrPublicKey(csrPem: string): forge.pki.rsa.PublicKey {
       hint: 'send a PEM PKCS#10 request with an RSA key',
     });
   }
-  if (!csr.verify()) throw new AmbitError('invalid-csr', 'the certificate request signature does not verify');
+  if (!signatureVerifies(csr)) throw new AmbitError('invalid-csr', 'the certificate request signature does not verify');
   if (csr.publicKey === null) throw new AmbitError('invalid-csr', 'the certificate request has no public key');
   const bits = (csr.publicKey as forge.pki.rsa.PublicKey).n.bitLength();
   if (bits < 2048) {
     throw new AmbitError('invalid-csr', `the request's RSA key has ${bits} bits`, { hint: 'use at least 2048 bits' });
   }
   return csr.publicKey as forge.pki.rsa.PublicKey;
+}
+
+// forge throws ("Encryption block is invalid") rather than returning false for most bad signatures.
+function signatureVerifies(csr: forge.pki.CertificateSigningRequest): boolean {
+  try {
+    return csr.verify();
+  } catch {
+    return false;
+  }
 }
 
 function trustDomainOfRoot(cert: X509Certificate): string | undefined {

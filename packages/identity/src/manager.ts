@@ -207,7 +207,15 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
     const keys = await this.keys();
     const csr = buildCsr(keys, identity);
     const { chain, roots } = await this.options.source(identity, csr);
-    return toWorkloadCertificate(identity, keys, chain, roots);
+    const cert = toWorkloadCertificate(identity, keys, chain, roots);
+    // An expired answer (a CA with a wrong clock) is a failure retried with backoff: never handed
+    // out, and never scheduled for an immediate refresh, which would loop.
+    if (this.clock.now() >= cert.notAfter) {
+      throw new AmbitError('certificate-expired', `the CA returned a certificate for ${identity.uri} that expired at ${new Date(cert.notAfter).toISOString()}`, {
+        hint: 'check the clocks of the CA and this machine',
+      });
+    }
+    return cert;
   }
 }
 
