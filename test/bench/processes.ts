@@ -1,0 +1,229 @@
+// Child processes for the benchmark: each in its own process group (so a
+// kill reaches everything it started), output kept in a small ring for error
+// messages, and every one of them killed when the run ends, however it ends.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+
+const TAIL_LINES = 40;
+const KILL_GRACE_MS = 2_000;
+
+export interface ProcessSpec {
+  /** A short name for messages and results, e.g. `stunnel-client`. */
+  name: string;
+  command: string;
+  args: string[];
+  /** CPUs for `taskset -c`, e.g. "0" or "0,1". */
+  cpus?: string | undefined;
+  cwd?: string;
+}
+
+export class Managed {
+  readonly name: string;
+  readonly child: ChildProcess;
+  readonly exited: Promise<number | null>;
+  private readonly lines: string[] = [];
+  private exitCode: number | null | undefined;
+  private readonly waiters: { match: RegExp; resolve: (line: string) => void }[] = [];
+
+  constructor(spec: ProcessSpec) {
+    this.name = spec.name;
+    const [command, args] = spec.cpus === undefined
+      ? [spec.command, spec.args]
+      : ['taskset', ['-c', spec.cpus, spec.command, ...spec.args]];
+    // detached: a new process group, so a group kill also reaches nginx's worker.
+    this.child = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], cwd: spec.cwd });
+    this.exited = new Promise((resolve) => {
+      this.child.once('error', (error) => {
+        this.record(`spawn failed: ${error.message}`);
+        this.exitCode = null;
+        resolve(null);
+      });
+      this.child.once('exit', (code, signal) => {
+        this.exitCode = code ?? null;
+        this.record(`exited with ${code === null ? `signal ${signal ?? '?'}` : `code ${code}`}`);
+        resolve(code);
+      });
+    });
+    for (const stream of [this.child.stdout, this.child.stderr]) {
+      let partial = '';
+      stream?.setEncoding('utf8');
+      stream?.on('data', (chunk: string) => {
+        const parts = (partial + chunk).split('\n');
+        partial = parts.pop() ?? '';
+        for (const line of parts) this.record(line);
+      });
+    }
+  }
+
+  get pid(): number {
+    if (this.child.pid === undefined) throw new Error(`${this.name} has no pid: ${this.tail()}`);
+    return this.child.pid;
+  }
+
+  get running(): boolean {
+    return this.exitCode === undefined;
+  }
+
+  /** The last lines it printed, for error messages. */
+  tail(): string {
+    return this.lines.join('\n');
+  }
+
+  /** Resolves with the first output line matching `match`; rejects if it exits or `timeoutMs` passes. */
+  waitForLine(match: RegExp, timeoutMs: number): Promise<string> {
+    const seen = this.lines.find((line) => match.test(line));
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.name} printed no line matching ${match} within ${timeoutMs} ms:\n${this.tail()}`)), timeoutMs);
+      const waiter = { match, resolve: (line: string): void => { clearTimeout(timer); resolve(line); } };
+      this.waiters.push(waiter);
+      void this.exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`${this.name} exited before it was ready:\n${this.tail()}`));
+      });
+    });
+  }
+
+  /** SIGTERM to the group, SIGKILL after a grace period. */
+  async stop(): Promise<void> {
+    if (!this.running || this.child.pid === undefined) return;
+    signalGroup(this.child.pid, 'SIGTERM');
+    const timer = setTimeout(() => signalGroup(this.pid, 'SIGKILL'), KILL_GRACE_MS);
+    await this.exited;
+    clearTimeout(timer);
+    // The leader may exit before the rest of its group (nginx workers).
+    signalGroup(this.child.pid, 'SIGKILL');
+  }
+
+  private record(line: string): void {
+    this.lines.push(line);
+    if (this.lines.length > TAIL_LINES) this.lines.shift();
+    for (const waiter of this.waiters.splice(0)) {
+      if (waiter.match.test(line)) waiter.resolve(line);
+      else this.waiters.push(waiter);
+    }
+  }
+}
+
+/** Every process the run started; `stopAll` ends them, `killAllNow` is for process exit. */
+export class ProcessSet {
+  private readonly all: Managed[] = [];
+
+  start(spec: ProcessSpec): Managed {
+    const managed = new Managed(spec);
+    this.all.push(managed);
+    return managed;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.all.map((managed) => managed.stop()));
+  }
+
+  /** Synchronous last resort, for an 'exit' handler. */
+  killAllNow(): void {
+    for (const managed of this.all) if (managed.child.pid !== undefined) signalGroup(managed.child.pid, 'SIGKILL');
+  }
+
+  /** Any process that should be running but is not, as an error naming it. */
+  checkAlive(names: readonly Managed[]): void {
+    for (const managed of names) {
+      if (!managed.running) throw new Error(`${managed.name} is no longer running:\n${managed.tail()}`);
+    }
+  }
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a command to completion (killed after `timeoutMs`) and collects its output. */
+export async function run(set: ProcessSet, spec: ProcessSpec, timeoutMs: number): Promise<RunResult> {
+  const managed = set.start(spec);
+  let stdout = '';
+  let stderr = '';
+  managed.child.stdout?.on('data', (chunk: string) => { stdout += chunk; });
+  managed.child.stderr?.on('data', (chunk: string) => { stderr += chunk; });
+  const timer = setTimeout(() => void managed.stop(), timeoutMs);
+  const code = await managed.exited;
+  clearTimeout(timer);
+  return { code, stdout, stderr };
+}
+
+/** A loopback port nothing listens on right now. */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Resolves once a TCP connect to 127.0.0.1:port succeeds. */
+export async function waitForPort(port: number, owner: Managed, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (!owner.running) throw new Error(`${owner.name} exited before listening on ${port}:\n${owner.tail()}`);
+    if (await canConnect(port)) return;
+    if (Date.now() > deadline) throw new Error(`${owner.name} is not listening on 127.0.0.1:${port} after ${timeoutMs} ms:\n${owner.tail()}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+let clockTicks: number | undefined;
+
+/** CPU seconds used so far by `pid` (all its threads), from /proc/PID/stat. */
+export function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return (utime + stime) / (clockTicks ?? 100);
+}
+
+/** Sets the clock-tick rate used by cpuSeconds (from `getconf CLK_TCK`). */
+export function setClockTicks(ticks: number): void {
+  if (Number.isFinite(ticks) && ticks > 0) clockTicks = ticks;
+}
+
+/** CPU seconds all cores have spent busy since boot (everything but idle and iowait), from /proc/stat. */
+export function machineBusySeconds(): number {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
+  const ticks = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already in user).
+  const busy = [0, 1, 2, 5, 6, 7].reduce((sum, i) => sum + (ticks[i] ?? 0), 0);
+  return busy / (clockTicks ?? 100);
+}
+
+/** Peak resident set size of `pid` in MiB (VmHWM), or undefined if it is gone. */
+export function peakRssMiB(pid: number): number | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const match = /^VmHWM:\s+(\d+) kB/m.exec(status);
+    return match?.[1] === undefined ? undefined : Number(match[1]) / 1024;
+  } catch {
+    return undefined;
+  }
+}
