@@ -12,6 +12,7 @@ import {
 } from './ca.js';
 import { buildCsr, generateKeys } from './keys.js';
 import { forgePublicKey, keyMatchesCertificate, signCertificationRequest, uriSan, uriSans, verifyChain } from './x509.js';
+import { rejectsWith } from '@ambit/core/testing';
 
 const tempDirs: string[] = [];
 after(async () => {
@@ -44,18 +45,6 @@ const web = SpiffeId.of('cluster.local', 'demo', 'web');
 const admin = SpiffeId.of('cluster.local', 'kube-system', 'admin');
 const allow = (): EntitlementDecision => ({ allowed: true });
 const webCsr = buildCsr(leafKeys, web);
-
-async function rejectsWith(promise: Promise<unknown>, code: string, message?: RegExp): Promise<AmbitError> {
-  let caught: unknown;
-  await assert.rejects(promise, (error: unknown) => {
-    caught = error;
-    return true;
-  });
-  assert.ok(caught instanceof AmbitError, `expected an AmbitError, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  if (message !== undefined) assert.match(caught.message, message);
-  return caught;
-}
 
 function leafOf(chain: readonly string[]): X509Certificate {
   assert.equal(chain.length, 1);

@@ -5,6 +5,7 @@ import { CertificateAuthority } from './ca.js';
 import { generateKeys } from './keys.js';
 import { CertificateManager, type CertificateSource, type CertificateStatus } from './manager.js';
 import type { WorkloadCertificate } from './tls.js';
+import { rejectsWith } from '@ambit/core/testing';
 
 // Key generation dominates the cost: the manager gets one cached pair, and a second pair stands for "someone else's key".
 const [workloadKeys, otherKeys] = await Promise.all([generateKeys(), generateKeys()]);
@@ -76,18 +77,6 @@ function statusOf(manager: CertificateManager, identity: SpiffeId): CertificateS
   const status = manager.status().find((s) => s.identity === identity.uri);
   assert.ok(status !== undefined, `no status for ${identity.uri}`);
   return status;
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string, message?: RegExp): Promise<AmbitError> {
-  let caught: unknown;
-  await assert.rejects(promise, (error: unknown) => {
-    caught = error;
-    return true;
-  });
-  assert.ok(caught instanceof AmbitError, `expected an AmbitError, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  if (message !== undefined) assert.match(caught.message, message);
-  return caught;
 }
 
 function refreshTime(cert: WorkloadCertificate, fraction = 0.5): number {
