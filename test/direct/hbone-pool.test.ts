@@ -102,6 +102,23 @@ describe('HBONE pool', () => {
     }
   });
 
+  it('resumes the TLS session on reconnect and still authenticates the client', async () => {
+    fixture = await hboneFixture();
+    echo = await echoServer();
+    const peers: string[] = [];
+    fixture.server.on('tunnel-open', (request) => peers.push(request.peer.uri));
+    assert.equal(await roundTrip(await fixture.pool.connect(fixture.spec(echo.address)), 'first'), 'first');
+    await eventually(() => fixture!.pool.stats().streams === 0 || undefined);
+    fixture.pool.closeIdle();
+    await eventually(() => fixture!.pool.stats().connections === 0 || undefined);
+    assert.equal(await roundTrip(await fixture.pool.connect(fixture.spec(echo.address)), 'second'), 'second');
+    const stats = fixture.pool.stats();
+    assert.equal(stats.opened, 2, 'the second tunnel needed a new connection');
+    assert.equal(stats.resumed, 1, 'and that connection resumed the first TLS session');
+    assert.deepEqual(peers, [fixture.clientCert.identity.uri, fixture.clientCert.identity.uri],
+      'the resumed connection carried the client identity from its session');
+  });
+
   it('closes connections left idle for idleTimeoutMs', async () => {
     fixture = await hboneFixture({ pool: { idleTimeoutMs: 200 } });
     echo = await echoServer();

@@ -37,14 +37,17 @@ export function dialTcp(target: SocketAddress, options: DialOptions = {}): Promi
     socket.once('connect', () => {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
-      socket.removeAllListeners('error');
+      socket.off('error', onError);
+      // Until the caller attaches its own handler, an error must not crash the process.
+      socket.on('error', () => undefined);
       resolve(socket);
     });
-    socket.once('error', (cause) => {
+    const onError = (cause: Error): void => {
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       const code = systemCode(cause);
       reject(new AmbitError('no-upstream', `connecting to ${formatAuthority(target)} failed: ${code ?? cause.message}`, { cause, details: { code } }));
-    });
+    };
+    socket.once('error', onError);
   });
 }

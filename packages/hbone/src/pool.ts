@@ -50,6 +50,8 @@ export interface PoolStats {
   streams: number;
   /** Connections ever opened by this pool. */
   opened: number;
+  /** Of those, how many resumed an earlier TLS session (an abbreviated handshake). */
+  resumed: number;
 }
 
 const kSpec = Symbol('ambit.spec');
@@ -64,6 +66,8 @@ type TrackedSession = ClientHttp2Session & Record<symbol, unknown>;
 
 /** http2-wrapper's Agent, keyed by our pool key and connecting with mesh TLS. */
 class TunnelAgent extends http2wrapper.Agent {
+  resumed = 0;
+
   constructor(private readonly pool: { connectTimeoutMs: number; log: Logger }) {
     super({ timeout: 0, maxEmptySessions: Number.POSITIVE_INFINITY });
   }
@@ -97,7 +101,9 @@ class TunnelAgent extends http2wrapper.Agent {
         // SPIFFE certificates do not have; the identity was checked above, so
         // let it fall back to the socket's address.
         Object.defineProperty(socket, 'getPeerX509Certificate', { value: () => undefined });
-        this.pool.log.debug({ destination: where, peer: describePeer(identity), resumed: socket.isSessionReused() }, 'HBONE connection established');
+        const resumed = socket.isSessionReused();
+        if (resumed) this.resumed++;
+        this.pool.log.debug({ destination: where, peer: describePeer(identity), resumed }, 'HBONE connection established');
         resolve(socket);
       });
       socket.once('error', (cause) => {
@@ -165,7 +171,7 @@ export class HbonePool {
   stats(): PoolStats {
     let streams = 0;
     for (const session of this.live) streams += ((session as TrackedSession)[kCurrentStreamCount] as number | undefined) ?? 0;
-    return { connections: this.live.size, streams, opened: this.opened };
+    return { connections: this.live.size, streams, opened: this.opened, resumed: this.agent.resumed };
   }
 
   /** Closes idle connections now; busy ones close when their tunnels end (GOAWAY). */
@@ -294,7 +300,8 @@ function connectionError(cause: unknown, where: string, identity: PeerMatcher): 
   if (cause instanceof AmbitError) return cause;
   const code = systemCode(cause);
   const message = cause instanceof Error ? cause.message : String(cause);
-  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH' || code === 'ECONNRESET' && !/ssl|tls/i.test(message)) {
+  const unreachable = code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH';
+  if (unreachable || (code === 'ECONNRESET' && !/ssl|tls/i.test(message))) {
     return new AmbitError('no-upstream', `HBONE connection to ${where} failed: ${code}`, { cause, details: { code } });
   }
   if (code === 'ETIMEDOUT') return new AmbitError('timeout', `HBONE connection to ${where} timed out`, { cause });

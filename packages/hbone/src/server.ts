@@ -15,7 +15,7 @@ import { meshServerOptions, peerIdentity, type WorkloadCertificate } from '@ambi
 import { readMetadata, headerListSize, type TunnelMetadata } from './headers.js';
 import { joinTunnel, type JoinResult } from './pipe.js';
 import { refusalFor, type RefusalReason } from './status.js';
-import { CONNECTION_WINDOW_BYTES, HARD_MAX_HEADER_LIST_BYTES, tunnelSettings } from './tuning.js';
+import { CONNECTION_WINDOW_BYTES, tunnelSettings } from './tuning.js';
 import { dialTcp } from './dial.js';
 
 /** Everything known about a tunnel request once its headers are read. */
@@ -113,8 +113,6 @@ export class HboneServer extends EventEmitter<HboneServerEvents> implements Drai
       settings: tunnelSettings({ maxConcurrentStreams: this.limits.maxConcurrentStreams }),
       maxSessionMemory: this.limits.maxSessionMemoryMb,
       maxHeaderListPairs: 256,
-      // A tunnel's data is the peer's: never let nghttp2 time a stream out on its own.
-      unknownProtocolTimeout: this.limits.handshakeTimeoutMs,
     });
     this.h2.on('session', (session) => this.onSession(session));
     this.h2.on('stream', (stream, headers) => void this.onStream(stream, headers));
@@ -347,4 +345,3 @@ export class HboneServer extends EventEmitter<HboneServerEvents> implements Drai
   }
 }
 
-export { HARD_MAX_HEADER_LIST_BYTES };

@@ -130,7 +130,7 @@ export class CertificateManager extends EventEmitter<CertificateManagerEvents> {
 
   private state(entry: Entry, now: number): CertificateState {
     const cert = entry.current;
-    if (cert === undefined) return entry.inflight !== undefined && entry.failures === 0 ? 'pending' : entry.failures > 0 ? 'failed' : 'pending';
+    if (cert === undefined) return entry.failures > 0 ? 'failed' : 'pending';
     if (now >= cert.notAfter) return 'expired';
     if (entry.failures > 0) return 'failed';
     return entry.inflight === undefined ? 'available' : 'refreshing';
