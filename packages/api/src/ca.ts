@@ -10,6 +10,8 @@ export const CertificateRequestSchema = z.object({
   identity: z.string().startsWith('spiffe://'),
   /** Requested lifetime; the CA may shorten it. */
   ttlSeconds: z.number().int().positive().max(30 * 86_400).optional(),
+  /** Ask for a node certificate (a ztunnel's own): the identity plus this node. */
+  node: z.string().regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'must be a Kubernetes node name').max(253).optional(),
 });
 export type CertificateRequest = z.infer<typeof CertificateRequestSchema>;
 

@@ -2,3 +2,12 @@ export { socketAddress, parseAuthority, formatAuthority, normalizeIp } from './a
 export type { SocketAddress } from './address.js';
 export { CertificateRequestSchema, CertificateResponseSchema, parseCertificateRequest } from './ca.js';
 export type { CertificateRequest, CertificateResponse } from './ca.js';
+export { workloadKey, serviceKey } from './workload.js';
+export type { Workload, WorkloadProtocol, WaypointFor, WaypointBinding, Service, ServicePort, Endpoint } from './workload.js';
+export type {
+  Authorization, AuthorizationAction, AuthorizationScope, AuthorizationRule, SourceMatch, DestinationMatch, ConditionMatch,
+} from './authorization.js';
+export type {
+  ProxyRole, SubscribeRequest, Resource, ResourceKind, Removal, DiscoveryUpdate, DiscoveryAck,
+} from './discovery.js';
+export { LineSplitter, encodeLine, DEFAULT_MAX_LINE_BYTES } from './ndjson.js';

@@ -19,6 +19,13 @@ export type ErrorCode =
   | 'tls-identity-mismatch'
   | 'tls-failure'
   | 'issuance-failed'
+  // resource store
+  | 'not-found'
+  | 'already-exists'
+  | 'conflict'
+  | 'gone'
+  | 'invalid-resource'
+  | 'unavailable'
   // tunnels
   | 'bad-request'
   | 'denied'

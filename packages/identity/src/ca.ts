@@ -9,7 +9,7 @@ import forge from 'node-forge';
 import { AmbitError, SpiffeId, systemClock, type Clock, DEFAULT_TRUST_DOMAIN } from '@ambit/core';
 import { generateKeys, DEFAULT_KEY_BITS } from './keys.js';
 import {
-  forgePublicKey, identityOf, keyMatchesCertificate, notAfter, randomSerial, signCertificate, uriSan,
+  forgePublicKey, identityOf, keyMatchesCertificate, nodeUrn, notAfter, randomSerial, signCertificate, uriSan,
 } from './x509.js';
 
 export const DEFAULT_WORKLOAD_TTL_MS = 24 * 3_600_000;
@@ -39,6 +39,8 @@ export interface SigningRequest {
   csr: string;
   identity: SpiffeId;
   ttlMs?: number;
+  /** Issue a node certificate: the identity plus `urn:ambit:node:<node>` (the entitlement must allow it). */
+  node?: string;
 }
 
 export interface IssuedCertificate {
@@ -174,7 +176,8 @@ export class CertificateAuthority implements CertificateIssuer {
     const publicKey = parseCsrPublicKey(request.csr);
     const ttlMs = Math.min(request.ttlMs ?? this.workloadTtlMs, this.workloadTtlMs);
     const now = this.clock.now();
-    return this.sign(publicKey, request.identity, new Date(now - Math.min(BACKDATE_MS, ttlMs / 4)), new Date(now + ttlMs));
+    const extraUris = request.node === undefined ? [] : [nodeUrn(request.node)];
+    return this.sign(publicKey, request.identity, new Date(now - Math.min(BACKDATE_MS, ttlMs / 4)), new Date(now + ttlMs), extraUris);
   }
 
   /**
@@ -182,7 +185,7 @@ export class CertificateAuthority implements CertificateIssuer {
    * entitlement check: for the CA's own use and for tests that need expired
    * or future certificates.
    */
-  sign(publicKey: forge.pki.rsa.PublicKey | KeyObject, identity: SpiffeId, from: Date, to: Date): IssuedCertificate {
+  sign(publicKey: forge.pki.rsa.PublicKey | KeyObject, identity: SpiffeId, from: Date, to: Date, extraUris: readonly string[] = []): IssuedCertificate {
     const cert = forge.pki.createCertificate();
     cert.publicKey = 'n' in publicKey ? publicKey : forgePublicKey(publicKey);
     let serial = randomSerial();
@@ -200,7 +203,7 @@ export class CertificateAuthority implements CertificateIssuer {
       { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
       { name: 'subjectKeyIdentifier' },
       { name: 'authorityKeyIdentifier', keyIdentifier: this.rootForge.generateSubjectKeyIdentifier().getBytes() },
-      uriSan(identity.uri),
+      uriSan(identity.uri, ...extraUris),
     ]);
     const pem = signCertificate(cert, this.rootKey);
     return { identity, chain: [pem], roots: [this.rootPem], serial, notBefore: from, notAfter: to };

@@ -6,11 +6,11 @@ export type { CaOptions, Entitlement, EntitlementDecision, SigningRequest, Issue
 export { generateKeys, buildCsr, DEFAULT_KEY_BITS } from './keys.js';
 export type { KeyPair } from './keys.js';
 export {
-  meshTlsOptions, meshServerOptions, meshClientOptions, meshSecureContext, checkPeer, describePeer, peerIdentity,
+  meshTlsOptions, meshServerOptions, meshClientOptions, meshBootstrapClientOptions, meshSecureContext, checkPeer, describePeer, peerIdentity,
   MESH_ALPN, MESH_CIPHERSUITES,
 } from './tls.js';
 export type { WorkloadCertificate, PeerMatcher, MeshServerOptions } from './tls.js';
 export { CertificateManager, toWorkloadCertificate } from './manager.js';
 export type { CertificateManagerOptions, CertificateSource, CertificateState, CertificateStatus } from './manager.js';
-export { identityOf, verifyChain, splitPemBundle, uriSans, randomSerial, keyMatchesCertificate } from './x509.js';
+export { identityOf, verifyChain, splitPemBundle, uriSans, randomSerial, keyMatchesCertificate, nodeOf, nodeUrn, NODE_URN_PREFIX } from './x509.js';
 export type { VerifyOptions } from './x509.js';

@@ -73,14 +73,32 @@ export function meshClientOptions(cert: WorkloadCertificate, expected: PeerMatch
     rejectUnauthorized: true,
     ALPNProtocols: [MESH_ALPN],
     minVersion: 'TLSv1.3',
-    checkServerIdentity: (_host, peer) => {
-      try {
-        checkPeer(expected, identityOf(new X509Certificate(peer.raw)));
-        return undefined;
-      } catch (error) {
-        return error as Error;
-      }
-    },
+    checkServerIdentity: serverIdentityCheck(expected),
+  };
+}
+
+/**
+ * Options for `tls.connect` with no client certificate yet (bootstrap): the
+ * server is still verified against `roots` and must match `expected`.
+ */
+export function meshBootstrapClientOptions(roots: readonly string[], expected: PeerMatcher): tls.ConnectionOptions {
+  return {
+    ca: [...roots],
+    rejectUnauthorized: true,
+    ALPNProtocols: [MESH_ALPN],
+    minVersion: 'TLSv1.3',
+    checkServerIdentity: serverIdentityCheck(expected),
+  };
+}
+
+function serverIdentityCheck(expected: PeerMatcher): NonNullable<tls.ConnectionOptions['checkServerIdentity']> {
+  return (_host, peer) => {
+    try {
+      checkPeer(expected, identityOf(new X509Certificate(peer.raw)));
+      return undefined;
+    } catch (error) {
+      return error as Error;
+    }
   };
 }
 

@@ -55,8 +55,22 @@ export function signCertificationRequest(csr: forge.pki.CertificateSigningReques
   return pki.certificationRequestToPem(csr);
 }
 
-export function uriSan(uri: string): { name: 'subjectAltName'; critical: boolean; altNames: { type: 6; value: string }[] } {
-  return { name: 'subjectAltName', critical: true, altNames: [{ type: 6, value: uri }] };
+export function uriSan(...uris: string[]): { name: 'subjectAltName'; critical: boolean; altNames: { type: 6; value: string }[] } {
+  return { name: 'subjectAltName', critical: true, altNames: uris.map((value) => ({ type: 6 as const, value })) };
+}
+
+/** Node certificates (a ztunnel's own) carry the node as a second URI SAN next to the SPIFFE ID. */
+export const NODE_URN_PREFIX = 'urn:ambit:node:';
+
+export function nodeUrn(node: string): string {
+  return `${NODE_URN_PREFIX}${node}`;
+}
+
+/** The node a node certificate is bound to, if it is one. */
+export function nodeOf(cert: X509Certificate | string): string | undefined {
+  const x509 = typeof cert === 'string' ? new X509Certificate(cert) : cert;
+  const nodes = uriSans(x509).filter((uri) => uri.startsWith(NODE_URN_PREFIX));
+  return nodes.length === 1 ? (nodes[0] as string).slice(NODE_URN_PREFIX.length) : undefined;
 }
 
 /** Every URI SAN of a certificate. Node escapes unusual values in JSON form; SPIFFE IDs never need it. */

@@ -1,0 +1,35 @@
+export * from './resources.js';
+export type {
+  Store, ListOptions, ListResult, WatchEvent, WatchEventType, WatchOptions, Watch, WatchHandlers, DeleteOptions,
+} from './store/store.js';
+export { VersionedState, resourceKey, DEFAULT_TOMBSTONE_LIMIT } from './discovery/state.js';
+export type { Changes } from './discovery/state.js';
+export { DiscoveryService, DISCOVERY_PATH } from './discovery/server.js';
+export type { DiscoveryServiceOptions, DiscoveryServiceEvents, SubscriberStatus, SubscriberDecision } from './discovery/server.js';
+export { ControlPlaneEndpoint, respondError, readBody } from './endpoint.js';
+export type { Caller, RouteHandler, EndpointOptions } from './endpoint.js';
+export { KubernetesStore } from './store/kube.js';
+export type { KubernetesStoreOptions } from './store/kube.js';
+export {
+  translate, evaluateL4, appliesTo, translatePolicy, resolveWaypoint, waypointsOf, enrollment, isEnrolled,
+  CONDITION_PROGRAMMED, CONDITION_WAYPOINT_BOUND, CONDITION_ACCEPTED, LABEL_USE_WAYPOINT_NAMESPACE, ROOT_NAMESPACE, DEFAULT_CLUSTER_DOMAIN,
+} from './translate/index.js';
+export type {
+  ClusterSnapshot, TranslateOptions, MeshState, StatusUpdate, StatusKind, L4Request, L4Decision, PolicyOutcome, Waypoint, BindingResult,
+  Enrollment,
+} from './translate/index.js';
+export { LocalStore, DEFAULT_HISTORY_SIZE, DEFAULT_WATCH_QUEUE_LIMIT } from './store/local.js';
+export type { LocalStoreOptions } from './store/local.js';
+export { LabelSelector, parseSelector, labelKeyProblem, labelValueProblem } from './store/selector.js';
+export type { Requirement, SelectorOperator } from './store/selector.js';
+export { applyMergePatch, createMergePatch } from './store/merge-patch.js';
+export { parseManifests, validateResource } from './store/manifest.js';
+export type { ParseManifestOptions, ValidateOptions } from './store/manifest.js';
+export { Informer, DEFAULT_INFORMER_BACKOFF } from './store/informer.js';
+export type { InformerEvent, InformerListener, InformerOptions } from './store/informer.js';
+export { CaService, CA_PATH } from './ca/service.js';
+export type { CaServiceOptions, CaServiceEvents } from './ca/service.js';
+export { entitle } from './ca/entitlement.js';
+export type { Principal, Decision, RefusalReason, EntitlementRequest, EntitlementContext } from './ca/entitlement.js';
+export { TokenTable, writeBootstrapToken, readBootstrapToken, loadBootstrapTokens, BOOTSTRAP_DIR } from './ca/bootstrap.js';
+export type { BootstrapAuthenticator } from './ca/bootstrap.js';

@@ -1,0 +1,232 @@
+// Kubernetes-shaped objects: the one vocabulary of both store backends, so
+// one translation serves the embedded cluster and a real one. Only the
+// fields Ambit reads are typed; everything else is preserved as-is.
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+export interface ObjectMeta {
+  name: string;
+  /** Absent for cluster-scoped kinds. */
+  namespace?: string;
+  uid?: string;
+  /** Opaque; equality is the only meaningful comparison. */
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+}
+
+export interface KubeObject<Spec = unknown, Status = unknown> {
+  apiVersion: string;
+  kind: string;
+  metadata: ObjectMeta;
+  spec?: Spec;
+  status?: Status;
+  [extra: string]: unknown;
+}
+
+export interface Condition {
+  type: string;
+  status: 'True' | 'False' | 'Unknown';
+  reason: string;
+  message: string;
+  lastTransitionTime?: string;
+  observedGeneration?: number;
+}
+
+// --- core/v1 -----------------------------------------------------------------
+
+export type Namespace = KubeObject<Record<string, unknown>, { phase?: string }>;
+
+export type Node = KubeObject<{ podCIDR?: string; podCIDRs?: string[] }, { addresses?: { type: string; address: string }[] }>;
+
+export interface ContainerPort {
+  name?: string;
+  containerPort: number;
+  protocol?: string;
+}
+
+export interface PodSpec {
+  nodeName?: string;
+  serviceAccountName?: string;
+  hostNetwork?: boolean;
+  containers?: { name: string; image?: string; ports?: ContainerPort[] }[];
+}
+
+export interface PodStatus {
+  phase?: string;
+  podIP?: string;
+  podIPs?: { ip: string }[];
+  conditions?: { type: string; status: string }[];
+}
+
+export type Pod = KubeObject<PodSpec, PodStatus>;
+
+export interface ServiceSpecPort {
+  name?: string;
+  port: number;
+  /** A number, or the name of a container port. */
+  targetPort?: number | string;
+  protocol?: string;
+  appProtocol?: string;
+}
+
+export interface ServiceSpec {
+  selector?: Record<string, string>;
+  clusterIP?: string;
+  clusterIPs?: string[];
+  ports?: ServiceSpecPort[];
+  type?: string;
+}
+
+export type Service = KubeObject<ServiceSpec, { conditions?: Condition[] }>;
+
+export type ServiceAccount = KubeObject;
+
+// --- gateway.networking.k8s.io/v1 ------------------------------------------
+
+export interface GatewaySpec {
+  gatewayClassName: string;
+  listeners: { name: string; port: number; protocol: string }[];
+  addresses?: { type?: string; value: string }[];
+}
+
+export interface GatewayStatus {
+  addresses?: { type?: string; value: string }[];
+  conditions?: Condition[];
+}
+
+export type Gateway = KubeObject<GatewaySpec, GatewayStatus>;
+
+export interface ParentReference {
+  group?: string;
+  kind?: string;
+  namespace?: string;
+  name: string;
+  port?: number;
+  sectionName?: string;
+}
+
+export type HTTPRoute = KubeObject<{ parentRefs?: ParentReference[]; hostnames?: string[]; rules?: unknown[] }, {
+  parents?: { parentRef: ParentReference; controllerName: string; conditions: Condition[] }[];
+}>;
+
+// --- security.ambit.dev/v1 (Istio's AuthorizationPolicy shape) ----------------
+
+export interface PolicyTargetRef {
+  group?: string;
+  kind: string;
+  name: string;
+  namespace?: string;
+}
+
+export interface PolicySource {
+  principals?: string[];
+  notPrincipals?: string[];
+  requestPrincipals?: string[];
+  notRequestPrincipals?: string[];
+  namespaces?: string[];
+  notNamespaces?: string[];
+  ipBlocks?: string[];
+  notIpBlocks?: string[];
+  remoteIpBlocks?: string[];
+  notRemoteIpBlocks?: string[];
+}
+
+export interface PolicyOperation {
+  hosts?: string[];
+  notHosts?: string[];
+  ports?: string[];
+  notPorts?: string[];
+  methods?: string[];
+  notMethods?: string[];
+  paths?: string[];
+  notPaths?: string[];
+}
+
+export interface PolicyCondition {
+  key: string;
+  values?: string[];
+  notValues?: string[];
+}
+
+export interface PolicyRule {
+  from?: { source: PolicySource }[];
+  to?: { operation: PolicyOperation }[];
+  when?: PolicyCondition[];
+}
+
+export interface AuthorizationPolicySpec {
+  selector?: { matchLabels?: Record<string, string> };
+  targetRefs?: PolicyTargetRef[];
+  action?: 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
+  rules?: PolicyRule[];
+}
+
+export type AuthorizationPolicy = KubeObject<AuthorizationPolicySpec, { conditions?: Condition[] }>;
+
+// --- the kinds the store knows ---------------------------------------------------
+
+export interface ResourceType {
+  kind: string;
+  apiVersion: string;
+  /** The API group ('' for core). */
+  group: string;
+  version: string;
+  /** Lowercase plural used in API paths. */
+  plural: string;
+  namespaced: boolean;
+  /** Whether writes to `status` go through the status subresource. */
+  hasStatus: boolean;
+}
+
+export const RESOURCE_TYPES = {
+  Namespace: { kind: 'Namespace', apiVersion: 'v1', group: '', version: 'v1', plural: 'namespaces', namespaced: false, hasStatus: true },
+  Node: { kind: 'Node', apiVersion: 'v1', group: '', version: 'v1', plural: 'nodes', namespaced: false, hasStatus: true },
+  Pod: { kind: 'Pod', apiVersion: 'v1', group: '', version: 'v1', plural: 'pods', namespaced: true, hasStatus: true },
+  Service: { kind: 'Service', apiVersion: 'v1', group: '', version: 'v1', plural: 'services', namespaced: true, hasStatus: true },
+  ServiceAccount: { kind: 'ServiceAccount', apiVersion: 'v1', group: '', version: 'v1', plural: 'serviceaccounts', namespaced: true, hasStatus: false },
+  Gateway: {
+    kind: 'Gateway', apiVersion: 'gateway.networking.k8s.io/v1', group: 'gateway.networking.k8s.io', version: 'v1',
+    plural: 'gateways', namespaced: true, hasStatus: true,
+  },
+  HTTPRoute: {
+    kind: 'HTTPRoute', apiVersion: 'gateway.networking.k8s.io/v1', group: 'gateway.networking.k8s.io', version: 'v1',
+    plural: 'httproutes', namespaced: true, hasStatus: true,
+  },
+  AuthorizationPolicy: {
+    kind: 'AuthorizationPolicy', apiVersion: 'security.ambit.dev/v1', group: 'security.ambit.dev', version: 'v1',
+    plural: 'authorizationpolicies', namespaced: true, hasStatus: true,
+  },
+} as const satisfies Record<string, ResourceType>;
+
+export type Kind = keyof typeof RESOURCE_TYPES;
+
+export const KINDS = Object.keys(RESOURCE_TYPES) as Kind[];
+
+export function isKind(value: string): value is Kind {
+  return value in RESOURCE_TYPES;
+}
+
+/** `namespace/name`, or `name` for cluster-scoped objects. */
+export function objectKey(object: Pick<KubeObject, 'metadata'>): string {
+  const { namespace, name } = object.metadata;
+  return namespace === undefined || namespace === '' ? name : `${namespace}/${name}`;
+}
+
+// Labels and annotations Ambit reads.
+export const LABEL_DATAPLANE_MODE = 'ambit.dev/dataplane-mode';
+export const LABEL_USE_WAYPOINT = 'ambit.dev/use-waypoint';
+export const LABEL_WAYPOINT_FOR = 'ambit.dev/waypoint-for';
+export const WAYPOINT_GATEWAY_CLASS = 'ambit-waypoint';
+export const WAYPOINT_PORT = 15008;

@@ -1,0 +1,376 @@
+// The Kubernetes backend: the cluster's own API server (and etcd) hold the
+// state. Standard API semantics only, so it works against any conformant
+// server: list + watch from a resourceVersion with bookmarks, optimistic
+// concurrency through metadata.resourceVersion, JSON merge patch for
+// patches, the status subresource for status.
+//
+// Credentials and TLS come from @kubernetes/client-node's KubeConfig
+// (kubeconfig file, in-cluster service account, exec/OIDC plugins); watches
+// use its Watch. Plain requests go through node:http(s) with the options
+// KubeConfig.applyToHTTPSOptions fills in, not through KubernetesObjectApi:
+// that client deserializes built-in kinds into its model classes, which
+// drops fields it does not model and turns timestamps into Date objects,
+// and it has no status subresource.
+import http from 'node:http';
+import https from 'node:https';
+import { KubeConfig, Watch as KubeWatch } from '@kubernetes/client-node';
+import { AmbitError, silentLogger, type Logger } from '@ambit/core';
+import { RESOURCE_TYPES, isKind, type Kind, type KubeObject, type ResourceType } from '../resources.js';
+import type {
+  DeleteOptions, ListOptions, ListResult, Store, Watch, WatchHandlers, WatchOptions,
+} from './store.js';
+import { closedError, isStatus, statusError, unreachable, watchFailure, type KubeStatus, type Operation } from './kube-errors.js';
+
+export interface KubernetesStoreOptions {
+  logger?: Logger;
+  /** Bound on every non-watch request. */
+  requestTimeoutMs?: number;
+  /** Delay before re-opening a watch the server ended normally (its timeout), doubled while they keep ending empty. */
+  rewatchDelayMs?: number;
+}
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+const DEFAULT_REWATCH_DELAY_MS = 100;
+const MAX_REWATCH_DELAY_MS = 10_000;
+const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
+
+export class KubernetesStore implements Store {
+  readonly backend = 'kubernetes' as const;
+  private readonly server: URL;
+  private readonly log: Logger;
+  private readonly requestTimeoutMs: number;
+  private readonly rewatchDelayMs: number;
+  private readonly watches = new Set<Watch>();
+  private closed = false;
+
+  constructor(private readonly kubeConfig: KubeConfig, options: KubernetesStoreOptions = {}) {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (cluster === null) {
+      throw new AmbitError('invalid-config', 'the kubeconfig has no current cluster', { hint: 'set current-context, or pass --kubeconfig' });
+    }
+    this.server = new URL(cluster.server);
+    this.log = (options.logger ?? silentLogger).child({ component: 'store-kubernetes' });
+    this.requestTimeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+    this.rewatchDelayMs = positive('rewatchDelayMs', options.rewatchDelayMs ?? DEFAULT_REWATCH_DELAY_MS);
+  }
+
+  /** From a kubeconfig file, or the default chain ($KUBECONFIG, ~/.kube/config, in-cluster) without one. */
+  static fromKubeconfig(path?: string, options?: KubernetesStoreOptions): KubernetesStore {
+    const kc = new KubeConfig();
+    try {
+      if (path === undefined) kc.loadFromDefault();
+      else kc.loadFromFile(path);
+    } catch (error) {
+      throw new AmbitError('invalid-config', `cannot load kubeconfig${path === undefined ? '' : ` ${path}`}: ${(error as Error).message}`, { cause: error });
+    }
+    return new KubernetesStore(kc, options);
+  }
+
+  /** The pod's service account, as mounted by Kubernetes. */
+  static inCluster(options?: KubernetesStoreOptions): KubernetesStore {
+    const kc = new KubeConfig();
+    kc.loadFromCluster();
+    // client-node builds https://undefined:undefined outside a pod instead of failing.
+    if (kc.getCurrentCluster()?.server.includes('undefined') !== false) {
+      throw new AmbitError('invalid-config', 'not running in a pod: KUBERNETES_SERVICE_HOST/PORT are not set', { hint: 'pass a kubeconfig instead' });
+    }
+    return new KubernetesStore(kc, options);
+  }
+
+  /** A server URL with an optional bearer token; plain http is allowed (tests, `kubectl proxy`). */
+  static fromServer(url: string, options: KubernetesStoreOptions & { token?: string; skipTLSVerify?: boolean } = {}): KubernetesStore {
+    const kc = new KubeConfig();
+    kc.loadFromClusterAndUser(
+      { name: 'ambit', server: url, skipTLSVerify: url.startsWith('http:') || options.skipTLSVerify === true },
+      { name: 'ambit', ...(options.token === undefined ? {} : { token: options.token }) },
+    );
+    return new KubernetesStore(kc, options);
+  }
+
+  async get<T extends KubeObject = KubeObject>(kind: Kind, name: string, namespace?: string): Promise<T | undefined> {
+    const type = resourceType(kind);
+    try {
+      return withTypeMeta(await this.request<T>('GET', objectPath(type, name, namespace), { what: `get ${describe(kind, name, namespace)}`, type, name }), type);
+    } catch (error) {
+      // Only "this object is not there"; a missing resource type (no CRD) stays an error.
+      if (error instanceof AmbitError && error.code === 'not-found' && error.details.name === name) return undefined;
+      throw error;
+    }
+  }
+
+  async list<T extends KubeObject = KubeObject>(kind: Kind, options: ListOptions = {}): Promise<ListResult<T>> {
+    const type = resourceType(kind);
+    const query = new URLSearchParams();
+    if (options.labelSelector !== undefined && options.labelSelector !== '') query.set('labelSelector', options.labelSelector);
+    const list = await this.request<{ items?: T[]; metadata?: { resourceVersion?: string } }>(
+      'GET', `${collectionPath(type, options.namespace)}${queryString(query)}`, { what: `list ${type.plural}`, type },
+    );
+    // Built-in lists carry kind/apiVersion on the list only.
+    return { items: (list.items ?? []).map((item) => withTypeMeta(item, type)), resourceVersion: list.metadata?.resourceVersion ?? '' };
+  }
+
+  watch<T extends KubeObject = KubeObject>(kind: Kind, options: WatchOptions, handlers: WatchHandlers<T>): Watch {
+    const type = resourceType(kind);
+    const path = collectionPath(type, options.namespace);
+    const log = this.log.child({ kind, namespace: options.namespace });
+    const watcher = new KubeWatch(this.kubeConfig);
+    let resourceVersion = options.resourceVersion;
+    let controller: AbortController | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let ended = false;
+    let emptyRuns = 0;
+    let delivered = false;
+
+    const end = (error?: Error): void => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(timer);
+      controller?.abort();
+      this.watches.delete(handle);
+      if (error !== undefined) handlers.onError(error);
+    };
+    const handle: Watch = { close: () => end() };
+
+    const onEvent = (phase: string, object: unknown): void => {
+      if (ended) return;
+      if (phase === 'ERROR') {
+        end(statusError(object as KubeStatus, 500, { what: `watch ${type.plural}`, type }));
+        return;
+      }
+      const meta = (object as KubeObject | undefined)?.metadata;
+      if (meta?.resourceVersion !== undefined) resourceVersion = meta.resourceVersion;
+      if (phase === 'BOOKMARK') return;
+      if (phase !== 'ADDED' && phase !== 'MODIFIED' && phase !== 'DELETED') {
+        log.warn({ phase }, 'ignoring a watch event of unknown type');
+        return;
+      }
+      delivered = true;
+      try {
+        handlers.onEvent({ type: phase, object: withTypeMeta(object as T, type) });
+      } catch (error) {
+        // client-node would swallow it silently; say so at least.
+        log.error({ err: error }, 'watch event handler threw');
+      }
+    };
+
+    const onDone = (error: unknown): void => {
+      if (ended) return;
+      controller = undefined;
+      if (error !== null && error !== undefined) {
+        end(watchFailure(error, this.server, type));
+        return;
+      }
+      // The server ended the watch (its timeout): carry on from the last version seen.
+      emptyRuns = delivered ? 0 : emptyRuns + 1;
+      delivered = false;
+      const delay = Math.min(this.rewatchDelayMs * 2 ** Math.max(0, emptyRuns - 1), MAX_REWATCH_DELAY_MS);
+      log.debug({ resourceVersion, delay }, 'watch ended by the server; resuming');
+      timer = setTimeout(start, delay);
+    };
+
+    const start = (): void => {
+      if (ended) return;
+      const query: Record<string, string | boolean> = { allowWatchBookmarks: true };
+      if (resourceVersion !== '') query.resourceVersion = resourceVersion;
+      if (options.labelSelector !== undefined && options.labelSelector !== '') query.labelSelector = options.labelSelector;
+      watcher.watch(path, query, onEvent, onDone).then(
+        (abort) => {
+          if (ended) abort.abort();
+          else controller = abort;
+        },
+        (error: unknown) => end(watchFailure(error, this.server, type)),
+      );
+    };
+
+    if (this.closed) {
+      queueMicrotask(() => end(closedError()));
+      return handle;
+    }
+    this.watches.add(handle);
+    start();
+    return handle;
+  }
+
+  async create<T extends KubeObject>(object: T): Promise<T> {
+    const type = typeOf(object);
+    const namespace = namespaceOf(type, object);
+    const { resourceVersion: _rv, ...metadata } = object.metadata;
+    const created = await this.request<T>('POST', collectionPath(type, namespace), {
+      what: `create ${describe(type.kind, object.metadata.name, namespace)}`, type, name: object.metadata.name,
+    }, { ...object, metadata });
+    return withTypeMeta(created, type);
+  }
+
+  async update<T extends KubeObject>(object: T): Promise<T> {
+    const type = typeOf(object);
+    const namespace = namespaceOf(type, object);
+    const name = requireName(object.metadata.name, type.kind);
+    return withTypeMeta(await this.request<T>('PUT', objectPath(type, name, namespace), {
+      what: `update ${describe(type.kind, name, namespace)}`, type, name,
+    }, object), type);
+  }
+
+  async patch<T extends KubeObject = KubeObject>(kind: Kind, name: string, namespace: string | undefined, patch: Record<string, unknown>): Promise<T> {
+    const type = resourceType(kind);
+    requireName(name, kind);
+    return withTypeMeta(await this.request<T>('PATCH', objectPath(type, name, namespace), {
+      what: `patch ${describe(kind, name, namespace)}`, type, name,
+    }, patch, 'application/merge-patch+json'), type);
+  }
+
+  async updateStatus<T extends KubeObject = KubeObject>(
+    kind: Kind, name: string, namespace: string | undefined, status: unknown, resourceVersion?: string,
+  ): Promise<T> {
+    const type = resourceType(kind);
+    requireName(name, kind);
+    if (!type.hasStatus) throw new AmbitError('invalid-argument', `${kind} has no status subresource`);
+    const operation = { what: `update status of ${describe(kind, name, namespace)}`, type, name };
+    const path = `${objectPath(type, name, namespace)}/status`;
+    // With a version, a PUT makes it a precondition (409 when stale); without
+    // one, a JSON patch replaces status unconditionally (a PUT without a
+    // version is refused for custom resources).
+    const result = resourceVersion === undefined
+      ? await this.request<T>('PATCH', path, operation, [{ op: 'add', path: '/status', value: status ?? {} }], 'application/json-patch+json')
+      : await this.request<T>('PUT', path, operation, {
+        apiVersion: type.apiVersion, kind: type.kind,
+        metadata: { name, ...(type.namespaced ? { namespace } : {}), resourceVersion },
+        status,
+      });
+    return withTypeMeta(result, type);
+  }
+
+  async delete(kind: Kind, name: string, namespace?: string, options: DeleteOptions = {}): Promise<void> {
+    const type = resourceType(kind);
+    requireName(name, kind);
+    const body = options.resourceVersion === undefined
+      ? undefined
+      : { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { resourceVersion: options.resourceVersion } };
+    await this.request('DELETE', objectPath(type, name, namespace), { what: `delete ${describe(kind, name, namespace)}`, type, name }, body);
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    for (const watch of [...this.watches]) watch.close();
+    return Promise.resolve();
+  }
+
+  // --- HTTP ---------------------------------------------------------------------------
+
+  private async request<T>(method: string, path: string, operation: Operation, body?: unknown, contentType = 'application/json'): Promise<T> {
+    if (this.closed) throw closedError();
+    const url = new URL(this.server.pathname.replace(/\/+$/, '') + path, this.server);
+    const options: https.RequestOptions = { method, headers: {} };
+    try {
+      await this.kubeConfig.applyToHTTPSOptions(options);
+    } catch (error) {
+      // Credentials plugins (exec, OIDC) and client-node's own checks fail here.
+      throw new AmbitError('invalid-config', `${operation.what}: cannot apply the kubeconfig's credentials: ${(error as Error).message}`, { cause: error });
+    }
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    options.headers = {
+      ...options.headers,
+      accept: 'application/json',
+      ...(payload === undefined ? {} : { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) }),
+    };
+    options.timeout = this.requestTimeoutMs;
+    const send = url.protocol === 'https:' ? https.request : http.request;
+    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = send(url, options, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > MAX_RESPONSE_BYTES) req.destroy(new Error(`response larger than ${MAX_RESPONSE_BYTES} bytes`));
+          else chunks.push(chunk);
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      });
+      req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${this.requestTimeoutMs} ms`), { code: 'ETIMEDOUT' })));
+      req.on('error', reject);
+      req.end(payload);
+    }).catch((error: unknown) => {
+      throw unreachable(operation.what, this.server, error, 'is the API server running and the kubeconfig pointing at it?');
+    });
+    const parsed = parseJson(text);
+    if (status >= 200 && status < 300) return parsed as T;
+    throw statusError(isStatus(parsed) ? parsed : {}, status, operation);
+  }
+}
+
+// --- paths and objects ---------------------------------------------------------------
+
+function resourceType(kind: Kind): ResourceType {
+  if (!isKind(kind)) throw new AmbitError('invalid-argument', `unknown kind "${String(kind)}"`, { hint: `one of ${Object.keys(RESOURCE_TYPES).join(', ')}` });
+  return RESOURCE_TYPES[kind];
+}
+
+function typeOf(object: KubeObject): ResourceType {
+  if (typeof object.kind !== 'string' || !isKind(object.kind)) {
+    throw new AmbitError('invalid-resource', `kind: unknown kind "${String(object.kind)}"`, { hint: `one of ${Object.keys(RESOURCE_TYPES).join(', ')}` });
+  }
+  const type = RESOURCE_TYPES[object.kind];
+  if (object.apiVersion !== type.apiVersion) {
+    throw new AmbitError('invalid-resource', `apiVersion: ${object.kind} is served as ${type.apiVersion}, not "${String(object.apiVersion)}"`);
+  }
+  if (typeof object.metadata !== 'object' || object.metadata === null) throw new AmbitError('invalid-resource', 'metadata: Required value');
+  return type;
+}
+
+function namespaceOf(type: ResourceType, object: KubeObject): string | undefined {
+  if (!type.namespaced) return undefined;
+  const namespace = object.metadata.namespace;
+  if (namespace === undefined || namespace === '') {
+    throw new AmbitError('invalid-resource', `metadata.namespace: Required value: ${type.kind} "${object.metadata.name}" is namespaced`);
+  }
+  return namespace;
+}
+
+function requireName(name: string, kind: string): string {
+  if (typeof name !== 'string' || name === '') throw new AmbitError('invalid-resource', `metadata.name: Required value: ${kind} needs a name`);
+  return name;
+}
+
+function prefix(type: ResourceType): string {
+  return type.group === '' ? `/api/${type.version}` : `/apis/${type.group}/${type.version}`;
+}
+
+function collectionPath(type: ResourceType, namespace: string | undefined): string {
+  const ns = type.namespaced && namespace !== undefined && namespace !== '' ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  return `${prefix(type)}${ns}/${type.plural}`;
+}
+
+function objectPath(type: ResourceType, name: string, namespace: string | undefined): string {
+  if (type.namespaced && (namespace === undefined || namespace === '')) {
+    throw new AmbitError('invalid-argument', `${type.kind} "${name}" is namespaced: pass its namespace`);
+  }
+  return `${collectionPath(type, namespace)}/${encodeURIComponent(name)}`;
+}
+
+function withTypeMeta<T extends KubeObject>(object: T, type: ResourceType): T {
+  if (object.kind === type.kind && object.apiVersion === type.apiVersion) return object;
+  return { ...object, apiVersion: type.apiVersion, kind: type.kind };
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) throw new AmbitError('invalid-config', `${name} must be a positive number of milliseconds, got ${value}`);
+  return value;
+}
+
+function describe(kind: string, name: string, namespace: string | undefined): string {
+  return namespace === undefined || namespace === '' ? `${kind} ${name}` : `${kind} ${namespace}/${name}`;
+}
+
+function queryString(query: URLSearchParams): string {
+  const text = query.toString();
+  return text === '' ? '' : `?${text}`;
+}
+
+function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return { message: text.slice(0, 200) };
+  }
+}

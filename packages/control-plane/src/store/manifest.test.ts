@@ -1,0 +1,189 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { AmbitError } from '@ambit/core';
+import { parseManifests, validateResource } from './manifest.js';
+import type { AuthorizationPolicy, Gateway, Service } from '../resources.js';
+
+const GOOD = `
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: demo
+  labels:
+    ambit.dev/dataplane-mode: ambient
+---
+# an empty document is skipped
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: echo
+  namespace: demo
+  annotations:
+    example.com/owner: team-a
+spec:
+  selector: { app: echo }
+  sessionAffinity: None
+  ports:
+    - name: http
+      port: 80
+      targetPort: http
+      appProtocol: http
+    - port: 9090
+      targetPort: 9090
+      protocol: TCP
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: waypoint, namespace: demo, labels: { ambit.dev/waypoint-for: service } }
+spec:
+  gatewayClassName: ambit-waypoint
+  listeners: [{ name: mesh, port: 15008, protocol: HBONE }]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: echo, namespace: demo }
+spec:
+  parentRefs: [{ group: "", kind: Service, name: echo, port: 80 }]
+  rules: [{ backendRefs: [{ name: echo, port: 80 }] }]
+---
+apiVersion: security.ambit.dev/v1
+kind: AuthorizationPolicy
+metadata: { name: allow-frontend, namespace: demo }
+spec:
+  selector: { matchLabels: { app: echo } }
+  action: ALLOW
+  rules:
+    - from: [{ source: { principals: ["spiffe://cluster.local/ns/demo/sa/frontend"], notNamespaces: [other] } }]
+      to: [{ operation: { ports: ["80"], methods: [GET] } }]
+      when: [{ key: source.ip, values: [10.0.0.0/8] }]
+---
+apiVersion: v1
+kind: Pod
+metadata: { name: echo-1, namespace: demo, labels: { app: echo } }
+spec:
+  nodeName: node-a
+  serviceAccountName: echo
+  containers: [{ name: echo, image: "echo:1", ports: [{ name: http, containerPort: 8080 }] }]
+status: { phase: Running, podIP: 10.244.1.7 }
+`;
+
+function refused(text: string, message: string | RegExp, options: Parameters<typeof parseManifests>[1] = {}): AmbitError {
+  let caught: unknown;
+  assert.throws(() => parseManifests(text, options), (error: unknown) => {
+    caught = error;
+    return true;
+  });
+  assert.ok(caught instanceof AmbitError, String(caught));
+  assert.equal(caught.code, 'invalid-resource');
+  if (typeof message === 'string') assert.equal(caught.message, message);
+  else assert.match(caught.message, message);
+  return caught;
+}
+
+const service = (spec: string, meta = 'name: echo, namespace: demo'): string => `apiVersion: v1\nkind: Service\nmetadata: { ${meta} }\nspec: ${spec}\n`;
+
+describe('parseManifests: good manifests', () => {
+  it('parses many YAML documents, skipping empty ones, keeping unknown fields', () => {
+    const objects = parseManifests(GOOD);
+    assert.deepEqual(objects.map((o) => `${o.kind} ${o.metadata.name}`), [
+      'Namespace demo', 'Service echo', 'Gateway waypoint', 'HTTPRoute echo', 'AuthorizationPolicy allow-frontend', 'Pod echo-1',
+    ]);
+    const svc = objects[1] as Service;
+    assert.equal((svc.spec as Record<string, unknown>).sessionAffinity, 'None');
+    assert.equal(svc.spec?.ports?.[0]?.targetPort, 'http');
+    assert.deepEqual(svc.metadata.annotations, { 'example.com/owner': 'team-a' });
+    assert.equal((objects[2] as Gateway).spec?.listeners[0]?.port, 15008);
+    assert.equal((objects[4] as AuthorizationPolicy).spec?.rules?.[0]?.when?.[0]?.values?.[0], '10.0.0.0/8');
+  });
+
+  it('reads JSON, including a v1 List', () => {
+    const json = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: [
+      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'echo', namespace: 'demo' } },
+      { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-a' }, spec: { podCIDR: '10.244.1.0/24' } },
+    ] });
+    assert.deepEqual(parseManifests(json).map((o) => o.kind), ['ServiceAccount', 'Node']);
+  });
+
+  it('gives namespaced objects the default namespace, never cluster-scoped ones', () => {
+    const objects = parseManifests(`${service('{}', 'name: echo')}---\napiVersion: v1\nkind: Namespace\nmetadata: { name: demo }\n`, { defaultNamespace: 'team' });
+    assert.equal(objects[0]?.metadata.namespace, 'team');
+    assert.equal(objects[1]?.metadata.namespace, undefined);
+  });
+
+  it('returns nothing for empty text or comments only', () => {
+    assert.deepEqual(parseManifests(''), []);
+    assert.deepEqual(parseManifests('# nothing\n---\n---\n'), []);
+  });
+});
+
+describe('parseManifests: bad manifests', () => {
+  it('names the document, object and field of a bad port', () => {
+    const error = refused(`apiVersion: v1\nkind: Namespace\nmetadata: { name: demo }\n---\n${service('{ ports: [{ port: 70000 }] }')}`,
+      'document 2 (Service demo/echo): spec.ports[0].port: expected a number from 1 to 65535');
+    assert.equal(error.details.path, 'spec.ports[0].port');
+  });
+
+  const cases: [string, string, string | RegExp][] = [
+    ['port as a string', service('{ ports: [{ port: "80" }] }'), 'document 1 (Service demo/echo): spec.ports[0].port: expected a number from 1 to 65535'],
+    ['missing port', service('{ ports: [{ name: http }] }'), 'document 1 (Service demo/echo): spec.ports[0].port: required'],
+    ['bad targetPort', service('{ ports: [{ port: 80, targetPort: 0 }] }'), /spec\.ports\[0\]\.targetPort: expected a number from 1 to 65535/], ['empty targetPort', service('{ ports: [{ port: 80, targetPort: "" }] }'), /spec\.ports\[0\]\.targetPort: expected a port number or a container port name/],
+    ['bad protocol', service('{ ports: [{ port: 80, protocol: tcp }] }'), /spec\.ports\[0\]\.protocol: expected TCP, UDP or SCTP/],
+    ['ports not a list', service('{ ports: 80 }'), /spec\.ports: expected a list/],
+    ['selector values', service('{ selector: { app: 1 } }'), /spec\.selector\.app: expected a string/],
+    ['unknown kind', 'apiVersion: v1\nkind: Deployment\nmetadata: { name: x }\n', /document 1 \(Deployment x\): kind: unknown kind "Deployment" \(known: Namespace, .*AuthorizationPolicy\)/],
+    ['missing kind', 'apiVersion: v1\nmetadata: { name: x }\n', 'document 1: kind: required: the kind of object, e.g. Service'],
+    ['wrong apiVersion', 'apiVersion: gateway.networking.k8s.io/v1beta1\nkind: Gateway\nmetadata: { name: w, namespace: demo }\n',
+      'document 1 (Gateway demo/w): apiVersion: "gateway.networking.k8s.io/v1beta1" does not serve Gateway (use gateway.networking.k8s.io/v1)'],
+    ['missing metadata', 'apiVersion: v1\nkind: Namespace\n', 'document 1 (Namespace): metadata: required'],
+    ['missing name', 'apiVersion: v1\nkind: Namespace\nmetadata: { labels: { a: b } }\n', 'document 1 (Namespace): metadata.name: required'],
+    ['bad name', 'apiVersion: v1\nkind: ServiceAccount\nmetadata: { name: Echo_1, namespace: demo }\n', /document 1 \(ServiceAccount demo\/Echo_1\): metadata\.name: must be a DNS subdomain/],
+    ['service name with a dot', service('{}', 'name: echo.v1, namespace: demo'), /metadata\.name: must be a DNS label starting with a letter/],
+    ['missing namespace', service('{}', 'name: echo'), 'document 1 (Service echo): metadata.namespace: required: Service is namespaced'],
+    ['namespace on a cluster-scoped kind', 'apiVersion: v1\nkind: Node\nmetadata: { name: n, namespace: demo }\n',
+      'document 1 (Node demo/n): metadata.namespace: Node is cluster-scoped and takes no namespace'],
+    ['bad label key', 'apiVersion: v1\nkind: Namespace\nmetadata: { name: demo, labels: { "Bad/x": y } }\n', /metadata\.labels\["Bad\/x"\]: invalid label: prefix "Bad"/],
+    ['bad label value', 'apiVersion: v1\nkind: Namespace\nmetadata: { name: demo, labels: { a: "-x" } }\n', /metadata\.labels\.a: invalid label: value "-x"/],
+    ['gateway without listeners', 'apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: { name: w, namespace: demo }\nspec: { gatewayClassName: ambit-waypoint, listeners: [] }\n',
+      'document 1 (Gateway demo/w): spec.listeners: a Gateway needs at least one listener'],
+    ['gateway without spec', 'apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: { name: w, namespace: demo }\n', 'document 1 (Gateway demo/w): spec: required'],
+    ['gateway listener port', 'apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: { name: w, namespace: demo }\nspec: { gatewayClassName: c, listeners: [{ name: mesh, port: -1, protocol: HBONE }] }\n',
+      /spec\.listeners\[0\]\.port: expected a number from 1 to 65535/],
+    ['policy action', 'apiVersion: security.ambit.dev/v1\nkind: AuthorizationPolicy\nmetadata: { name: p, namespace: demo }\nspec: { action: allow }\n',
+      'document 1 (AuthorizationPolicy demo/p): spec.action: expected ALLOW, DENY, AUDIT or CUSTOM'],
+    ['policy source shape', 'apiVersion: security.ambit.dev/v1\nkind: AuthorizationPolicy\nmetadata: { name: p, namespace: demo }\nspec: { rules: [{ from: [{ source: { principals: a } }] }] }\n',
+      /spec\.rules\[0\]\.from\[0\]\.source\.principals: expected a list of strings/],
+    ['policy from without source', 'apiVersion: security.ambit.dev/v1\nkind: AuthorizationPolicy\nmetadata: { name: p, namespace: demo }\nspec: { rules: [{ from: [{ principals: [a] }] }] }\n',
+      /spec\.rules\[0\]\.from\[0\]\.source: required/],
+    ['policy when without key', 'apiVersion: security.ambit.dev/v1\nkind: AuthorizationPolicy\nmetadata: { name: p, namespace: demo }\nspec: { rules: [{ when: [{ values: [a] }] }] }\n',
+      /spec\.rules\[0\]\.when\[0\]\.key: required/],
+    ['policy selector and targetRefs', 'apiVersion: security.ambit.dev/v1\nkind: AuthorizationPolicy\nmetadata: { name: p, namespace: demo }\nspec: { selector: { matchLabels: { a: b } }, targetRefs: [{ kind: Service, name: s }] }\n',
+      /spec\.targetRefs: use either selector or targetRefs, not both/],
+    ['pod container port', 'apiVersion: v1\nkind: Pod\nmetadata: { name: p, namespace: demo }\nspec: { containers: [{ name: c, ports: [{ containerPort: 0 }] }] }\n',
+      /spec\.containers\[0\]\.ports\[0\]\.containerPort: expected a number from 1 to 65535/],
+    ['a scalar document', 'just text\n', 'document 1: expected an object, got the string "just text"'],
+    ['a list document', '- a\n- b\n', 'document 1: expected an object, got a list'],
+    ['bad YAML', 'apiVersion: v1\nkind: [Service\n', /^document 1: not valid YAML or JSON at line \d+, column \d+: /],
+    ['duplicate keys', 'apiVersion: v1\nkind: Namespace\nkind: Namespace\nmetadata: { name: x }\n', /document 1: not valid YAML or JSON at line 3/],
+  ];
+  for (const [name, text, message] of cases) {
+    it(`refuses ${name}`, () => {
+      refused(text, message);
+    });
+  }
+
+  it('counts further problems and prefixes the source', () => {
+    refused(service('{ ports: [{ port: 0 }, { port: 0 }] }'), /^echo\.yaml: document 1 \(Service demo\/echo\): spec\.ports\[0\]\.port: .* \(and 1 more problem\)$/,
+      { source: 'echo.yaml' });
+  });
+});
+
+describe('validateResource', () => {
+  it('returns the same object and names it in errors', () => {
+    const object = { apiVersion: 'v1', kind: 'Service', metadata: { name: 'echo', namespace: 'demo' }, spec: { ports: [{ port: 80 }] } };
+    assert.equal(validateResource(object), object);
+    assert.throws(() => validateResource({ ...object, spec: { ports: [{ port: 0 }] } }),
+      (error: unknown) => error instanceof AmbitError && error.code === 'invalid-resource'
+        && error.message === 'Service demo/echo: spec.ports[0].port: expected a number from 1 to 65535');
+  });
+});

@@ -1,0 +1,100 @@
+// translate(): cluster objects → mesh state and status, in one pass over a
+// consistent snapshot. Pure; output order is deterministic (by key).
+import type { Authorization, Service as MeshService, Workload } from '@ambit/api';
+import type { Namespace, Pod } from '../resources.js';
+import { translatePolicy } from './authorization.js';
+import { isEnrolled, isTerminal, podIPs } from './enrollment.js';
+import { byNamespaceName, compare } from './labels.js';
+import { selects, toService } from './services.js';
+import { gatewayStatus, policyStatus, serviceStatus } from './status.js';
+import { DEFAULT_CLUSTER_DOMAIN } from './types.js';
+import type { ClusterSnapshot, MeshState, StatusUpdate, TranslateOptions } from './types.js';
+import { isWaypointGateway, isWaypointPod, resolveWaypoint, waypointsOf } from './waypoints.js';
+import { toWorkload } from './workloads.js';
+
+export function translate(snapshot: ClusterSnapshot, options: TranslateOptions): MeshState {
+  const clusterDomain = options.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN;
+  const namespaces = new Map<string, Namespace>(snapshot.namespaces.map((ns) => [ns.metadata.name, ns]));
+  const waypoints = waypointsOf(snapshot.gateways, options.trustDomain);
+  const podsByNamespace = groupBy(snapshot.pods, (pod) => pod.metadata.namespace ?? 'default');
+  const status: StatusUpdate[] = [];
+
+  const services: MeshService[] = [];
+  for (const service of snapshot.services) {
+    const namespace = service.metadata.namespace ?? 'default';
+    const binding = resolveWaypoint(service, namespaces.get(namespace), 'service', waypoints);
+    const mesh = toService(service, {
+      clusterDomain,
+      pods: podsByNamespace.get(namespace) ?? [],
+      ...(binding.state === 'bound' ? { waypoint: binding.binding } : {}),
+    });
+    services.push(mesh);
+    const update = serviceStatus(service, binding);
+    if (update !== undefined) status.push(update);
+  }
+
+  const workloads: Workload[] = [];
+  for (const pod of snapshot.pods) {
+    // No address to reach, or finished for good: nothing for a proxy to know.
+    if (podIPs(pod).length === 0 || isTerminal(pod)) continue;
+    const namespace = namespaces.get(pod.metadata.namespace ?? 'default');
+    const binding = isWaypointPod(pod, waypoints) ? undefined : resolveWaypoint(pod, namespace, 'workload', waypoints);
+    workloads.push(toWorkload(pod, {
+      trustDomain: options.trustDomain,
+      enrolled: isEnrolled(pod, namespace),
+      services: backedServices(pod, snapshot),
+      ...(binding?.state === 'bound' ? { waypoint: binding.binding } : {}),
+    }));
+  }
+
+  const authorizations: Authorization[] = [];
+  for (const policy of snapshot.policies) {
+    const outcome = translatePolicy(policy);
+    if (outcome.kind === 'l4') authorizations.push(outcome.authorization);
+    status.push(policyStatus(policy, outcome));
+  }
+
+  for (const gateway of snapshot.gateways) {
+    if (!isWaypointGateway(gateway)) continue;
+    const waypoint = waypoints.get(`${gateway.metadata.namespace ?? 'default'}/${gateway.metadata.name}`);
+    if (waypoint !== undefined) status.push(gatewayStatus(gateway, waypoint));
+  }
+
+  return {
+    workloads: workloads.sort((a, b) => byNamespaceName(a, b) || compare(a.uid, b.uid)),
+    services: services.sort(byNamespaceName),
+    authorizations: authorizations.sort(byNamespaceName),
+    status: status.sort((a, b) => compare(a.kind, b.kind) || byNamespaceName(a, b)),
+  };
+}
+
+function backedServices(pod: Pod, snapshot: ClusterSnapshot): string[] {
+  return snapshot.services.filter((s) => selects(s, pod)).map((s) => `${s.metadata.namespace ?? 'default'}/${s.metadata.name}`);
+}
+
+function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
+  const result = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const list = result.get(k);
+    if (list === undefined) result.set(k, [item]);
+    else list.push(item);
+  }
+  return result;
+}
+
+export { evaluateL4, appliesTo, cidrContains, stringMatches } from './evaluate.js';
+export type { L4Request, L4Decision } from './evaluate.js';
+export { enrollment, isEnrolled, isHealthy, isTerminating, podIPs } from './enrollment.js';
+export type { Enrollment, EnrollmentReason } from './enrollment.js';
+export { toWorkload, canonicalName, canonicalRevision } from './workloads.js';
+export { toService, serviceVips, selects, resolveTargetPort } from './services.js';
+export {
+  waypointsOf, toWaypoint, resolveWaypoint, waypointFor, LABEL_USE_WAYPOINT_NAMESPACE, LABEL_GATEWAY_NAME,
+} from './waypoints.js';
+export type { Waypoint, BindingResult, UnboundReason } from './waypoints.js';
+export { translatePolicy, scopeOf } from './authorization.js';
+export type { PolicyOutcome } from './authorization.js';
+export { gatewayStatus, serviceStatus, policyStatus, CONDITION_PROGRAMMED, CONDITION_WAYPOINT_BOUND, CONDITION_ACCEPTED } from './status.js';
+export { DEFAULT_CLUSTER_DOMAIN, ROOT_NAMESPACE } from './types.js';
+export type { ClusterSnapshot, TranslateOptions, MeshState, StatusUpdate, StatusKind } from './types.js';

@@ -1,0 +1,70 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { translatePolicy } from './authorization.js';
+import { gatewayStatus, policyStatus, serviceStatus } from './status.js';
+import type { AuthorizationPolicySpec } from '../resources.js';
+import { gateway, policy, service } from './testing.js';
+import { toWaypoint } from './waypoints.js';
+import type { BindingResult } from './waypoints.js';
+
+describe('gatewayStatus', () => {
+  const cases: { name: string; gw: ReturnType<typeof gateway>; status: string; reason: string; message: RegExp }[] = [
+    { name: 'address → Programmed', gw: gateway('wp', { address: '10.0.9.1' }), status: 'True', reason: 'Programmed', message: /service traffic at 10\.0\.9\.1/ },
+    { name: 'no address → AddressNotAssigned', gw: gateway('wp'), status: 'False', reason: 'AddressNotAssigned', message: /no address/ },
+    { name: 'no HBONE listener → Invalid', gw: gateway('wp', { address: '10.0.9.1', listener: { port: 15008, protocol: 'TCP' } }), status: 'False', reason: 'Invalid', message: /HBONE/ },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const update = gatewayStatus(c.gw, toWaypoint(c.gw, 'td'));
+      assert.equal(update.kind, 'Gateway');
+      assert.equal(update.name, 'wp');
+      assert.equal(update.namespace, 'demo');
+      const [condition] = update.conditions;
+      assert.equal(condition?.type, 'Programmed');
+      assert.equal(condition.status, c.status);
+      assert.equal(condition.reason, c.reason);
+      assert.match(condition.message, c.message);
+      assert.equal(condition.observedGeneration, 2);
+    });
+  }
+});
+
+describe('serviceStatus', () => {
+  const svc = service('echo', {});
+  it('no binding requested → no update', () => assert.equal(serviceStatus(svc, { state: 'none' }), undefined));
+  it('bound → True', () => {
+    const result: BindingResult = { state: 'bound', binding: { gateway: 'demo/wp', address: '10.0.9.1', port: 15008, identity: 'x' } };
+    assert.deepEqual(serviceStatus(svc, result), {
+      kind: 'Service', namespace: 'demo', name: 'echo',
+      conditions: [{ type: 'ambit.dev/WaypointBound', status: 'True', reason: 'WaypointAccepted', message: 'bound to waypoint demo/wp at 10.0.9.1', observedGeneration: 1 }],
+    });
+  });
+  it('unbound → False with the reason', () => {
+    const update = serviceStatus(svc, { state: 'unbound', gateway: 'demo/wp', reason: 'WaypointNotReady', message: 'm' });
+    assert.deepEqual(update?.conditions[0], { type: 'ambit.dev/WaypointBound', status: 'False', reason: 'WaypointNotReady', message: 'm', observedGeneration: 1 });
+  });
+});
+
+describe('policyStatus', () => {
+  const cases: { name: string; spec: AuthorizationPolicySpec; status: string; reason: string; message: RegExp }[] = [
+    { name: 'plain L4', spec: { rules: [{ from: [{ source: { namespaces: ['a'] } }] }] }, status: 'True', reason: 'Accepted', message: /enforced by ztunnel/ },
+    { name: 'CUSTOM', spec: { action: 'CUSTOM' }, status: 'False', reason: 'UnsupportedValue', message: /CUSTOM/ },
+    { name: 'targetRefs', spec: { targetRefs: [{ kind: 'Gateway', name: 'wp' }] }, status: 'True', reason: 'Accepted', message: /Gateway\/demo\/wp: enforced by the waypoint/ },
+    { name: 'ALLOW with L7', spec: { rules: [{ to: [{ operation: { methods: ['GET'] } }] }] }, status: 'True', reason: 'PartiallyEnforced', message: /found: methods.*omitted.*denies all traffic/ },
+    { name: 'DENY with L7', spec: { action: 'DENY', rules: [{ to: [{ operation: { ports: ['80'], paths: ['/a'] } }] }] }, status: 'True', reason: 'PartiallyEnforced', message: /found: paths.*without the HTTP parts/ },
+    { name: 'invalid values', spec: { rules: [{ to: [{ operation: { ports: ['80', 'http'] } }] }] }, status: 'True', reason: 'PartiallyInvalid', message: /ports: "http"/ },
+    { name: 'ALLOW with no rules says it denies all', spec: {}, status: 'True', reason: 'Accepted', message: /denies all traffic/ },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const p = policy('p', c.spec);
+      const update = policyStatus(p, translatePolicy(p));
+      const [condition] = update.conditions;
+      assert.equal(update.kind, 'AuthorizationPolicy');
+      assert.equal(condition?.type, 'Accepted');
+      assert.equal(condition.status, c.status);
+      assert.equal(condition.reason, c.reason);
+      assert.match(condition.message, c.message);
+    });
+  }
+});

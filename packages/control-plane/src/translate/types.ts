@@ -1,0 +1,47 @@
+// The translation's input (a consistent read of the cluster) and output
+// (what proxies receive plus the conditions to write back).
+import type { Authorization, Service as MeshService, Workload } from '@ambit/api';
+import type {
+  AuthorizationPolicy, Condition, Gateway, HTTPRoute, Namespace, Pod, Service, ServiceAccount,
+} from '../resources.js';
+
+export interface ClusterSnapshot {
+  namespaces: Namespace[];
+  pods: Pod[];
+  services: Service[];
+  gateways: Gateway[];
+  httpRoutes: HTTPRoute[];
+  policies: AuthorizationPolicy[];
+  serviceAccounts?: ServiceAccount[];
+}
+
+export interface TranslateOptions {
+  /** SPIFFE trust domain, e.g. `cluster.local`. */
+  trustDomain: string;
+  /** Service DNS suffix after `svc.`; default `cluster.local`. */
+  clusterDomain?: string;
+}
+
+export type StatusKind = 'Gateway' | 'Service' | 'AuthorizationPolicy';
+
+/**
+ * The conditions the control plane owns on one object. A writer replaces the
+ * conditions of these types and leaves any others alone.
+ */
+export interface StatusUpdate {
+  kind: StatusKind;
+  namespace: string;
+  name: string;
+  conditions: Condition[];
+}
+
+export interface MeshState {
+  workloads: Workload[];
+  services: MeshService[];
+  authorizations: Authorization[];
+  status: StatusUpdate[];
+}
+
+export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
+/** Policies here apply mesh-wide (Istio's root namespace, `istio-system` there). */
+export const ROOT_NAMESPACE = 'ambit-system';
