@@ -69,16 +69,13 @@ export function readAll(stream: Duplex): Promise<Buffer> {
   });
 }
 
-/** Resolves when `emitter` emits `event`, or rejects after `ms`. */
-export function eventually<T>(check: () => T | undefined | false, ms = 5_000, everyMs = 10): Promise<T> {
+/** Polls `check` (sync or async) until it returns something other than undefined/false, or rejects after `ms`. */
+export async function eventually<T>(check: () => T | undefined | false | Promise<T | undefined | false>, ms = 5_000, everyMs = 10): Promise<T> {
   const deadline = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tick = (): void => {
-      const value = check();
-      if (value !== undefined && value !== false) return resolve(value);
-      if (Date.now() > deadline) return reject(new Error(`condition not met within ${ms} ms`));
-      setTimeout(tick, everyMs);
-    };
-    tick();
-  });
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
 }

@@ -53,6 +53,11 @@ export class ControlPlaneEndpoint implements DrainParticipant {
     });
   }
 
+  /** Presents `certificate` to new connections (after a rotation); open ones keep theirs. */
+  setCertificate(certificate: WorkloadCertificate): void {
+    this.server.setSecureContext(meshServerOptions(certificate, { handshakeTimeoutMs: 10_000 }));
+  }
+
   route(path: string, handler: RouteHandler): void {
     this.routes.set(path, handler);
   }

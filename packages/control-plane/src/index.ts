@@ -33,3 +33,17 @@ export { entitle } from './ca/entitlement.js';
 export type { Principal, Decision, RefusalReason, EntitlementRequest, EntitlementContext } from './ca/entitlement.js';
 export { TokenTable, writeBootstrapToken, readBootstrapToken, loadBootstrapTokens, BOOTSTRAP_DIR } from './ca/bootstrap.js';
 export type { BootstrapAuthenticator } from './ca/bootstrap.js';
+export {
+  TokenReviewAuthenticator, NODE_NAME_EXTRA, DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_CACHE_TTL_MS, DEFAULT_TOKEN_CACHE_SIZE,
+} from './ca/token-review.js';
+export type { TokenReviewOptions } from './ca/token-review.js';
+export { startControlPlane, CONTROL_PLANE_SERVICE_ACCOUNT, ZTUNNEL_SERVICE_ACCOUNT } from './app/app.js';
+export type { ControlPlane, StartOptions } from './app/app.js';
+export { parseConfig, CONFIG_KEYS } from './app/config.js';
+export type { ControlPlaneConfig, HostPort } from './app/config.js';
+export { MeshPipeline, WATCHED_KINDS } from './app/pipeline.js';
+export type { PipelineOptions, TranslationInfo } from './app/pipeline.js';
+export { StatusWriter, OWNED_CONDITIONS, merge as mergeConditions } from './app/status-writer.js';
+export { ControlPlaneMetrics } from './app/metrics.js';
+export { authorizeSubscriber } from './discovery/authorize.js';
+export { DirectoryBootstrap } from './ca/bootstrap.js';

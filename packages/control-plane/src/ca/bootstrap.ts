@@ -4,7 +4,7 @@
 // SHA-256, so a lookup never compares secrets byte by byte. (On Kubernetes
 // the same interface is served by TokenReview.)
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, writeFile, rename, chmod } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile, rename, chmod, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SpiffeId } from '@ambit/core';
 import type { Principal } from './entitlement.js';
@@ -70,4 +70,31 @@ export async function loadBootstrapTokens(stateDir: string): Promise<TokenTable>
     else if (kind === 'workload') table.add(token, { kind: 'workload', identity: SpiffeId.parse(subject), via: 'bootstrap' });
   }
   return table;
+}
+
+/**
+ * The tokens under `stateDir/bootstrap`, re-read when an unknown token
+ * arrives and the directory changed since the last read (its mtime moves
+ * whenever a token file is added or replaced), so nodes added later work.
+ */
+export class DirectoryBootstrap implements BootstrapAuthenticator {
+  private table = new TokenTable();
+  private loadedMtimeMs: number | undefined;
+
+  constructor(private readonly stateDir: string) {}
+
+  async authenticate(token: string): Promise<Principal | undefined> {
+    const known = await this.table.authenticate(token);
+    if (known !== undefined) return known;
+    let mtimeMs: number;
+    try {
+      mtimeMs = (await stat(join(this.stateDir, BOOTSTRAP_DIR))).mtimeMs;
+    } catch {
+      return undefined;
+    }
+    if (mtimeMs === this.loadedMtimeMs) return undefined;
+    this.table = await loadBootstrapTokens(this.stateDir);
+    this.loadedMtimeMs = mtimeMs;
+    return this.table.authenticate(token);
+  }
 }

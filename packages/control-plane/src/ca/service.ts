@@ -89,6 +89,11 @@ export class CaService extends EventEmitter<CaServiceEvents> {
       const ambit = findAmbitError(error);
       if (ambit?.code === 'invalid-csr') return this.refuse(stream, 400, 'invalid-csr', caller, ambit.explain(), principal);
       if (ambit?.code === 'limit') return this.refuse(stream, 400, 'invalid-request', caller, ambit.message, principal);
+      // The CA could not decide (the API server behind a TokenReview is down): not the caller's fault, retry.
+      if (ambit?.code === 'unavailable') {
+        this.log.warn({ err: ambit.message, address: caller.address }, `certificate request not decided: ${ambit.explain()}`);
+        return respondError(stream, 503, `unavailable: ${ambit.explain()}`);
+      }
       this.log.error({ err: (error as Error).message }, 'certificate issuance failed');
       respondError(stream, 500, `issuance failed: ${(error as Error).message}`);
     }

@@ -7,19 +7,18 @@
 // Credentials and TLS come from @kubernetes/client-node's KubeConfig
 // (kubeconfig file, in-cluster service account, exec/OIDC plugins); watches
 // use its Watch. Plain requests go through node:http(s) with the options
-// KubeConfig.applyToHTTPSOptions fills in, not through KubernetesObjectApi:
+// KubeConfig.applyToHTTPSOptions fills in (kube-http.ts), not through KubernetesObjectApi:
 // that client deserializes built-in kinds into its model classes, which
 // drops fields it does not model and turns timestamps into Date objects,
 // and it has no status subresource.
-import http from 'node:http';
-import https from 'node:https';
-import { KubeConfig, Watch as KubeWatch } from '@kubernetes/client-node';
+import { Watch as KubeWatch, type KubeConfig } from '@kubernetes/client-node';
 import { AmbitError, silentLogger, type Logger } from '@ambit/core';
 import { RESOURCE_TYPES, isKind, type Kind, type KubeObject, type ResourceType } from '../resources.js';
 import type {
   DeleteOptions, ListOptions, ListResult, Store, Watch, WatchHandlers, WatchOptions,
 } from './store.js';
-import { closedError, isStatus, statusError, unreachable, watchFailure, type KubeStatus, type Operation } from './kube-errors.js';
+import { closedError, isStatus, statusError, watchFailure, type KubeStatus, type Operation } from './kube-errors.js';
+import { inClusterKubeConfig, kubeRequest, loadKubeConfig, serverKubeConfig, serverOf, type ServerKubeConfigOptions } from './kube-http.js';
 
 export interface KubernetesStoreOptions {
   logger?: Logger;
@@ -32,7 +31,6 @@ export interface KubernetesStoreOptions {
 const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 const DEFAULT_REWATCH_DELAY_MS = 100;
 const MAX_REWATCH_DELAY_MS = 10_000;
-const MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 
 export class KubernetesStore implements Store {
   readonly backend = 'kubernetes' as const;
@@ -44,11 +42,7 @@ export class KubernetesStore implements Store {
   private closed = false;
 
   constructor(private readonly kubeConfig: KubeConfig, options: KubernetesStoreOptions = {}) {
-    const cluster = kubeConfig.getCurrentCluster();
-    if (cluster === null) {
-      throw new AmbitError('invalid-config', 'the kubeconfig has no current cluster', { hint: 'set current-context, or pass --kubeconfig' });
-    }
-    this.server = new URL(cluster.server);
+    this.server = serverOf(kubeConfig);
     this.log = (options.logger ?? silentLogger).child({ component: 'store-kubernetes' });
     this.requestTimeoutMs = positive('requestTimeoutMs', options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
     this.rewatchDelayMs = positive('rewatchDelayMs', options.rewatchDelayMs ?? DEFAULT_REWATCH_DELAY_MS);
@@ -56,35 +50,17 @@ export class KubernetesStore implements Store {
 
   /** From a kubeconfig file, or the default chain ($KUBECONFIG, ~/.kube/config, in-cluster) without one. */
   static fromKubeconfig(path?: string, options?: KubernetesStoreOptions): KubernetesStore {
-    const kc = new KubeConfig();
-    try {
-      if (path === undefined) kc.loadFromDefault();
-      else kc.loadFromFile(path);
-    } catch (error) {
-      throw new AmbitError('invalid-config', `cannot load kubeconfig${path === undefined ? '' : ` ${path}`}: ${(error as Error).message}`, { cause: error });
-    }
-    return new KubernetesStore(kc, options);
+    return new KubernetesStore(loadKubeConfig(path), options);
   }
 
   /** The pod's service account, as mounted by Kubernetes. */
   static inCluster(options?: KubernetesStoreOptions): KubernetesStore {
-    const kc = new KubeConfig();
-    kc.loadFromCluster();
-    // client-node builds https://undefined:undefined outside a pod instead of failing.
-    if (kc.getCurrentCluster()?.server.includes('undefined') !== false) {
-      throw new AmbitError('invalid-config', 'not running in a pod: KUBERNETES_SERVICE_HOST/PORT are not set', { hint: 'pass a kubeconfig instead' });
-    }
-    return new KubernetesStore(kc, options);
+    return new KubernetesStore(inClusterKubeConfig(), options);
   }
 
   /** A server URL with an optional bearer token; plain http is allowed (tests, `kubectl proxy`). */
-  static fromServer(url: string, options: KubernetesStoreOptions & { token?: string; skipTLSVerify?: boolean } = {}): KubernetesStore {
-    const kc = new KubeConfig();
-    kc.loadFromClusterAndUser(
-      { name: 'ambit', server: url, skipTLSVerify: url.startsWith('http:') || options.skipTLSVerify === true },
-      { name: 'ambit', ...(options.token === undefined ? {} : { token: options.token }) },
-    );
-    return new KubernetesStore(kc, options);
+  static fromServer(url: string, options: KubernetesStoreOptions & ServerKubeConfigOptions = {}): KubernetesStore {
+    return new KubernetesStore(serverKubeConfig(url, options), options);
   }
 
   async get<T extends KubeObject = KubeObject>(kind: Kind, name: string, namespace?: string): Promise<T | undefined> {
@@ -258,41 +234,9 @@ export class KubernetesStore implements Store {
 
   private async request<T>(method: string, path: string, operation: Operation, body?: unknown, contentType = 'application/json'): Promise<T> {
     if (this.closed) throw closedError();
-    const url = new URL(this.server.pathname.replace(/\/+$/, '') + path, this.server);
-    const options: https.RequestOptions = { method, headers: {} };
-    try {
-      await this.kubeConfig.applyToHTTPSOptions(options);
-    } catch (error) {
-      // Credentials plugins (exec, OIDC) and client-node's own checks fail here.
-      throw new AmbitError('invalid-config', `${operation.what}: cannot apply the kubeconfig's credentials: ${(error as Error).message}`, { cause: error });
-    }
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    options.headers = {
-      ...options.headers,
-      accept: 'application/json',
-      ...(payload === undefined ? {} : { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) }),
-    };
-    options.timeout = this.requestTimeoutMs;
-    const send = url.protocol === 'https:' ? https.request : http.request;
-    const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = send(url, options, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > MAX_RESPONSE_BYTES) req.destroy(new Error(`response larger than ${MAX_RESPONSE_BYTES} bytes`));
-          else chunks.push(chunk);
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      });
-      req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${this.requestTimeoutMs} ms`), { code: 'ETIMEDOUT' })));
-      req.on('error', reject);
-      req.end(payload);
-    }).catch((error: unknown) => {
-      throw unreachable(operation.what, this.server, error, 'is the API server running and the kubeconfig pointing at it?');
+    const { status, body: parsed } = await kubeRequest(this.kubeConfig, this.server, {
+      method, path, what: operation.what, body, contentType, timeoutMs: this.requestTimeoutMs,
     });
-    const parsed = parseJson(text);
     if (status >= 200 && status < 300) return parsed as T;
     throw statusError(isStatus(parsed) ? parsed : {}, status, operation);
   }
@@ -364,13 +308,4 @@ function describe(kind: string, name: string, namespace: string | undefined): st
 function queryString(query: URLSearchParams): string {
   const text = query.toString();
   return text === '' ? '' : `?${text}`;
-}
-
-function parseJson(text: string): unknown {
-  if (text === '') return undefined;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return { message: text.slice(0, 200) };
-  }
 }

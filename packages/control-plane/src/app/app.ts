@@ -1,0 +1,178 @@
+// The control plane's composition root: store → CA and own certificate →
+// discovery + CA services on one endpoint → metrics and readiness → the
+// translation pipeline. Every port is bound before anything is served, so
+// a conflict fails start-up loudly; readiness turns green only once the
+// informers have synced and the first state is published.
+import type http from 'node:http';
+import { join } from 'node:path';
+import { createLogger, Drain, SpiffeId, type DrainResult, type Logger } from '@ambit/core';
+import type { SocketAddress } from '@ambit/api';
+import { CertificateAuthority, CertificateManager } from '@ambit/identity';
+import { CaService, CA_PATH } from '../ca/service.js';
+import { DirectoryBootstrap, type BootstrapAuthenticator } from '../ca/bootstrap.js';
+import { TokenReviewAuthenticator } from '../ca/token-review.js';
+import { authorizeSubscriber } from '../discovery/authorize.js';
+import { DiscoveryService, DISCOVERY_PATH } from '../discovery/server.js';
+import { ControlPlaneEndpoint } from '../endpoint.js';
+import { KubernetesStore } from '../store/kube.js';
+import { LocalStore } from '../store/local.js';
+import type { Store } from '../store/store.js';
+import type { ControlPlaneConfig } from './config.js';
+import { listenHttp, metricsHandler, portOf, readinessHandler } from './health.js';
+import { ControlPlaneMetrics } from './metrics.js';
+import { MeshPipeline } from './pipeline.js';
+
+export const CONTROL_PLANE_SERVICE_ACCOUNT = { namespace: 'ambit-system', name: 'control-plane' } as const;
+export const ZTUNNEL_SERVICE_ACCOUNT = { namespace: 'ambit-system', name: 'ztunnel' } as const;
+
+export interface ControlPlane {
+  readonly config: ControlPlaneConfig;
+  readonly store: Store;
+  readonly ca: CertificateAuthority;
+  readonly discovery: DiscoveryService;
+  readonly caService: CaService;
+  readonly pipeline: MeshPipeline;
+  readonly metrics: ControlPlaneMetrics;
+  readonly identity: SpiffeId;
+  readonly address: SocketAddress;
+  readonly metricsPort: number;
+  readonly readinessPort: number;
+  readonly startedAt: Date;
+  /** Why it is not ready, or undefined when ready. */
+  notReady(): string | undefined;
+  /** Stop accepting, let subscriptions end, close within the deadline. */
+  drain(deadlineMs?: number): Promise<DrainResult>;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Kubernetes backend: how bootstrap tokens are checked (TokenReview). */
+  bootstrap?: BootstrapAuthenticator;
+  /** Use this store instead of opening one from the config (tests). */
+  store?: Store;
+}
+
+export async function startControlPlane(config: ControlPlaneConfig, options: StartOptions = {}): Promise<ControlPlane> {
+  const log = options.logger ?? createLogger({ name: 'control-plane', level: config.logLevel });
+  const cleanups: (() => unknown)[] = [];
+  try {
+    const store = options.store ?? (config.backend === 'local'
+      ? await LocalStore.open(join(config.stateDir, 'store'), { logger: log })
+      : config.kubeconfig === undefined ? KubernetesStore.inCluster({ logger: log }) : KubernetesStore.fromKubeconfig(config.kubeconfig, { logger: log }));
+    if (options.store === undefined) cleanups.push(() => store.close());
+
+    const { ca, created } = await CertificateAuthority.loadOrCreate(join(config.stateDir, 'ca'), {
+      trustDomain: config.trustDomain, workloadTtlMs: config.workloadCertTtlMs,
+    });
+    log.info({ root: ca.rootCertificate.serialNumber, created, notAfter: ca.rootCertificate.validTo }, created ? 'created a new root CA' : 'loaded the root CA');
+    const identity = SpiffeId.of(config.trustDomain, CONTROL_PLANE_SERVICE_ACCOUNT.namespace, CONTROL_PLANE_SERVICE_ACCOUNT.name);
+    const ownCertificates = new CertificateManager({ source: (id, csr) => ca.issue({ csr, identity: id }, () => ({ allowed: true })), logger: log });
+    cleanups.push(() => ownCertificates.close());
+    const certificate = await ownCertificates.fetch(identity);
+
+    const metrics = new ControlPlaneMetrics();
+    const discovery = new DiscoveryService({ authorize: authorizeSubscriber, debounceMs: config.debounceMs, logger: log });
+    cleanups.push(() => discovery.close());
+    const pipeline = new MeshPipeline(store, {
+      discovery, debounceMs: config.debounceMs, logger: log,
+      translate: { trustDomain: config.trustDomain, clusterDomain: config.clusterDomain },
+      onTranslated: (info) => {
+        metrics.translations.observe(info.durationMs / 1000);
+        metrics.meshObjects.set({ kind: 'workload' }, info.workloads);
+        metrics.meshObjects.set({ kind: 'service' }, info.services);
+        metrics.meshObjects.set({ kind: 'authorization' }, info.authorizations);
+      },
+    });
+    cleanups.push(() => pipeline.stop());
+    const bootstrap = options.bootstrap ?? (config.backend === 'local'
+      ? new DirectoryBootstrap(config.stateDir)
+      : config.kubeconfig === undefined
+        ? TokenReviewAuthenticator.inCluster({ trustDomain: config.trustDomain, logger: log })
+        : TokenReviewAuthenticator.fromKubeconfig(config.kubeconfig, { trustDomain: config.trustDomain, logger: log }));
+    const caService = new CaService({
+      issuer: ca, logger: log, podsOnNode: (node) => pipeline.podsOnNode(node),
+      ztunnelIdentity: SpiffeId.of(config.trustDomain, ZTUNNEL_SERVICE_ACCOUNT.namespace, ZTUNNEL_SERVICE_ACCOUNT.name),
+      ...(bootstrap === undefined ? {} : { bootstrap }),
+    });
+    wireMetrics(metrics, discovery, caService, pipeline);
+
+    // Bind every port before serving anything.
+    const endpoint = new ControlPlaneEndpoint({ certificate, logger: log });
+    endpoint.route(DISCOVERY_PATH, discovery.handle);
+    endpoint.route(CA_PATH, caService.handle);
+    endpoint.onDrain(() => discovery.goAway());
+    ownCertificates.on('issued', (cert) => endpoint.setCertificate(cert));
+    const address = await endpoint.listen(config.listen.port, config.listen.host);
+    cleanups.push(() => endpoint.close());
+    const metricsServer = await listenHttp(config.metrics, metricsHandler(metrics.registry), 'metrics');
+    cleanups.push(() => closeHttp(metricsServer));
+    let ready = false;
+    const notReady = (): string | undefined =>
+      ready ? undefined : pipeline.synced ? 'publishing the first mesh state' : 'waiting for the cluster state to sync';
+    const readinessServer = await listenHttp(config.readiness, readinessHandler(notReady), 'readiness');
+    cleanups.push(() => closeHttp(readinessServer));
+
+    await pipeline.start();
+    ready = true;
+    const startedAt = new Date();
+    log.info({ listen: `${address.ip}:${address.port}`, backend: config.backend, metrics: portOf(metricsServer), readiness: portOf(readinessServer) }, 'control plane ready');
+
+    const drain = new Drain();
+    drain.register(endpoint);
+    const close = async (): Promise<void> => {
+      for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    };
+    return {
+      config, store, ca, discovery, caService, pipeline, metrics, identity, address, startedAt,
+      metricsPort: portOf(metricsServer), readinessPort: portOf(readinessServer),
+      notReady,
+      drain: async (deadlineMs = config.drainDeadlineMs) => {
+        ready = false;
+        const result = await drain.drain(deadlineMs);
+        await close();
+        return result;
+      },
+      close,
+    };
+  } catch (error) {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch { /* the start-up error is the one to report */ }
+    }
+    throw error;
+  }
+}
+
+function wireMetrics(metrics: ControlPlaneMetrics, discovery: DiscoveryService, ca: CaService, pipeline: MeshPipeline): void {
+  // Push-to-ack latency: when each version was published, for the last versions.
+  const publishedAt = new Map<string, number>();
+  discovery.on('pushed', ({ version }) => {
+    metrics.pushes.inc();
+    publishedAt.set(version, performance.now());
+    if (publishedAt.size > 256) publishedAt.delete(publishedAt.keys().next().value as string);
+  });
+  discovery.on('ack', (status) => {
+    const at = status.lastAckedVersion === undefined ? undefined : publishedAt.get(status.lastAckedVersion);
+    if (at !== undefined) metrics.pushLatency.observe((performance.now() - at) / 1000);
+  });
+  discovery.on('nack', () => metrics.nacks.inc());
+  ca.on('issued', () => metrics.issued.inc());
+  ca.on('refused', ({ reason }) => metrics.refused.inc({ reason }));
+  let statusWrites = 0;
+  metrics.beforeScrape = () => {
+    metrics.subscribers.reset();
+    for (const subscriber of discovery.subscribers()) metrics.subscribers.inc({ role: subscriber.role });
+    const writes = pipeline.status.writes;
+    if (writes > statusWrites) metrics.statusWrites.inc(writes - statusWrites);
+    statusWrites = writes;
+  };
+}
+
+function closeHttp(server: http.Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  });
+}

@@ -1,0 +1,134 @@
+// The control plane's end-to-end behaviour, written once and run against
+// both store backends (test/direct: local; test/kube: the fake API server).
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { buildCsr } from '@ambit/identity';
+import { rejectsWith } from '@ambit/core/testing';
+import type { Condition, KubeObject, Store } from '@ambit/control-plane';
+import { eventually } from './net.js';
+import { testKeys } from './pki.js';
+import { createNamespace, createPod, type RunningControlPlane } from './control-plane.js';
+
+function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path }, (response) => {
+      let body = '';
+      response.on('data', (chunk: Buffer) => { body += chunk.toString(); });
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    }).on('error', reject);
+  });
+}
+
+function condition(object: KubeObject | undefined, type: string): Condition | undefined {
+  return ((object?.status as { conditions?: Condition[] } | undefined)?.conditions ?? []).find((c) => c.type === type);
+}
+
+export function controlPlaneScenario(name: string, start: () => Promise<RunningControlPlane>): void {
+  describe(`control plane end to end (${name})`, () => {
+    let run: RunningControlPlane;
+    let store: Store;
+
+    before(async () => {
+      run = await start();
+      store = run.cp.store;
+      await createNamespace(store, 'demo');
+      await createNamespace(store, 'other');
+      await createPod(store, { name: 'echo-1', namespace: 'demo', node: 'node-1', ip: '10.244.1.5', serviceAccount: 'echo', labels: { app: 'echo', version: 'v1' } });
+      await createPod(store, { name: 'client-1', namespace: 'demo', node: 'node-2', ip: '10.244.2.5', serviceAccount: 'client', labels: { app: 'client' } });
+      await createPod(store, { name: 'db-1', namespace: 'other', node: 'node-1', ip: '10.244.1.9', serviceAccount: 'db' });
+    });
+
+    after(async () => {
+      await run.close();
+    });
+
+    it('is ready, serves metrics, and subscribers get the cluster as mesh state', async () => {
+      assert.equal((await get(run.cp.readinessPort, '/healthz/ready')).status, 200);
+      const { discovery } = await run.ztunnel('node-1');
+      await eventually(() => discovery.index.counts().workloads === 3 || undefined);
+      assert.equal(discovery.index.workloadByAddress('10.244.1.5')?.protocol, 'TCP', 'not enrolled yet');
+      const metrics = (await get(run.cp.metricsPort, '/metrics')).body;
+      assert.match(metrics, /ambit_discovery_subscribers\{role="ztunnel"\} 1/);
+      assert.match(metrics, /ambit_ca_certificates_issued_total [1-9]/);
+      assert.match(metrics, /process_resident_memory_bytes/);
+    });
+
+    it('enrolls a namespace: its workloads reach a subscriber as HBONE within 1 s', async () => {
+      const { discovery } = await run.ztunnel('node-2');
+      const started = Date.now();
+      await store.patch('Namespace', 'demo', undefined, { metadata: { labels: { 'ambit.dev/dataplane-mode': 'ambient' } } });
+      await eventually(() => (discovery.index.workloadByAddress('10.244.1.5')?.protocol === 'HBONE'
+        && discovery.index.workloadByAddress('10.244.2.5')?.protocol === 'HBONE') || undefined, 1_000, 5);
+      assert.ok(Date.now() - started < 1_000);
+      assert.equal(discovery.index.workloadByAddress('10.244.1.9')?.protocol, 'TCP', 'another namespace stays out');
+      await eventually(() => run.cp.discovery.subscribers().find((s) => s.node === 'node-2')?.lastAckedVersion === run.cp.discovery.version || undefined);
+    });
+
+    it('issues only certificates for pods on the ztunnel\'s own node, and counts refusals', async () => {
+      const { ca } = await run.ztunnel('node-1');
+      const keys = await testKeys();
+      const echo = run.cp.identity.trustDomain === 'cluster.local' ? 'spiffe://cluster.local/ns/demo/sa/echo' : '';
+      const { SpiffeId } = await import('@ambit/core');
+      const chain = await ca.request(SpiffeId.parse(echo), buildCsr(keys, SpiffeId.parse(echo)));
+      assert.equal(chain.chain.length, 1);
+      const client = SpiffeId.parse('spiffe://cluster.local/ns/demo/sa/client');
+      await rejectsWith(ca.request(client, buildCsr(keys, client)), 'not-entitled', /not-on-node.*node-1/);
+      const metrics = (await get(run.cp.metricsPort, '/metrics')).body;
+      assert.match(metrics, /ambit_ca_certificates_refused_total\{reason="not-on-node"\} 1/);
+    });
+
+    it('writes status conditions back: waypoint binding, gateway programming, policy acceptance', async () => {
+      await store.create({
+        apiVersion: 'v1', kind: 'Service',
+        metadata: { name: 'echo', namespace: 'demo', labels: { 'ambit.dev/use-waypoint': 'missing' } },
+        spec: { selector: { app: 'echo' }, clusterIP: '10.96.0.10', ports: [{ port: 80, targetPort: 8080 }] },
+      });
+      await store.create({
+        apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'waypoint', namespace: 'demo' },
+        spec: { gatewayClassName: 'ambit-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
+      });
+      await store.create({
+        apiVersion: 'security.ambit.dev/v1', kind: 'AuthorizationPolicy', metadata: { name: 'allow-get', namespace: 'demo' },
+        spec: { action: 'ALLOW', rules: [{ to: [{ operation: { methods: ['GET'] } }] }] },
+      });
+      await eventually(async () => condition(await store.get('Service', 'echo', 'demo'), 'ambit.dev/WaypointBound')?.status === 'False' || undefined);
+      const service = await store.get('Service', 'echo', 'demo');
+      assert.match(condition(service, 'ambit.dev/WaypointBound')?.reason ?? '', /WaypointNotFound/);
+      await eventually(async () => condition(await store.get('Gateway', 'waypoint', 'demo'), 'Programmed')?.status === 'False' || undefined);
+      await eventually(async () => condition(await store.get('AuthorizationPolicy', 'allow-get', 'demo'), 'Accepted') || undefined);
+      const policy = await store.get('AuthorizationPolicy', 'allow-get', 'demo');
+      assert.match(JSON.stringify(condition(policy, 'Accepted')), /PartiallyEnforced|methods/);
+      // Settled: a further translation writes nothing new.
+      const before = run.cp.pipeline.status.writes;
+      await run.cp.pipeline.run();
+      assert.equal(run.cp.pipeline.status.writes, before);
+    });
+
+    it('converges after a restart with no stale entries, and subscribers reconnect', async () => {
+      const { discovery } = await run.ztunnel('node-1');
+      await eventually(() => discovery.index.workloadByAddress('10.244.1.9') !== undefined || undefined);
+      await run.cp.close();
+      // While the control plane is down, the cluster changes: the proxy still answers from its last state.
+      assert.equal(discovery.index.workloadByAddress('10.244.1.9')?.name, 'db-1');
+      await run.restart();
+      store = run.cp.store;
+      await store.delete('Pod', 'db-1', 'other');
+      await eventually(() => (discovery.connected && discovery.index.workloadByAddress('10.244.1.9') === undefined) || undefined, 10_000);
+      assert.equal(discovery.index.workloadByAddress('10.244.1.5')?.protocol, 'HBONE');
+    });
+
+    it('refuses a ztunnel subscribing for another node than its certificate names', async () => {
+      const { certificate } = await run.ztunnel('node-1');
+      const { DiscoveryClient } = await import('@ambit/cp-client');
+      const imposter = new DiscoveryClient({
+        address: run.cp.address, serverIdentity: run.cp.identity, certificate: () => certificate,
+        subscription: { role: 'ztunnel', node: 'node-2' }, backoff: { initialMs: 5_000, maxMs: 5_000, jitter: 0 },
+      });
+      const reason = new Promise<Error>((resolve) => imposter.once('disconnected', resolve));
+      void imposter.start();
+      assert.match((await reason).message, /403.*node-1/);
+      imposter.close();
+    });
+  });
+}
