@@ -3,7 +3,7 @@
 // acknowledges or rejects. Messages are JSON, one per line (NDJSON) on an
 // HTTP/2 stream.
 import type { Authorization } from './authorization.js';
-import type { Service, Workload } from './workload.js';
+import { serviceKey, type Service, type Workload } from './workload.js';
 
 export type ProxyRole = 'ztunnel' | 'waypoint';
 
@@ -44,4 +44,16 @@ export interface DiscoveryAck {
   version: string;
   /** Set for a NACK: why the proxy rejected the version (it keeps its last good state). */
   error?: string;
+}
+
+/** The key a resource is stored and removed under: workload uid, service namespace/name, policy namespace/name. */
+export function resourceKey(resource: Resource): string {
+  switch (resource.kind) {
+    case 'workload':
+      return resource.value.uid;
+    case 'service':
+      return serviceKey(resource.value);
+    case 'authorization':
+      return resource.value.key;
+  }
 }

@@ -7,6 +7,7 @@ export type { Workload, WorkloadProtocol, WaypointFor, WaypointBinding, Service,
 export type {
   Authorization, AuthorizationAction, AuthorizationScope, AuthorizationRule, SourceMatch, DestinationMatch, ConditionMatch,
 } from './authorization.js';
+export { resourceKey } from './discovery.js';
 export type {
   ProxyRole, SubscribeRequest, Resource, ResourceKind, Removal, DiscoveryUpdate, DiscoveryAck,
 } from './discovery.js';

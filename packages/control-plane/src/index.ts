@@ -2,7 +2,7 @@ export * from './resources.js';
 export type {
   Store, ListOptions, ListResult, WatchEvent, WatchEventType, WatchOptions, Watch, WatchHandlers, DeleteOptions,
 } from './store/store.js';
-export { VersionedState, resourceKey, DEFAULT_TOMBSTONE_LIMIT } from './discovery/state.js';
+export { VersionedState, DEFAULT_TOMBSTONE_LIMIT } from './discovery/state.js';
 export type { Changes } from './discovery/state.js';
 export { DiscoveryService, DISCOVERY_PATH } from './discovery/server.js';
 export type { DiscoveryServiceOptions, DiscoveryServiceEvents, SubscriberStatus, SubscriberDecision } from './discovery/server.js';

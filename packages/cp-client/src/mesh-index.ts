@@ -4,7 +4,7 @@
 // version is rejected (NACK) and the last good state keeps serving.
 import { EventEmitter } from 'node:events';
 import { AmbitError } from '@ambit/core';
-import { serviceKey, type Authorization, type DiscoveryUpdate, type Resource, type Service, type Workload } from '@ambit/api';
+import { resourceKey, serviceKey, type Authorization, type DiscoveryUpdate, type Resource, type Service, type Workload } from '@ambit/api';
 
 export interface MeshChange {
   version: string;
@@ -49,8 +49,8 @@ export class MeshIndex extends EventEmitter<MeshIndexEvents> implements MeshView
     validate(update);
     const removed: Resource[] = [];
     if (update.snapshot) {
-      const incoming = new Set(update.upserts.map((r) => `${r.kind}/${keyOf(r)}`));
-      for (const resource of this.all()) if (!incoming.has(`${resource.kind}/${keyOf(resource)}`)) removed.push(resource);
+      const incoming = new Set(update.upserts.map((r) => `${r.kind}/${resourceKey(r)}`));
+      for (const resource of this.all()) if (!incoming.has(`${resource.kind}/${resourceKey(resource)}`)) removed.push(resource);
     } else {
       for (const removal of update.removals) {
         const existing = this.find(removal.kind, removal.key);
@@ -121,7 +121,7 @@ export class MeshIndex extends EventEmitter<MeshIndexEvents> implements MeshView
   }
 
   private upsert(resource: Resource): void {
-    const existing = this.find(resource.kind, keyOf(resource));
+    const existing = this.find(resource.kind, resourceKey(resource));
     if (existing !== undefined) this.remove(existing);
     switch (resource.kind) {
       case 'workload': {
@@ -164,17 +164,6 @@ export class MeshIndex extends EventEmitter<MeshIndexEvents> implements MeshView
         this.policies.delete(resource.value.key);
         break;
     }
-  }
-}
-
-function keyOf(resource: Resource): string {
-  switch (resource.kind) {
-    case 'workload':
-      return resource.value.uid;
-    case 'service':
-      return serviceKey(resource.value);
-    case 'authorization':
-      return resource.value.key;
   }
 }
 

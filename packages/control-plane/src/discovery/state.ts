@@ -3,8 +3,7 @@
 // version and keeps tombstones for removals, so "everything that changed
 // since version V" is answerable for any subscriber without per-subscriber
 // copies: a subscriber only remembers the last version it was sent.
-import type { Removal, Resource, ResourceKind } from '@ambit/api';
-import { serviceKey } from '@ambit/api';
+import { resourceKey, type Removal, type Resource, type ResourceKind } from '@ambit/api';
 
 interface Entry {
   resource: Resource;
@@ -92,17 +91,6 @@ export class VersionedState {
       this.tombstones.delete(key);
       this.floor = Math.max(this.floor, tombstone.version);
     }
-  }
-}
-
-export function resourceKey(resource: Resource): string {
-  switch (resource.kind) {
-    case 'workload':
-      return resource.value.uid;
-    case 'service':
-      return serviceKey(resource.value);
-    case 'authorization':
-      return resource.value.key;
   }
 }
 
