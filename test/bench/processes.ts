@@ -16,6 +16,8 @@ export interface ProcessSpec {
   /** CPUs for `taskset -c`, e.g. "0" or "0,1". */
   cpus?: string | undefined;
   cwd?: string;
+  /** Open a Node IPC channel (the child must be a Node program). */
+  ipc?: boolean;
 }
 
 export class Managed {
@@ -32,7 +34,9 @@ export class Managed {
       ? [spec.command, spec.args]
       : ['taskset', ['-c', spec.cpus, spec.command, ...spec.args]];
     // detached: a new process group, so a group kill also reaches nginx's worker.
-    this.child = spawn(command, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'], cwd: spec.cwd });
+    this.child = spawn(command, args, {
+      detached: true, stdio: spec.ipc === true ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'], cwd: spec.cwd,
+    });
     this.exited = new Promise((resolve) => {
       this.child.once('error', (error) => {
         this.record(`spawn failed: ${error.message}`);

@@ -47,3 +47,4 @@ export { StatusWriter, OWNED_CONDITIONS, merge as mergeConditions } from './app/
 export { ControlPlaneMetrics } from './app/metrics.js';
 export { authorizeSubscriber } from './discovery/authorize.js';
 export { DirectoryBootstrap } from './ca/bootstrap.js';
+export { loadOrCreateRootSecret, ROOT_SECRET } from './ca/root-secret.js';

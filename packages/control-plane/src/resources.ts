@@ -93,6 +93,9 @@ export type Service = KubeObject<ServiceSpec, { conditions?: Condition[] }>;
 
 export type ServiceAccount = KubeObject;
 
+/** Secrets hold base64 data at the top level (no spec); the control plane keeps its root CA in one. */
+export type Secret = KubeObject & { type?: string; data?: Record<string, string> };
+
 // --- gateway.networking.k8s.io/v1 ------------------------------------------
 
 export interface GatewaySpec {
@@ -196,6 +199,7 @@ export const RESOURCE_TYPES = {
   Pod: { kind: 'Pod', apiVersion: 'v1', group: '', version: 'v1', plural: 'pods', namespaced: true, hasStatus: true },
   Service: { kind: 'Service', apiVersion: 'v1', group: '', version: 'v1', plural: 'services', namespaced: true, hasStatus: true },
   ServiceAccount: { kind: 'ServiceAccount', apiVersion: 'v1', group: '', version: 'v1', plural: 'serviceaccounts', namespaced: true, hasStatus: false },
+  Secret: { kind: 'Secret', apiVersion: 'v1', group: '', version: 'v1', plural: 'secrets', namespaced: true, hasStatus: false },
   Gateway: {
     kind: 'Gateway', apiVersion: 'gateway.networking.k8s.io/v1', group: 'gateway.networking.k8s.io', version: 'v1',
     plural: 'gateways', namespaced: true, hasStatus: true,

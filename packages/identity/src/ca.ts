@@ -156,6 +156,11 @@ export class CertificateAuthority implements CertificateIssuer {
     return { ca, created: true };
   }
 
+  /** The root as PEM text, key included, for persisting it somewhere other than files (a Kubernetes Secret). */
+  exportRoot(): { certPem: string; keyPem: string } {
+    return { certPem: this.rootPem, keyPem: this.rootKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+  }
+
   get roots(): readonly string[] {
     return [this.rootPem];
   }

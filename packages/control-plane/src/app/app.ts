@@ -11,6 +11,7 @@ import { CertificateAuthority, CertificateManager } from '@ambit/identity';
 import { CaService, CA_PATH } from '../ca/service.js';
 import { DirectoryBootstrap, type BootstrapAuthenticator } from '../ca/bootstrap.js';
 import { TokenReviewAuthenticator } from '../ca/token-review.js';
+import { loadOrCreateRootSecret } from '../ca/root-secret.js';
 import { authorizeSubscriber } from '../discovery/authorize.js';
 import { DiscoveryService, DISCOVERY_PATH } from '../discovery/server.js';
 import { ControlPlaneEndpoint } from '../endpoint.js';
@@ -62,9 +63,10 @@ export async function startControlPlane(config: ControlPlaneConfig, options: Sta
       : config.kubeconfig === undefined ? KubernetesStore.inCluster({ logger: log }) : KubernetesStore.fromKubeconfig(config.kubeconfig, { logger: log }));
     if (options.store === undefined) cleanups.push(() => store.close());
 
-    const { ca, created } = await CertificateAuthority.loadOrCreate(join(config.stateDir, 'ca'), {
-      trustDomain: config.trustDomain, workloadTtlMs: config.workloadCertTtlMs,
-    });
+    const caOptions = { trustDomain: config.trustDomain, workloadTtlMs: config.workloadCertTtlMs };
+    const { ca, created } = config.backend === 'local'
+      ? await CertificateAuthority.loadOrCreate(join(config.stateDir, 'ca'), caOptions)
+      : await loadOrCreateRootSecret(store, caOptions);
     log.info({ root: ca.rootCertificate.serialNumber, created, notAfter: ca.rootCertificate.validTo }, created ? 'created a new root CA' : 'loaded the root CA');
     const identity = SpiffeId.of(config.trustDomain, CONTROL_PLANE_SERVICE_ACCOUNT.namespace, CONTROL_PLANE_SERVICE_ACCOUNT.name);
     const ownCertificates = new CertificateManager({ source: (id, csr) => ca.issue({ csr, identity: id }, () => ({ allowed: true })), logger: log });

@@ -9,7 +9,7 @@ export interface HostPort {
 
 export interface ControlPlaneConfig {
   backend: 'local' | 'kubernetes';
-  /** Local store, CA root and bootstrap tokens (local backend); CA root (kubernetes backend, for now). */
+  /** Local backend: store, CA root and bootstrap tokens. (Kubernetes keeps the root in the ambit-system/ambit-root-ca Secret.) */
   stateDir: string;
   /** Kubernetes backend: a kubeconfig path; unset means in-cluster, then the default kubeconfig. */
   kubeconfig: string | undefined;

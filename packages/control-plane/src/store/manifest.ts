@@ -293,6 +293,10 @@ const SCHEMAS: Record<Kind, z.ZodType> = {
   Pod: resource(subdomain, podSpec, podStatus),
   Service: resource(dns1035Label, serviceSpec, conditionsStatus),
   ServiceAccount: resource(subdomain, anyObject),
+  Secret: object({
+    apiVersion: str(), kind: str(), metadata: metadata(subdomain), type: str().optional(),
+    data: z.record(z.string(), str().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')).optional(),
+  }),
   Gateway: object({
     apiVersion: str(), kind: str(), metadata: metadata(subdomain),
     spec: gatewaySpec, status: gatewayStatus.optional(),
