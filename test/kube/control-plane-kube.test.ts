@@ -1,6 +1,6 @@
 // The control plane on the Kubernetes backend (against the fake API server), end to end.
 import { after, before } from 'node:test';
-import { KubernetesStore } from '@ambit/control-plane';
+import { KubernetesStore } from '@ambit/control-plane/kubernetes';
 import { FakeApiServer } from '../support/fake-apiserver.js';
 import { controlPlaneScenario } from '../support/control-plane-scenario.js';
 import { runControlPlane } from '../support/control-plane.js';

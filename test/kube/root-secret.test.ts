@@ -2,7 +2,8 @@
 // and replicas, and a creation race ends with one root for everyone.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { KubernetesStore, loadOrCreateRootSecret, ROOT_SECRET, type Secret } from '@ambit/control-plane';
+import { loadOrCreateRootSecret, ROOT_SECRET, type Secret } from '@ambit/control-plane';
+import { KubernetesStore } from '@ambit/control-plane/kubernetes';
 import { FakeApiServer } from '../support/fake-apiserver.js';
 
 describe('root CA secret', () => {

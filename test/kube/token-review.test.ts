@@ -7,9 +7,8 @@ import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { ManualClock, SpiffeId, createLogger, type Logger } from '@ambit/core';
 import { rejectsWith } from '@ambit/core/testing';
-import {
-  CaService, CA_PATH, ControlPlaneEndpoint, TokenReviewAuthenticator, NODE_NAME_EXTRA, type Pod, type TokenReviewOptions,
-} from '@ambit/control-plane';
+import { CaService, CA_PATH, ControlPlaneEndpoint, type Pod } from '@ambit/control-plane';
+import { TokenReviewAuthenticator, NODE_NAME_EXTRA, type TokenReviewOptions } from '@ambit/control-plane/kubernetes';
 import { CaClient } from '@ambit/cp-client';
 import { CertificateManager, buildCsr, identityOf, nodeOf, type WorkloadCertificate } from '@ambit/identity';
 import type { SocketAddress } from '@ambit/api';

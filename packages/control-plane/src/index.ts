@@ -8,8 +8,6 @@ export { DiscoveryService, DISCOVERY_PATH } from './discovery/server.js';
 export type { DiscoveryServiceOptions, DiscoveryServiceEvents, SubscriberStatus, SubscriberDecision } from './discovery/server.js';
 export { ControlPlaneEndpoint, respondError, readBody } from './endpoint.js';
 export type { Caller, RouteHandler, EndpointOptions } from './endpoint.js';
-export { KubernetesStore } from './store/kube.js';
-export type { KubernetesStoreOptions } from './store/kube.js';
 export {
   translate, evaluateL4, appliesTo, translatePolicy, resolveWaypoint, waypointsOf, enrollment, isEnrolled,
   CONDITION_PROGRAMMED, CONDITION_WAYPOINT_BOUND, CONDITION_ACCEPTED, LABEL_USE_WAYPOINT_NAMESPACE, ROOT_NAMESPACE, DEFAULT_CLUSTER_DOMAIN,
@@ -33,10 +31,6 @@ export { entitle } from './ca/entitlement.js';
 export type { Principal, Decision, RefusalReason, EntitlementRequest, EntitlementContext } from './ca/entitlement.js';
 export { TokenTable, writeBootstrapToken, readBootstrapToken, loadBootstrapTokens, BOOTSTRAP_DIR } from './ca/bootstrap.js';
 export type { BootstrapAuthenticator } from './ca/bootstrap.js';
-export {
-  TokenReviewAuthenticator, NODE_NAME_EXTRA, DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_CACHE_TTL_MS, DEFAULT_TOKEN_CACHE_SIZE,
-} from './ca/token-review.js';
-export type { TokenReviewOptions } from './ca/token-review.js';
 export { startControlPlane, CONTROL_PLANE_SERVICE_ACCOUNT, ZTUNNEL_SERVICE_ACCOUNT } from './app/app.js';
 export type { ControlPlane, StartOptions } from './app/app.js';
 export { parseConfig, CONFIG_KEYS } from './app/config.js';

@@ -64,6 +64,8 @@ export class DiscoveryService extends EventEmitter<DiscoveryServiceEvents> {
   private readonly subscriberSet = new Set<Subscriber>();
   private readonly debounceMs: number;
   private pending: readonly Resource[] | undefined;
+  private readonly encodedCache = new Map<string, Buffer>();
+  private encodedVersion = -1;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: DiscoveryServiceOptions = {}) {
@@ -205,15 +207,34 @@ export class DiscoveryService extends EventEmitter<DiscoveryServiceEvents> {
       status.backlogged = true;
       return;
     }
-    const changes = this.state.changesSince(subscriber.sent);
-    const update: DiscoveryUpdate = {
-      type: 'update', version: this.format(changes.version), snapshot: changes.snapshot, upserts: changes.upserts, removals: changes.removals,
-    };
-    stream.write(encodeLine(update));
-    subscriber.sent = changes.version;
+    stream.write(this.encoded(subscriber.sent));
+    subscriber.sent = this.state.version;
     status.backlogged = false;
-    status.lastSentVersion = update.version;
+    status.lastSentVersion = this.version;
     status.lastSentAt = new Date().toISOString();
+  }
+
+  /**
+   * The update taking a receiver from `sent` to the current version, encoded
+   * once per version and starting point and shared by every subscriber in the
+   * same place: 100 proxies syncing at once hold one snapshot buffer, not 100.
+   */
+  private encoded(sent: number | undefined): Buffer {
+    if (this.encodedVersion !== this.state.version) {
+      this.encodedCache.clear();
+      this.encodedVersion = this.state.version;
+    }
+    const key = this.state.needsSnapshot(sent) ? 'snapshot' : String(sent);
+    let buffer = this.encodedCache.get(key);
+    if (buffer === undefined) {
+      const changes = this.state.changesSince(sent);
+      const update: DiscoveryUpdate = {
+        type: 'update', version: this.format(changes.version), snapshot: changes.snapshot, upserts: changes.upserts, removals: changes.removals,
+      };
+      buffer = Buffer.from(encodeLine(update));
+      this.encodedCache.set(key, buffer);
+    }
+    return buffer;
   }
 
   private onAck(subscriber: Subscriber, line: string): void {

@@ -65,9 +65,14 @@ export class VersionedState {
     return changed;
   }
 
+  /** Whether a receiver at `since` must be sent a snapshot (new, too old, or from another run). */
+  needsSnapshot(since: number | undefined): boolean {
+    return since === undefined || since < this.floor || since > this.current;
+  }
+
   /** What a receiver at version `since` needs to reach the current version. */
   changesSince(since: number | undefined): Changes {
-    if (since === undefined || since < this.floor || since > this.current) {
+    if (since === undefined || this.needsSnapshot(since)) {
       return { version: this.current, snapshot: true, upserts: [...this.entries.values()].map((e) => e.resource), removals: [] };
     }
     const upserts: Resource[] = [];

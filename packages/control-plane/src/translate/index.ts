@@ -1,7 +1,7 @@
 // translate(): cluster objects → mesh state and status, in one pass over a
 // consistent snapshot. Pure; output order is deterministic (by key).
 import type { Authorization, Service as MeshService, Workload } from '@ambit/api';
-import type { Namespace, Pod } from '../resources.js';
+import type { Namespace, Pod, Service } from '../resources.js';
 import { translatePolicy } from './authorization.js';
 import { isEnrolled, isTerminal, podIPs } from './enrollment.js';
 import { byNamespaceName, compare } from './labels.js';
@@ -17,6 +17,8 @@ export function translate(snapshot: ClusterSnapshot, options: TranslateOptions):
   const namespaces = new Map<string, Namespace>(snapshot.namespaces.map((ns) => [ns.metadata.name, ns]));
   const waypoints = waypointsOf(snapshot.gateways, options.trustDomain);
   const podsByNamespace = groupBy(snapshot.pods, (pod) => pod.metadata.namespace ?? 'default');
+  // A service selects only pods of its own namespace: index once, not services × pods.
+  const servicesByNamespace = groupBy(snapshot.services, (service) => service.metadata.namespace ?? 'default');
   const status: StatusUpdate[] = [];
 
   const services: MeshService[] = [];
@@ -42,7 +44,7 @@ export function translate(snapshot: ClusterSnapshot, options: TranslateOptions):
     workloads.push(toWorkload(pod, {
       trustDomain: options.trustDomain,
       enrolled: isEnrolled(pod, namespace),
-      services: backedServices(pod, snapshot),
+      services: backedServices(pod, servicesByNamespace.get(pod.metadata.namespace ?? 'default') ?? []),
       ...(binding?.state === 'bound' ? { waypoint: binding.binding } : {}),
     }));
   }
@@ -68,8 +70,8 @@ export function translate(snapshot: ClusterSnapshot, options: TranslateOptions):
   };
 }
 
-function backedServices(pod: Pod, snapshot: ClusterSnapshot): string[] {
-  return snapshot.services.filter((s) => selects(s, pod)).map((s) => `${s.metadata.namespace ?? 'default'}/${s.metadata.name}`);
+function backedServices(pod: Pod, sameNamespace: readonly Service[]): string[] {
+  return sameNamespace.filter((s) => selects(s, pod)).map((s) => `${s.metadata.namespace ?? 'default'}/${s.metadata.name}`);
 }
 
 function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, T[]> {
