@@ -27,6 +27,7 @@ import {
 import { IpcClient, nowMs } from './ipc.js';
 import { cpuSeconds, ProcessSet, run, setClockTicks, type Managed } from './processes.js';
 import { writeJson, writeSection } from './report.js';
+import { positiveInt, shouldWrite } from './args.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const HOST_SCRIPT = fileURLToPath(new URL('./cp-host.js', import.meta.url));
@@ -76,12 +77,7 @@ function parseOptions(argv: string[]): Options {
     strict: true,
   });
   const quick = values.quick;
-  const positive = (name: string, text: string | undefined, fallback: number): number => {
-    if (text === undefined) return fallback;
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} ${text} must be a positive integer`);
-    return n;
-  };
+  const positive = positiveInt;
   const scales = (values.scales ?? (quick ? 'small' : 'small,large')).split(',').map((name) => {
     const scale = SCALES[name.trim()];
     if (scale === undefined) throw new Error(`--scales: unknown scale ${name} (known: ${Object.keys(SCALES).join(', ')})`);
@@ -96,7 +92,7 @@ function parseOptions(argv: string[]): Options {
     timeoutSeconds: positive('timeout', values.timeout, 900),
     debounce: values.debounce,
     hostNodeFlags: values['host-node-flags']?.split(/\s+/).filter((f) => f !== '') ?? [],
-    write: values['no-write'] === true ? false : values.write ?? !quick,
+    write: shouldWrite(values, quick),
     reportOnly: values['report-only'],
   };
 }

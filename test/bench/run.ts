@@ -25,6 +25,7 @@ import {
 import {
   markdownSection, PATH_LABELS, summarize, writeJson, writeSection, type Machine, type PathName, type Report, type Sample,
 } from './report.js';
+import { positiveInt, shouldWrite } from './args.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const PAIR_SCRIPT = fileURLToPath(new URL('./hbone-pair.js', import.meta.url));
@@ -68,12 +69,7 @@ function parseOptions(argv: string[]): Options {
     strict: true,
   });
   const quick = values.quick;
-  const positive = (name: string, text: string | undefined, fallback: number): number => {
-    if (text === undefined) return fallback;
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} ${text} must be a positive integer`);
-    return n;
-  };
+  const positive = positiveInt;
   const connections = values.connections.split(',').map((c) => positive('connections', c.trim(), 0));
   return {
     durationSeconds: positive('duration', values.duration, quick ? 3 : 10),
@@ -83,7 +79,7 @@ function parseOptions(argv: string[]): Options {
     pinLoad: values['pin-load'],
     pinProxies: values['pin-proxies'],
     // A smoke run must not replace the recorded numbers unless asked to.
-    write: values['no-write'] === true ? false : values.write ?? !quick,
+    write: shouldWrite(values, quick),
   };
 }
 
