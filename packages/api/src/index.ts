@@ -12,3 +12,6 @@ export type {
   ProxyRole, SubscribeRequest, Resource, ResourceKind, Removal, DiscoveryUpdate, DiscoveryAck,
 } from './discovery.js';
 export { LineSplitter, encodeLine, DEFAULT_MAX_LINE_BYTES } from './ndjson.js';
+export { evaluateL4, appliesTo, cidrContains, stringMatches, ROOT_NAMESPACE } from './rbac.js';
+export type { L4Request, L4Decision } from './rbac.js';
+export { matchesLabels, parseCidr } from './selection.js';

@@ -173,6 +173,15 @@ export class HboneServer extends EventEmitter<HboneServerEvents> implements Drai
     await stopped;
   }
 
+  /**
+   * Hands over a connection accepted by a listener the owner runs (a
+   * transparent listener, or one per workload address); it is served exactly
+   * like one accepted by `listen()`, the identity chosen by its local address.
+   */
+  accept(socket: net.Socket): void {
+    this.onConnection(socket);
+  }
+
   private onConnection(socket: net.Socket): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));

@@ -22,7 +22,7 @@
 //   We drop such entries and rules here so no consumer has to know that.
 // - targetRefs: the policy is for waypoints (L7), never for ztunnel.
 // - AUDIT and CUSTOM: not supported by ztunnel ("UnsupportedValue").
-import { isIP } from 'node:net';
+import { parseCidr } from '@ambit/api';
 import type {
   Authorization, AuthorizationAction, AuthorizationRule, AuthorizationScope, ConditionMatch, DestinationMatch, SourceMatch,
 } from '@ambit/api';
@@ -196,23 +196,7 @@ function cidrs(values: readonly string[] | undefined, field: string, invalid: Se
   }
   return result;
 }
-
-/** `ip` or `ip/prefix`, IPv4 or IPv6. */
-export function parseCidr(value: string): { address: string; prefix: number; family: 'ipv4' | 'ipv6' } | undefined {
-  const slash = value.indexOf('/');
-  const address = slash === -1 ? value : value.slice(0, slash);
-  const version = isIP(address);
-  if (version === 0) return undefined;
-  const max = version === 4 ? 32 : 128;
-  let prefix = max;
-  if (slash !== -1) {
-    const text = value.slice(slash + 1);
-    if (!/^\d{1,3}$/.test(text)) return undefined;
-    prefix = Number(text);
-    if (prefix > max) return undefined;
-  }
-  return { address, prefix, family: version === 4 ? 'ipv4' : 'ipv6' };
-}
+export { parseCidr };
 
 function setIfAny<T extends object, K extends keyof T>(target: T, key: K, values: T[K] & (readonly unknown[] | undefined)): void {
   if (values !== undefined && values.length > 0) target[key] = values;

@@ -85,8 +85,8 @@ function groupBy<T>(items: readonly T[], key: (item: T) => string): Map<string, 
   return result;
 }
 
-export { evaluateL4, appliesTo, cidrContains, stringMatches } from './evaluate.js';
-export type { L4Request, L4Decision } from './evaluate.js';
+export { evaluateL4, appliesTo, cidrContains, stringMatches } from '@ambit/api';
+export type { L4Request, L4Decision } from '@ambit/api';
 export { enrollment, isEnrolled, isHealthy, isTerminating, podIPs } from './enrollment.js';
 export type { Enrollment, EnrollmentReason } from './enrollment.js';
 export { toWorkload, canonicalName, canonicalRevision } from './workloads.js';

@@ -44,4 +44,4 @@ export interface MeshState {
 
 export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
 /** Policies here apply mesh-wide (Istio's root namespace, `istio-system` there). */
-export const ROOT_NAMESPACE = 'ambit-system';
+export { ROOT_NAMESPACE } from '@ambit/api';

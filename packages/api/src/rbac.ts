@@ -1,4 +1,5 @@
-// L4 authorization as the destination ztunnel decides it, mirroring
+// L4 authorization as the destination ztunnel decides it (pure; shared by
+// ztunnel, the waypoint's L4 fallback and the control plane's tests), mirroring
 // ztunnel's rbac.rs and Istio's documented precedence: the policies that
 // apply are mesh-wide (root namespace), the destination's namespace, and
 // selector policies (in its namespace or the root one) whose labels match.
@@ -12,11 +13,13 @@
 // and no namespace: positive matchers never match it and negative ones
 // (notPrincipals, notNamespaces) always do — exactly as in ztunnel.
 import { BlockList, isIP } from 'node:net';
-import type { Authorization, AuthorizationRule, ConditionMatch, Workload } from '@ambit/api';
+import type { Authorization, AuthorizationRule, ConditionMatch } from './authorization.js';
+import type { Workload } from './workload.js';
 import { SpiffeId } from '@ambit/core';
-import { matchesLabels } from './labels.js';
-import { parseCidr } from './authorization.js';
-import { ROOT_NAMESPACE } from './types.js';
+import { matchesLabels, parseCidr } from './selection.js';
+
+/** The namespace whose policies apply mesh-wide. */
+export const ROOT_NAMESPACE = 'ambit-system';
 
 export interface L4Request {
   /** The destination workload. */

@@ -1,8 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { Authorization, AuthorizationRule, AuthorizationScope } from '@ambit/api';
-import { appliesTo, cidrContains, evaluateL4, stringMatches } from './evaluate.js';
-import type { L4Decision, L4Request } from './evaluate.js';
+import type { Authorization, AuthorizationRule, AuthorizationScope } from './authorization.js';
+import { appliesTo, cidrContains, evaluateL4, stringMatches } from './rbac.js';
+import type { L4Decision, L4Request } from './rbac.js';
 
 const DEST = { namespace: 'demo', labels: { app: 'echo' }, addresses: ['10.0.0.5', 'fd00::5'] };
 const CLIENT = 'spiffe://td/ns/client/sa/curl';
