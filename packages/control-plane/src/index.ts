@@ -16,6 +16,10 @@ export type {
   ClusterSnapshot, TranslateOptions, MeshState, StatusUpdate, StatusKind, L4Request, L4Decision, PolicyOutcome, Waypoint, BindingResult,
   Enrollment,
 } from './translate/index.js';
+export { StoreApiServer, API_SOCKET_FILE, toWire, fromWire } from './store/api-server.js';
+export type { WireError } from './store/api-server.js';
+export { RemoteStore } from './store/remote.js';
+export type { RemoteStoreOptions } from './store/remote.js';
 export { LocalStore, DEFAULT_HISTORY_SIZE, DEFAULT_WATCH_QUEUE_LIMIT } from './store/local.js';
 export type { LocalStoreOptions } from './store/local.js';
 export { LabelSelector, parseSelector, labelKeyProblem, labelValueProblem } from './store/selector.js';

@@ -178,6 +178,17 @@ export interface AuthorizationPolicySpec {
 
 export type AuthorizationPolicy = KubeObject<AuthorizationPolicySpec, { conditions?: Condition[] }>;
 
+/**
+ * Istio's PeerAuthentication, mTLS mode only: STRICT refuses plaintext to the
+ * workloads it covers (root namespace: mesh-wide; a namespace; or a selector).
+ */
+export interface PeerAuthenticationSpec {
+  selector?: { matchLabels?: Record<string, string> };
+  mtls?: { mode?: 'STRICT' | 'PERMISSIVE' | 'UNSET' };
+}
+
+export type PeerAuthentication = KubeObject<PeerAuthenticationSpec, { conditions?: Condition[] }>;
+
 // --- the kinds the store knows ---------------------------------------------------
 
 export interface ResourceType {
@@ -211,6 +222,10 @@ export const RESOURCE_TYPES = {
   AuthorizationPolicy: {
     kind: 'AuthorizationPolicy', apiVersion: 'security.ambit.dev/v1', group: 'security.ambit.dev', version: 'v1',
     plural: 'authorizationpolicies', namespaced: true, hasStatus: true,
+  },
+  PeerAuthentication: {
+    kind: 'PeerAuthentication', apiVersion: 'security.ambit.dev/v1', group: 'security.ambit.dev', version: 'v1',
+    plural: 'peerauthentications', namespaced: true, hasStatus: true,
   },
 } as const satisfies Record<string, ResourceType>;
 

@@ -15,6 +15,7 @@ import { authorizeSubscriber } from '../discovery/authorize.js';
 import { DiscoveryService, DISCOVERY_PATH } from '../discovery/server.js';
 import { ControlPlaneEndpoint } from '../endpoint.js';
 import { LocalStore } from '../store/local.js';
+import { StoreApiServer } from '../store/api-server.js';
 import type { Store } from '../store/store.js';
 import type { ControlPlaneConfig } from './config.js';
 import { listenHttp, metricsHandler, portOf, readinessHandler } from './health.js';
@@ -109,6 +110,11 @@ export async function startControlPlane(config: ControlPlaneConfig, options: Sta
     ownCertificates.on('issued', (cert) => endpoint.setCertificate(cert));
     const address = await endpoint.listen(config.listen.port, config.listen.host);
     cleanups.push(() => endpoint.close());
+    if (config.apiSocket !== undefined) {
+      const api = new StoreApiServer(store, log);
+      await api.listen(config.apiSocket);
+      cleanups.push(() => api.close());
+    }
     const metricsServer = await listenHttp(config.metrics, metricsHandler(metrics.registry), 'metrics');
     cleanups.push(() => closeHttp(metricsServer));
     let ready = false;

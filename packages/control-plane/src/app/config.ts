@@ -1,6 +1,8 @@
 // The control plane's configuration, parsed from a plain record (flags and
 // AMBIT_* environment variables are merged by the bin; tests pass records).
+import { join } from 'node:path';
 import { ConfigReader, DEFAULT_TRUST_DOMAIN, isLogLevel, SpiffeId, type ConfigRecord, type LogLevel } from '@ambit/core';
+import { API_SOCKET_FILE } from '../store/api-server.js';
 
 export interface HostPort {
   host: string;
@@ -13,6 +15,8 @@ export interface ControlPlaneConfig {
   stateDir: string;
   /** Kubernetes backend: a kubeconfig path; unset means in-cluster, then the default kubeconfig. */
   kubeconfig: string | undefined;
+  /** Local backend: the store API's unix socket (RemoteStore); undefined when disabled or on Kubernetes. */
+  apiSocket: string | undefined;
   /** Discovery + CA (15012). Port 0 picks a free port (tests). */
   listen: HostPort;
   metrics: HostPort;
@@ -26,7 +30,7 @@ export interface ControlPlaneConfig {
 }
 
 export const CONFIG_KEYS = [
-  'backend', 'state-dir', 'kubeconfig', 'listen', 'metrics', 'readiness', 'trust-domain', 'cluster-domain', 'cert-ttl',
+  'backend', 'state-dir', 'kubeconfig', 'api-socket', 'listen', 'metrics', 'readiness', 'trust-domain', 'cluster-domain', 'cert-ttl',
   'debounce', 'drain-deadline', 'log-level',
 ] as const;
 
@@ -40,11 +44,13 @@ export function parseConfig(record: ConfigRecord, source = 'control plane config
     throw reader.error('trust-domain', trustDomain, (error as Error).message);
   }
   const logLevel = reader.string('log-level', 'info');
+  const apiSocket = reader.string('api-socket');
   if (!isLogLevel(logLevel)) throw reader.error('log-level', logLevel, 'must be one of fatal, error, warn, info, debug, trace, silent');
   const config: ControlPlaneConfig = {
     backend,
     stateDir: backend === 'local' ? reader.required('state-dir') : reader.string('state-dir', '/var/lib/ambit'),
     kubeconfig: reader.string('kubeconfig'),
+    apiSocket: undefined,
     listen: hostPort(reader, 'listen', '127.0.0.1:15012'),
     metrics: hostPort(reader, 'metrics', '127.0.0.1:15020'),
     readiness: hostPort(reader, 'readiness', '127.0.0.1:15021'),
@@ -55,6 +61,10 @@ export function parseConfig(record: ConfigRecord, source = 'control plane config
     drainDeadlineMs: reader.durationMs('drain-deadline', 10_000),
     logLevel,
   };
+  if (backend === 'local' && apiSocket !== 'off') config.apiSocket = apiSocket ?? join(config.stateDir, API_SOCKET_FILE);
+  if (backend === 'kubernetes' && apiSocket !== undefined && apiSocket !== 'off') {
+    throw reader.error('api-socket', apiSocket, 'is for the local backend; on Kubernetes clients use the API server');
+  }
   if (config.workloadCertTtlMs < 60_000) throw reader.error('cert-ttl', record['cert-ttl'], 'must be at least 1m');
   const unknown = reader.unused();
   if (unknown.length > 0) throw reader.error(unknown[0] as string, record[unknown[0] as string], `is not a setting; known: ${CONFIG_KEYS.join(', ')}`);

@@ -5,7 +5,7 @@
 // restarted control plane converges from whatever the store holds.
 import type { Resource } from '@ambit/api';
 import { silentLogger, type Logger } from '@ambit/core';
-import type { AuthorizationPolicy, Gateway, HTTPRoute, Kind, KubeObject, Namespace, Pod, Service } from '../resources.js';
+import type { AuthorizationPolicy, PeerAuthentication, Gateway, HTTPRoute, Kind, KubeObject, Namespace, Pod, Service } from '../resources.js';
 import { Informer } from '../store/informer.js';
 import type { Store } from '../store/store.js';
 import { translate } from '../translate/index.js';
@@ -13,7 +13,7 @@ import type { MeshState, StatusKind, TranslateOptions } from '../translate/types
 import type { DiscoveryService } from '../discovery/server.js';
 import { StatusWriter } from './status-writer.js';
 
-export const WATCHED_KINDS = ['Namespace', 'Pod', 'Service', 'Gateway', 'HTTPRoute', 'AuthorizationPolicy'] as const satisfies readonly Kind[];
+export const WATCHED_KINDS = ['Namespace', 'Pod', 'Service', 'Gateway', 'HTTPRoute', 'AuthorizationPolicy', 'PeerAuthentication'] as const satisfies readonly Kind[];
 type WatchedKind = (typeof WATCHED_KINDS)[number];
 
 export interface PipelineOptions {
@@ -50,6 +50,7 @@ export class MeshPipeline {
     this.informers = {
       Namespace: informer('Namespace'), Pod: informer('Pod'), Service: informer('Service'),
       Gateway: informer('Gateway'), HTTPRoute: informer('HTTPRoute'), AuthorizationPolicy: informer('AuthorizationPolicy'),
+      PeerAuthentication: informer('PeerAuthentication'),
     };
     this.status = new StatusWriter(store, (kind: StatusKind) => this.informers[kind].list(), options.logger);
   }
@@ -111,6 +112,7 @@ export class MeshPipeline {
       state = translate({
         namespaces: list<Namespace>('Namespace'), pods: list<Pod>('Pod'), services: list<Service>('Service'),
         gateways: list<Gateway>('Gateway'), httpRoutes: list<HTTPRoute>('HTTPRoute'), policies: list<AuthorizationPolicy>('AuthorizationPolicy'),
+        peerAuthentications: list<PeerAuthentication>('PeerAuthentication'),
       }, this.options.translate);
     } catch (error) {
       this.log.error({ err: (error as Error).message }, 'translation failed; proxies keep the previous state');

@@ -15,6 +15,7 @@ export const OWNED_CONDITIONS: Record<StatusKind, readonly string[]> = {
   Gateway: [CONDITION_PROGRAMMED],
   Service: [CONDITION_WAYPOINT_BOUND],
   AuthorizationPolicy: [CONDITION_ACCEPTED],
+  PeerAuthentication: [CONDITION_ACCEPTED],
 };
 
 type ObjectLookup = (kind: StatusKind) => readonly KubeObject[];

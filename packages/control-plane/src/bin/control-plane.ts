@@ -15,6 +15,7 @@ settings (flag, or environment variable AMBIT_<SETTING with - as _>):
   --backend local|kubernetes   where cluster state lives (default local)
   --state-dir DIR              local store, CA root and bootstrap tokens (required for local)
   --kubeconfig FILE            kubernetes backend; default: in-cluster
+  --api-socket PATH|off        local backend: the store API socket (default STATE-DIR/api.sock)
   --listen HOST:PORT           discovery + CA (default 127.0.0.1:15012)
   --metrics HOST:PORT          Prometheus metrics (default 127.0.0.1:15020)
   --readiness HOST:PORT        /healthz/ready (default 127.0.0.1:15021)

@@ -287,6 +287,13 @@ const authorizationPolicySpec = object({
   }
 });
 
+const peerAuthenticationSpec = object({
+  selector: object({ matchLabels: labels.optional() }).optional(),
+  mtls: object({
+    mode: z.enum(['STRICT', 'PERMISSIVE', 'UNSET'], { error: 'expected STRICT, PERMISSIVE or UNSET' }).optional(),
+  }).optional(),
+});
+
 const SCHEMAS: Record<Kind, z.ZodType> = {
   Namespace: resource(dnsLabel, anyObject),
   Node: resource(subdomain, object({ podCIDR: str().optional(), podCIDRs: strings().optional() })),
@@ -303,4 +310,5 @@ const SCHEMAS: Record<Kind, z.ZodType> = {
   }),
   HTTPRoute: resource(subdomain, httpRouteSpec, httpRouteStatus),
   AuthorizationPolicy: resource(subdomain, authorizationPolicySpec, conditionsStatus),
+  PeerAuthentication: resource(subdomain, peerAuthenticationSpec, conditionsStatus),
 };

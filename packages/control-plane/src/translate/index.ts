@@ -3,6 +3,7 @@
 import type { Authorization, Service as MeshService, Workload } from '@ambit/api';
 import type { Namespace, Pod, Service } from '../resources.js';
 import { translatePolicy } from './authorization.js';
+import { translatePeerAuthentications } from './peer-authentication.js';
 import { isEnrolled, isTerminal, podIPs } from './enrollment.js';
 import { byNamespaceName, compare } from './labels.js';
 import { selects, toService } from './services.js';
@@ -56,6 +57,10 @@ export function translate(snapshot: ClusterSnapshot, options: TranslateOptions):
     status.push(policyStatus(policy, outcome));
   }
 
+  const peer = translatePeerAuthentications(snapshot.peerAuthentications ?? [], snapshot.namespaces);
+  authorizations.push(...peer.authorizations);
+  status.push(...peer.status);
+
   for (const gateway of snapshot.gateways) {
     if (!isWaypointGateway(gateway)) continue;
     const waypoint = waypoints.get(`${gateway.metadata.namespace ?? 'default'}/${gateway.metadata.name}`);
@@ -100,3 +105,5 @@ export type { PolicyOutcome } from './authorization.js';
 export { gatewayStatus, serviceStatus, policyStatus, CONDITION_PROGRAMMED, CONDITION_WAYPOINT_BOUND, CONDITION_ACCEPTED } from './status.js';
 export { DEFAULT_CLUSTER_DOMAIN, ROOT_NAMESPACE } from './types.js';
 export type { ClusterSnapshot, TranslateOptions, MeshState, StatusUpdate, StatusKind } from './types.js';
+export { translatePeerAuthentications, STRICT_POLICY_PREFIX } from './peer-authentication.js';
+export type { MtlsMode, PeerAuthenticationResult } from './peer-authentication.js';

@@ -2,7 +2,7 @@
 // (what proxies receive plus the conditions to write back).
 import type { Authorization, Service as MeshService, Workload } from '@ambit/api';
 import type {
-  AuthorizationPolicy, Condition, Gateway, HTTPRoute, Namespace, Pod, Service, ServiceAccount,
+  AuthorizationPolicy, Condition, PeerAuthentication, Gateway, HTTPRoute, Namespace, Pod, Service, ServiceAccount,
 } from '../resources.js';
 
 export interface ClusterSnapshot {
@@ -12,6 +12,8 @@ export interface ClusterSnapshot {
   gateways: Gateway[];
   httpRoutes: HTTPRoute[];
   policies: AuthorizationPolicy[];
+  /** mTLS modes; absent means PERMISSIVE everywhere. */
+  peerAuthentications?: PeerAuthentication[];
   serviceAccounts?: ServiceAccount[];
 }
 
@@ -22,7 +24,7 @@ export interface TranslateOptions {
   clusterDomain?: string;
 }
 
-export type StatusKind = 'Gateway' | 'Service' | 'AuthorizationPolicy';
+export type StatusKind = 'Gateway' | 'Service' | 'AuthorizationPolicy' | 'PeerAuthentication';
 
 /**
  * The conditions the control plane owns on one object. A writer replaces the
