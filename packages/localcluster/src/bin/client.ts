@@ -1,0 +1,113 @@
+#!/usr/bin/env node
+// Sample client, no dependencies:
+//
+//   ambit-client http URL [--count N] [--header name:value]... [--timeout ms]
+//     one JSON line per request: {"status":200,"body":...}; a new connection each time
+//   ambit-client tcp HOST:PORT --send TEXT [--timeout ms]
+//     sends TEXT, half-closes, prints what came back
+//
+// Exit codes: 0 success, 1 a request failed (connection error, timeout or
+// an HTTP status >= 400), 2 usage error.
+import http from 'node:http';
+import net from 'node:net';
+import { parseArgs } from 'node:util';
+
+const USAGE = 'usage: ambit-client http URL [--count N] [--header name:value] [--timeout ms]\n       ambit-client tcp HOST:PORT --send TEXT [--timeout ms]\n';
+
+const { values, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    count: { type: 'string', default: '1' },
+    header: { type: 'string', multiple: true, default: [] },
+    send: { type: 'string' },
+    timeout: { type: 'string', default: '5000' },
+  },
+});
+
+function usage(message: string): never {
+  process.stderr.write(`ambit-client: ${message}\n${USAGE}`);
+  process.exit(2);
+}
+
+function positive(text: string, name: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) usage(`--${name} ${text} is not a positive integer`);
+  return value;
+}
+
+const [mode, target] = positionals;
+const timeoutMs = positive(values.timeout, 'timeout');
+if (target === undefined) usage('missing target');
+
+function httpRequest(url: URL, headers: Record<string, string>): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const request = http.get(url, { headers, agent: false, timeout: timeoutMs }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        let body: unknown = text;
+        try { body = JSON.parse(text); } catch { /* not JSON: print it as a string */ }
+        resolve({ status: response.statusCode ?? 0, body });
+      });
+      response.on('error', reject);
+    });
+    request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    request.on('error', reject);
+  });
+}
+
+function tcpExchange(hostPort: string, text: string): Promise<string> {
+  const colon = hostPort.lastIndexOf(':');
+  const host = hostPort.slice(0, colon).replace(/^\[|\]$/g, '');
+  const port = Number(hostPort.slice(colon + 1));
+  if (colon <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) usage(`${hostPort} is not HOST:PORT`);
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port, allowHalfOpen: true });
+    const chunks: Buffer[] = [];
+    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+    socket.on('connect', () => socket.end(text));
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('end', () => { socket.end(); resolve(Buffer.concat(chunks).toString()); });
+    socket.on('error', reject);
+  });
+}
+
+async function main(): Promise<number> {
+  if (mode === 'http') {
+    let url: URL;
+    try { url = new URL(target ?? ''); } catch { usage(`${target ?? ''} is not a URL`); }
+    const headers: Record<string, string> = {};
+    for (const header of values.header) {
+      const colon = header.indexOf(':');
+      if (colon <= 0) usage(`--header ${header} is not name:value`);
+      headers[header.slice(0, colon).trim()] = header.slice(colon + 1).trim();
+    }
+    let failed = 0;
+    const count = positive(values.count, 'count');
+    for (let i = 0; i < count; i++) {
+      try {
+        const result = await httpRequest(url, headers);
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+        if (result.status >= 400) failed++;
+      } catch (error) {
+        process.stdout.write(`${JSON.stringify({ error: (error as Error).message })}\n`);
+        failed++;
+      }
+    }
+    return failed === 0 ? 0 : 1;
+  }
+  if (mode === 'tcp') {
+    if (values.send === undefined) usage('tcp needs --send TEXT');
+    try {
+      process.stdout.write(await tcpExchange(target ?? '', values.send));
+      return 0;
+    } catch (error) {
+      process.stderr.write(`ambit-client: ${(error as Error).message}\n`);
+      return 1;
+    }
+  }
+  return usage(`unknown mode ${JSON.stringify(mode ?? '')}`);
+}
+
+process.exitCode = await main();

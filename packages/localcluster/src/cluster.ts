@@ -1,0 +1,455 @@
+// The local cluster: one machine, nodes and pods as network namespaces,
+// Services as VIPs, and the matching objects in the control plane's store.
+// This class is the one place the pieces are wired: address plan
+// (addressing.ts), names (names.ts), links and routes (network.ts), DNAT
+// (kube-proxy.ts), hosts files (hosts.ts), processes (processes.ts), state
+// (state.ts), store objects (objects.ts), input checks (specs.ts), teardown
+// (teardown.ts).
+//
+// Changes are serialised; after each one cluster.json is rewritten, so
+// another process can `LocalCluster.load()` it or tear it down. One process
+// at a time should change a given cluster.
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { AmbitError, silentLogger, type Logger } from '@ambit/core';
+import type { Store } from '@ambit/control-plane';
+import { CLUSTER_ADDRESS, freePodHost, freeVip, nodeAddress, podAddress, podCidr, podGateway } from './addressing.js';
+import { nftApply, type CommandResult } from './command.js';
+import { hostsFile, removeEtcNetns, writePodResolution } from './hosts.js';
+import { kubeProxyRuleset, serviceRules } from './kube-proxy.js';
+import { clusterNetns, clusterPrefix, nodeNetns, podNetns, validateClusterId, validateNamespaceName, validateObjectName } from './names.js';
+import { createClusterNetwork, createNodeNetwork, createPodNetwork, deleteNetns } from './network.js';
+import { namespaceObject, nodeObject, podObject, remove, serviceAccountObject, serviceObject, upsert } from './objects.js';
+import {
+  execInNetns, isRecordedProcess, logPath, netnsPids, spawnInNetns, stopProcesses, type ExecOptions, type SpawnedProcess,
+} from './processes.js';
+import {
+  nodeNames, normalizePodPort, normalizeServicePort, parseRef,
+  type AddPodOptions, type AddServiceOptions, type PodRef, type ProcessTargetRef,
+} from './specs.js';
+import {
+  LOGS_DIR, STATE_VERSION, readState, writeState,
+  type ClusterState, type NamespaceState, type NodeState, type PodState, type ProcessState, type ProcessTarget, type ServiceState,
+} from './state.js';
+import { clusterIdInUse, teardownCluster, unusedClusterId, type TeardownOptions, type TeardownReport } from './teardown.js';
+
+export const DEFAULT_NODE_COUNT = 2;
+export const DEFAULT_SERVICE_ACCOUNT = 'default';
+
+export interface LocalClusterOptions {
+  /** Where cluster.json and logs/ live (created if missing). */
+  stateDir: string;
+  /** A count (nodes `node-1`..) or the node names; default 2. */
+  nodes?: number | readonly string[];
+  /** 4-12 hex characters; default a fresh random 6. */
+  id?: string;
+  /** Where Node/Namespace/ServiceAccount/Pod/Service objects are written (see also attachStore). */
+  store?: Store;
+  logger?: Logger;
+}
+
+export interface LoadOptions {
+  store?: Store;
+  logger?: Logger;
+}
+
+export interface SpawnOptions {
+  env?: Record<string, string>;
+  /** Names the log file: logs/<ns>/<pod>.<logName>.log, logs/_node/<node>/<logName>.log, logs/_cluster/<logName>.log. */
+  logName?: string;
+}
+
+export interface ClusterProcess extends SpawnedProcess {
+  target: ProcessTarget;
+  netns: string;
+  argv: readonly string[];
+  /** TERM, then KILL after the grace period. */
+  stop(): Promise<void>;
+}
+
+export class LocalCluster {
+  private tail: Promise<unknown> = Promise.resolve();
+  private tornDown = false;
+
+  private constructor(
+    readonly stateDir: string,
+    private readonly state: ClusterState,
+    private store: Store | undefined,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Builds the cluster network: the cluster namespace with its bridge and every node. */
+  static async create(options: LocalClusterOptions): Promise<LocalCluster> {
+    const logger = (options.logger ?? silentLogger).child({ component: 'localcluster' });
+    const names = nodeNames(options.nodes ?? DEFAULT_NODE_COUNT);
+    await fs.mkdir(join(options.stateDir, LOGS_DIR), { recursive: true });
+    const existing = await readState(options.stateDir);
+    if (existing !== undefined) {
+      throw new AmbitError('already-exists', `${options.stateDir} already holds local cluster ${existing.id}`, {
+        hint: 'use LocalCluster.load(stateDir), or teardownCluster(stateDir) first',
+      });
+    }
+    const id = options.id === undefined ? await unusedClusterId() : validateClusterId(options.id);
+    if (options.id !== undefined && await clusterIdInUse(id)) {
+      throw new AmbitError('already-exists', `cluster id ${id} is in use on this machine (namespaces or /etc/netns entries named ${clusterPrefix(id)}*)`, {
+        hint: `tear it down with teardownCluster('${id}') or choose another id`,
+      });
+    }
+    const nodes: NodeState[] = names.map((name, i) => ({
+      name, index: i + 1, netns: nodeNetns(id, name), address: nodeAddress(i + 1), podCidr: podCidr(i + 1), gateway: podGateway(i + 1),
+    }));
+    const state: ClusterState = {
+      version: STATE_VERSION, id, createdAt: new Date().toISOString(), clusterNetns: clusterNetns(id), clusterAddress: CLUSTER_ADDRESS,
+      nodes, namespaces: [], pods: [], services: [], processes: [],
+    };
+    const cluster = new LocalCluster(options.stateDir, state, options.store, logger.child({ cluster: id }));
+    try {
+      // Written first, so a crash halfway is still found by teardownCluster(stateDir).
+      await writeState(options.stateDir, state);
+      await createClusterNetwork(state.clusterNetns);
+      for (const node of nodes) await createNodeNetwork(state.clusterNetns, node, nodes);
+      await cluster.applyKubeProxy();
+      await cluster.ensureNamespace('default');
+      await writeState(options.stateDir, state);
+      if (options.store !== undefined) await cluster.syncStore();
+    } catch (error) {
+      const report = await teardownCluster({ id, stateDir: options.stateDir }, { logger }).catch((teardownError: unknown) => teardownError);
+      logger.error({ err: error, teardown: report }, 'local cluster creation failed; removed what was built');
+      throw error;
+    }
+    logger.info({ cluster: id, nodes: names, stateDir: options.stateDir }, 'local cluster created');
+    return cluster;
+  }
+
+  /** The cluster described by `<stateDir>/cluster.json` (built by another process). */
+  static async load(stateDir: string, options: LoadOptions = {}): Promise<LocalCluster> {
+    const state = await readState(stateDir);
+    if (state === undefined) {
+      throw new AmbitError('not-found', `no local cluster in ${stateDir} (no cluster.json)`, { hint: 'create one with LocalCluster.create({ stateDir })' });
+    }
+    const logger = (options.logger ?? silentLogger).child({ component: 'localcluster', cluster: state.id });
+    return new LocalCluster(stateDir, state, options.store, logger);
+  }
+
+  get id(): string { return this.state.id; }
+  /** The bridge address in the cluster namespace; nodes and pods reach the control plane here. */
+  get clusterAddress(): string { return this.state.clusterAddress; }
+  get clusterNetns(): string { return this.state.clusterNetns; }
+  get nodes(): readonly NodeState[] { return structuredClone(this.state.nodes); }
+  get namespaces(): readonly NamespaceState[] { return structuredClone(this.state.namespaces); }
+  get pods(): readonly PodState[] { return structuredClone(this.state.pods); }
+  get services(): readonly ServiceState[] { return structuredClone(this.state.services); }
+  /** A copy of everything cluster.json holds. */
+  snapshot(): ClusterState { return structuredClone(this.state); }
+
+  node(name: string): NodeState { return structuredClone(this.findNode(name)); }
+  nodeNetns(name: string): string { return this.findNode(name).netns; }
+  nodeAddress(name: string): string { return this.findNode(name).address; }
+  pod(ref: PodRef): PodState { return structuredClone(this.findPod(ref)); }
+  podIp(ref: PodRef): string { return this.findPod(ref).ip; }
+  podNetns(ref: PodRef): string { return this.findPod(ref).netns; }
+  service(ref: PodRef): ServiceState { return structuredClone(this.findService(ref)); }
+  serviceVip(ref: PodRef): string { return this.findService(ref).vip; }
+  /** Addresses of the pods on `node` (what a ztunnel there would enroll). */
+  podIpsOn(node: string): string[] { return this.state.pods.filter((pod) => pod.node === this.findNode(node).name).map((pod) => pod.ip); }
+
+  /** Uses `store` from now on and writes every object the cluster holds into it. */
+  async attachStore(store: Store): Promise<void> {
+    this.store = store;
+    await this.syncStore();
+  }
+
+  /** Writes (create or bring up to date) every Node, Namespace, ServiceAccount, Pod and Service. */
+  syncStore(): Promise<void> {
+    return this.serial(async () => {
+      const store = this.store;
+      if (store === undefined) return;
+      for (const node of this.state.nodes) await upsert(store, nodeObject(this.id, node));
+      for (const namespace of this.state.namespaces) {
+        await upsert(store, namespaceObject(namespace));
+        await upsert(store, serviceAccountObject(namespace.name, DEFAULT_SERVICE_ACCOUNT));
+      }
+      for (const pod of this.state.pods) {
+        await upsert(store, serviceAccountObject(pod.namespace, pod.serviceAccount));
+        await upsert(store, podObject(pod, this.findNode(pod.node)));
+      }
+      for (const service of this.state.services) await upsert(store, serviceObject(service));
+    });
+  }
+
+  /** Creates the namespace, or merges `labels` into an existing one. */
+  addNamespace(name: string, labels: Record<string, string> = {}): Promise<NamespaceState> {
+    validateNamespaceName(name);
+    return this.serial(async () => structuredClone(await this.ensureNamespace(name, labels)));
+  }
+
+  addPod(options: AddPodOptions): Promise<PodState> {
+    validateNamespaceName(options.namespace);
+    validateObjectName('pod', options.name);
+    const ports = (options.ports ?? []).map((port) => normalizePodPort(port, `${options.namespace}/${options.name}`));
+    const serviceAccount = options.serviceAccount ?? DEFAULT_SERVICE_ACCOUNT;
+    validateObjectName('pod', serviceAccount);
+    return this.serial(async () => {
+      const node = this.findNode(options.node);
+      if (this.state.pods.some((pod) => pod.namespace === options.namespace && pod.name === options.name)) {
+        throw new AmbitError('already-exists', `pod ${options.namespace}/${options.name} already exists`, { hint: 'remove it first or choose another name' });
+      }
+      const host = freePodHost(this.state.pods.filter((pod) => pod.node === node.name).map((pod) => pod.host));
+      if (host === undefined) {
+        throw new AmbitError('limit', `node ${node.name} has no free pod address in ${node.podCidr}`, { hint: 'remove a pod or place it on another node' });
+      }
+      const taken = new Set([this.state.clusterNetns, ...this.state.nodes.map((n) => n.netns), ...this.state.pods.map((p) => p.netns)]);
+      const pod: PodState = {
+        namespace: options.namespace, name: options.name, node: node.name, netns: podNetns(this.id, options.namespace, options.name, taken),
+        ip: podAddress(node.index, host), host, serviceAccount, labels: { ...(options.labels ?? {}) }, ports, ready: options.ready ?? true,
+      };
+      await this.ensureNamespace(pod.namespace);
+      try {
+        await createPodNetwork(node, pod);
+        await writePodResolution(pod.netns, hostsFile(pod, this.state.services));
+      } catch (error) {
+        await deleteNetns(pod.netns).catch(() => false);
+        await removeEtcNetns(pod.netns).catch(() => undefined);
+        throw error;
+      }
+      this.state.pods.push(pod);
+      await this.save();
+      await this.applyKubeProxy();
+      if (this.store !== undefined) {
+        await this.writeObjects(`pod ${pod.namespace}/${pod.name}`, async (store) => {
+          await upsert(store, serviceAccountObject(pod.namespace, pod.serviceAccount));
+          await upsert(store, podObject(pod, node));
+        });
+      }
+      this.logger.info({ pod: `${pod.namespace}/${pod.name}`, node: node.name, ip: pod.ip, netns: pod.netns }, 'pod added');
+      return structuredClone(pod);
+    });
+  }
+
+  /** Stops the pod's processes and deletes its namespace, hosts files and Pod object. */
+  removePod(ref: PodRef): Promise<void> {
+    return this.serial(async () => {
+      const pod = this.findPod(ref);
+      // Everything we started there is inside the namespace, so its pid list is complete.
+      await stopProcesses(await netnsPids(pod.netns));
+      await deleteNetns(pod.netns);
+      await removeEtcNetns(pod.netns);
+      this.state.pods = this.state.pods.filter((p) => p !== pod);
+      this.state.processes = this.state.processes.filter((p) => p.netns !== pod.netns);
+      await this.save();
+      await this.applyKubeProxy();
+      await this.writeObjects(`pod ${pod.namespace}/${pod.name}`, (store) => remove(store, 'Pod', pod.name, pod.namespace));
+      this.logger.info({ pod: `${pod.namespace}/${pod.name}` }, 'pod removed');
+    });
+  }
+
+  /** Marks a pod (not) ready: its Ready condition and whether services send it traffic. */
+  setPodReady(ref: PodRef, ready: boolean): Promise<void> {
+    return this.serial(async () => {
+      const pod = this.findPod(ref);
+      if (pod.ready === ready) return;
+      pod.ready = ready;
+      await this.save();
+      await this.applyKubeProxy();
+      await this.writeObjects(`pod ${pod.namespace}/${pod.name}`, (store) => upsert(store, podObject(pod, this.findNode(pod.node))));
+    });
+  }
+
+  addService(options: AddServiceOptions): Promise<ServiceState> {
+    validateNamespaceName(options.namespace);
+    validateObjectName('service', options.name);
+    if (options.ports.length === 0) throw new AmbitError('invalid-argument', `service ${options.namespace}/${options.name} needs at least one port`);
+    const ports = options.ports.map((port) => normalizeServicePort(port, `${options.namespace}/${options.name}`));
+    return this.serial(async () => {
+      if (this.state.services.some((s) => s.namespace === options.namespace && s.name === options.name)) {
+        throw new AmbitError('already-exists', `service ${options.namespace}/${options.name} already exists`, { hint: 'remove it first or choose another name' });
+      }
+      const vip = freeVip(this.state.services.map((s) => s.vip));
+      if (vip === undefined) throw new AmbitError('limit', 'no free service VIP in 10.96.0.0/16', { hint: 'remove unused services' });
+      const service: ServiceState = {
+        namespace: options.namespace, name: options.name, vip, selector: { ...options.selector }, ports, labels: { ...(options.labels ?? {}) },
+      };
+      await this.ensureNamespace(service.namespace);
+      this.state.services.push(service);
+      await this.save();
+      await this.applyKubeProxy();
+      await this.writeHosts();
+      await this.writeObjects(`service ${service.namespace}/${service.name}`, (store) => upsert(store, serviceObject(service)));
+      this.logger.info({ service: `${service.namespace}/${service.name}`, vip }, 'service added');
+      return structuredClone(service);
+    });
+  }
+
+  removeService(ref: PodRef): Promise<void> {
+    return this.serial(async () => {
+      const service = this.findService(ref);
+      this.state.services = this.state.services.filter((s) => s !== service);
+      await this.save();
+      await this.applyKubeProxy();
+      await this.writeHosts();
+      await this.writeObjects(`service ${service.namespace}/${service.name}`, (store) => remove(store, 'Service', service.name, service.namespace));
+    });
+  }
+
+  /**
+   * Starts a long-running process in a pod, a node namespace or the cluster
+   * namespace; output goes to a log file under <stateDir>/logs. The pod's (or
+   * node's) identity is in the environment: POD_NAME, POD_NAMESPACE, POD_IP,
+   * POD_SERVICE_ACCOUNT, POD_VERSION, NODE_NAME, NODE_IP, AMBIT_CLUSTER_ID,
+   * AMBIT_CLUSTER_ADDRESS.
+   */
+  spawn(target: ProcessTargetRef, argv: readonly string[], options: SpawnOptions = {}): Promise<ClusterProcess> {
+    if (options.logName !== undefined && !/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(options.logName)) {
+      throw new AmbitError('invalid-argument', `log name ${JSON.stringify(options.logName)} is not a plain file name`);
+    }
+    return this.serial(async () => {
+      const where = this.resolveTarget(target);
+      const log = logPath(this.stateDir, where.target, argv, options.logName);
+      const spawned = await spawnInNetns(where.netns, argv, { ...where.env, ...(options.env ?? {}) }, log);
+      const record: ProcessState = { pid: spawned.pid, target: where.target, netns: where.netns, argv: [...argv], log, startedAt: new Date().toISOString() };
+      this.state.processes = [...await this.liveProcesses(), record];
+      await this.save();
+      void spawned.exited.then(() => this.forget(record.pid));
+      this.logger.info({ pid: spawned.pid, netns: where.netns, argv, log }, 'process started');
+      return {
+        ...spawned, target: where.target, netns: where.netns, argv: [...argv],
+        stop: async () => { await stopProcesses([spawned.pid]); },
+      };
+    });
+  }
+
+  /** Runs a command to completion in a pod, node or the cluster namespace (with the same environment as spawn). */
+  async exec(target: ProcessTargetRef, argv: readonly string[], options: ExecOptions = {}): Promise<CommandResult> {
+    const where = this.resolveTarget(target);
+    return execInNetns(where.netns, argv, { ...options, env: { ...where.env, ...(options.env ?? {}) } });
+  }
+
+  /** Recorded processes that are still running. */
+  async processes(): Promise<ProcessState[]> {
+    return structuredClone(await this.liveProcesses());
+  }
+
+  /** Stops every process and removes every namespace, hosts directory and cluster.json. */
+  async teardown(options: TeardownOptions = {}): Promise<TeardownReport> {
+    this.tornDown = true;
+    await this.tail.catch(() => undefined);
+    return teardownCluster({ id: this.id, stateDir: this.stateDir }, { logger: this.logger, ...options });
+  }
+
+  // --- internals ---------------------------------------------------------------------
+
+  private serial<T>(operation: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(() => {
+      if (this.tornDown) throw new AmbitError('closed', `local cluster ${this.id} was torn down`);
+      return operation();
+    });
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  private async save(): Promise<void> {
+    if (!this.tornDown) await writeState(this.stateDir, this.state);
+  }
+
+  private async ensureNamespace(name: string, labels: Record<string, string> = {}): Promise<NamespaceState> {
+    let namespace = this.state.namespaces.find((n) => n.name === name);
+    const changed = namespace === undefined || Object.entries(labels).some(([key, value]) => namespace?.labels[key] !== value);
+    if (namespace === undefined) {
+      namespace = { name, labels: { ...labels } };
+      this.state.namespaces.push(namespace);
+    } else {
+      Object.assign(namespace.labels, labels);
+    }
+    if (changed) {
+      await this.save();
+      const current = namespace;
+      await this.writeObjects(`namespace ${name}`, async (store) => {
+        await upsert(store, namespaceObject(current));
+        await upsert(store, serviceAccountObject(name, DEFAULT_SERVICE_ACCOUNT));
+      });
+    }
+    return namespace;
+  }
+
+  private async writeObjects(what: string, write: (store: Store) => Promise<void>): Promise<void> {
+    const store = this.store;
+    if (store === undefined) return;
+    try {
+      await write(store);
+    } catch (error) {
+      throw new AmbitError('unavailable', `the network for ${what} is in place, but writing it to the store failed: ${(error as Error).message}`, {
+        cause: error,
+        hint: 'check the control plane, then call syncStore() to retry',
+      });
+    }
+  }
+
+  private async applyKubeProxy(): Promise<void> {
+    const ruleset = kubeProxyRuleset(serviceRules(this.state.services, this.state.pods));
+    for (const node of this.state.nodes) await nftApply(node.netns, ruleset, `program services (kube-proxy) in ${node.netns}`);
+  }
+
+  private async writeHosts(): Promise<void> {
+    for (const pod of this.state.pods) await writePodResolution(pod.netns, hostsFile(pod, this.state.services));
+  }
+
+  private async liveProcesses(): Promise<ProcessState[]> {
+    const live: ProcessState[] = [];
+    for (const record of this.state.processes) if (await isRecordedProcess(record)) live.push(record);
+    return live;
+  }
+
+  private forget(pid: number): Promise<void> {
+    if (this.tornDown) return Promise.resolve();
+    return this.serial(async () => {
+      const before = this.state.processes.length;
+      this.state.processes = this.state.processes.filter((p) => p.pid !== pid);
+      if (this.state.processes.length !== before) await this.save();
+    }).catch((error: unknown) => this.logger.debug({ err: error, pid }, 'could not record process exit'));
+  }
+
+  private resolveTarget(target: ProcessTargetRef): { netns: string; target: ProcessTarget; env: Record<string, string> } {
+    const common = { AMBIT_CLUSTER_ID: this.id, AMBIT_CLUSTER_ADDRESS: this.clusterAddress };
+    if (target === 'cluster') return { netns: this.state.clusterNetns, target: { kind: 'cluster' }, env: common };
+    if (typeof target === 'object' && 'node' in target) {
+      const node = this.findNode(target.node);
+      return {
+        netns: node.netns, target: { kind: 'node', node: node.name },
+        env: { ...common, NODE_NAME: node.name, NODE_IP: node.address, POD_CIDR: node.podCidr },
+      };
+    }
+    const pod = this.findPod(target);
+    const node = this.findNode(pod.node);
+    return {
+      netns: pod.netns, target: { kind: 'pod', namespace: pod.namespace, name: pod.name },
+      env: {
+        ...common, POD_NAME: pod.name, POD_NAMESPACE: pod.namespace, POD_IP: pod.ip, POD_SERVICE_ACCOUNT: pod.serviceAccount,
+        POD_VERSION: pod.labels['version'] ?? '', NODE_NAME: node.name, NODE_IP: node.address,
+      },
+    };
+  }
+
+  private findNode(name: string): NodeState {
+    const node = this.state.nodes.find((n) => n.name === name);
+    if (node === undefined) {
+      throw new AmbitError('not-found', `no node ${JSON.stringify(name)} in local cluster ${this.id}`, {
+        hint: `nodes: ${this.state.nodes.map((n) => n.name).join(', ')}`,
+      });
+    }
+    return node;
+  }
+
+  private findPod(ref: PodRef): PodState {
+    const { namespace, name } = parseRef(ref, 'pod');
+    const pod = this.state.pods.find((p) => p.namespace === namespace && p.name === name);
+    if (pod === undefined) throw new AmbitError('not-found', `no pod ${namespace}/${name} in local cluster ${this.id}`);
+    return pod;
+  }
+
+  private findService(ref: PodRef): ServiceState {
+    const { namespace, name } = parseRef(ref, 'service');
+    const service = this.state.services.find((s) => s.namespace === namespace && s.name === name);
+    if (service === undefined) throw new AmbitError('not-found', `no service ${namespace}/${name} in local cluster ${this.id}`);
+    return service;
+  }
+}

@@ -1,0 +1,181 @@
+// The mesh on a local cluster: the control plane runs in the cluster
+// namespace (the only place every node can reach, and no address in the root
+// namespace), one ztunnel per node namespace with nftables capture. The host
+// talks to them only through unix sockets in the state directory: the store
+// API (objects in, via RemoteStore) and each ztunnel's admin socket.
+//
+//   <stateDir>/control-plane/          the control plane's state (store, CA root, bootstrap tokens, api.sock)
+//   <stateDir>/ztunnel/<node>.sock     ztunnel admin (config dump, certificates, metrics, readiness)
+import http from 'node:http';
+import { createRequire } from 'node:module';
+import { access, mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AmbitError, silentLogger, type Logger } from '@ambit/core';
+import { API_SOCKET_FILE, BOOTSTRAP_DIR, RemoteStore, writeBootstrapToken } from '@ambit/control-plane';
+import type { ClusterProcess, LocalCluster } from './cluster.js';
+import { isAlive } from './processes.js';
+
+export const CONTROL_PLANE_PORT = 15012;
+export const CONTROL_PLANE_DIR = 'control-plane';
+export const ZTUNNEL_DIR = 'ztunnel';
+const DEFAULT_READY_TIMEOUT_MS = 30_000;
+
+const require = createRequire(import.meta.url);
+/** The installed bins, resolved through the packages (no PATH lookups). */
+export const BINS = {
+  controlPlane: require.resolve('@ambit/control-plane/package.json').replace(/package\.json$/, 'dist/bin/control-plane.js'),
+  ztunnel: require.resolve('@ambit/ztunnel/package.json').replace(/package\.json$/, 'dist/bin/ztunnel.js'),
+} as const;
+
+export interface MeshOptions {
+  logLevel?: string;
+  /** Extra settings for every ztunnel (flag name → value), e.g. {'drain-deadline': '2s'}. */
+  ztunnelSettings?: Record<string, string>;
+  readyTimeoutMs?: number;
+  logger?: Logger;
+}
+
+export class LocalMesh {
+  private controlPlane: Tracked | undefined;
+  private readonly ztunnels = new Map<string, Tracked>();
+  private readonly log: Logger;
+  readonly store: RemoteStore;
+
+  constructor(readonly cluster: LocalCluster, private readonly options: MeshOptions = {}) {
+    this.log = (options.logger ?? silentLogger).child({ component: 'local-mesh' });
+    this.store = new RemoteStore(this.apiSocket);
+  }
+
+  get controlPlaneDir(): string { return join(this.cluster.stateDir, CONTROL_PLANE_DIR); }
+  get apiSocket(): string { return join(this.controlPlaneDir, API_SOCKET_FILE); }
+  get rootCertFile(): string { return join(this.controlPlaneDir, 'ca', 'root-cert.pem'); }
+  adminSocket(node: string): string { return join(this.cluster.stateDir, ZTUNNEL_DIR, `${node}.sock`); }
+  tokenFile(node: string): string { return join(this.controlPlaneDir, BOOTSTRAP_DIR, `node-${node}.token`); }
+
+  /** Starts the control plane, attaches the cluster's objects to its store, then a ztunnel per node. */
+  async start(): Promise<void> {
+    await this.startControlPlane();
+    await this.cluster.attachStore(this.store);
+    for (const node of this.cluster.nodes) await this.startZtunnel(node.name);
+  }
+
+  async startControlPlane(): Promise<void> {
+    if (this.controlPlane !== undefined && this.controlPlane.exit === undefined) return;
+    // Tokens exist before anyone needs them; the control plane reads the directory on demand.
+    for (const node of this.cluster.nodes) await writeBootstrapToken(this.controlPlaneDir, { node: node.name });
+    const address = this.cluster.clusterAddress;
+    this.controlPlane = track(await this.cluster.spawn('cluster', [
+      process.execPath, BINS.controlPlane, '--backend', 'local', '--state-dir', this.controlPlaneDir,
+      '--listen', `${address}:${CONTROL_PLANE_PORT}`, '--metrics', `${address}:15020`, '--readiness', `${address}:15021`,
+      '--log-level', this.options.logLevel ?? 'info',
+    ], { logName: 'control-plane' }));
+    await this.until(`the control plane's store API at ${this.apiSocket}`, async () => {
+      await this.store.list('Namespace');
+      await access(this.rootCertFile);
+      return true;
+    }, this.controlPlane);
+    this.log.info({ address }, 'control plane running');
+  }
+
+  async startZtunnel(node: string): Promise<Tracked> {
+    const running = this.ztunnels.get(node);
+    if (running !== undefined && running.exit === undefined) return running;
+    const settings: Record<string, string> = {
+      node, 'control-plane': `${this.cluster.clusterAddress}:${CONTROL_PLANE_PORT}`,
+      'ca-root-file': this.rootCertFile, 'bootstrap-token-file': this.tokenFile(node),
+      capture: 'nftables', 'admin-socket': this.adminSocket(node),
+      metrics: '0.0.0.0:15020', readiness: '0.0.0.0:15021', socks5: '127.0.0.1:15080',
+      'log-level': this.options.logLevel ?? 'info',
+      ...this.options.ztunnelSettings,
+    };
+    await mkdir(join(this.cluster.stateDir, ZTUNNEL_DIR), { recursive: true, mode: 0o700 });
+    const argv = [process.execPath, BINS.ztunnel, ...Object.entries(settings).flatMap(([k, v]) => [`--${k}`, v])];
+    const ztunnel = track(await this.cluster.spawn({ node }, argv, { logName: 'ztunnel' }));
+    this.ztunnels.set(node, ztunnel);
+    await this.until(`ztunnel on ${node} to be ready`, async () => (await this.admin(node, '/healthz/ready')).status === 200, ztunnel);
+    this.log.info({ node, pid: ztunnel.pid }, 'ztunnel ready');
+    return ztunnel;
+  }
+
+  /** Stops a node's ztunnel: SIGTERM (drain) by default, SIGKILL to simulate a crash. */
+  async stopZtunnel(node: string, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+    const ztunnel = this.ztunnels.get(node);
+    if (ztunnel === undefined) return;
+    this.ztunnels.delete(node);
+    if (signal === 'SIGKILL') {
+      process.kill(ztunnel.pid, 'SIGKILL');
+      // Not `exited`: the child is detached and unreferenced, so nothing would keep this process waiting for it.
+      for (let waited = 0; await isAlive(ztunnel.pid) && waited < 5_000; waited += 50) await sleep(50);
+    } else {
+      await ztunnel.stop();
+    }
+  }
+
+  /** GET (or POST) on a ztunnel's admin socket. */
+  admin(node: string, path: string, method = 'GET'): Promise<{ status: number; body: string }> {
+    return new Promise((resolve, reject) => {
+      const request = http.request({ socketPath: this.adminSocket(node), path, method, timeout: 5_000 }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.once('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        response.once('error', reject);
+      });
+      request.once('timeout', () => request.destroy(new AmbitError('timeout', `ztunnel admin on ${node} did not answer ${path}`)));
+      request.once('error', reject);
+      request.end();
+    });
+  }
+
+  async adminJson<T>(node: string, path: string): Promise<T> {
+    const { status, body } = await this.admin(node, path);
+    if (status !== 200) throw new AmbitError('unavailable', `ztunnel admin on ${node} answered ${status} for ${path}: ${body.slice(0, 200)}`);
+    return JSON.parse(body) as T;
+  }
+
+  async stop(): Promise<void> {
+    for (const node of [...this.ztunnels.keys()]) await this.stopZtunnel(node);
+    await this.store.close();
+    await this.controlPlane?.stop();
+    this.controlPlane = undefined;
+  }
+
+  private async until(what: string, probe: () => Promise<boolean>, owner: Tracked): Promise<void> {
+    const deadline = Date.now() + (this.options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS);
+    let last: unknown;
+    while (Date.now() < deadline) {
+      if (owner.exit !== undefined) {
+        const tail = await lastLines(owner.log, 15);
+        throw new AmbitError('unavailable', `gave up waiting for ${what}: the process exited (${owner.exit})${tail === '' ? '' : `; its log ends:\n${tail}`}`, {
+          hint: `see its log, ${owner.log}`,
+        });
+      }
+      try {
+        if (await probe()) return;
+      } catch (error) {
+        last = error;
+      }
+      await sleep(100);
+    }
+    throw new AmbitError('timeout', `gave up waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`, {
+      hint: `see the logs under ${join(this.cluster.stateDir, 'logs')}`,
+    });
+  }
+}
+
+/** A process and, once it ended, how. */
+export type Tracked = ClusterProcess & { exit: string | undefined };
+
+function track(process: ClusterProcess): Tracked {
+  const tracked: Tracked = Object.assign(process, { exit: undefined as string | undefined });
+  void process.exited.then(({ code, signal }) => { tracked.exit = signal === null ? `code ${code ?? '?'}` : `signal ${signal}`; });
+  return tracked;
+}
+
+async function lastLines(file: string, count: number): Promise<string> {
+  try {
+    return (await readFile(file, 'utf8')).trimEnd().split('\n').slice(-count).join('\n');
+  } catch {
+    return '';
+  }
+}

@@ -1,0 +1,360 @@
+// The node tunnel's composition root. In order: readiness, identity (CA
+// client, node and workload certificates), metrics, state, the HBONE pool and
+// server, the proxies; then every port is bound (metrics, readiness, admin,
+// SOCKS5, and with capture the three transparent listeners), so a conflict
+// fails start-up loudly; then capture is programmed and discovery starts.
+// Readiness turns green after the first discovery sync has been applied
+// (enrolled set, certificates prefetched, per-pod listeners bound).
+import { lookup } from 'node:dns/promises';
+import type { Server } from 'node:http';
+import { isIP, type Socket } from 'node:net';
+import type { Registry } from 'prom-client';
+import {
+  AmbitError, causeChain, createLogger, Drain, type BackoffOptions, type DrainResult, type Logger, type LogLevel,
+} from '@ambit/core';
+import { formatAuthority, normalizeIp, socketAddress, type SocketAddress } from '@ambit/api';
+import { HbonePool } from '@ambit/hbone';
+import type { KeyPair } from '@ambit/identity';
+import { CaClient, DiscoveryClient, MeshIndex } from '@ambit/cp-client';
+import { AdminServer } from './admin.js';
+import { readBootstrapToken, readRoots } from './bootstrap.js';
+import { NoCapture, type Capture } from './capture/capture.js';
+import { NftCapture } from './capture/nftables.js';
+import type { HostPort, ZtunnelConfig } from './config.js';
+import { closeHttp, listenHttp, metricsHandler, readinessHandler } from './http.js';
+import { ZtunnelIdentity, type IdentityStatus } from './identity.js';
+import { ZtunnelMetrics } from './metrics.js';
+import { ConnectionTable } from './proxy/connections.js';
+import { reset } from './proxy/copy.js';
+import { WorkloadListeners } from './proxy/hbone-listeners.js';
+import { Inbound } from './proxy/inbound.js';
+import { InboundPlaintext } from './proxy/inbound-plaintext.js';
+import { TcpListener } from './proxy/listener.js';
+import { Outbound } from './proxy/outbound.js';
+import type { Picker } from './proxy/resolve.js';
+import { socks5Handler } from './proxy/socks5.js';
+import { Readiness } from './readiness.js';
+import { ZtunnelState } from './state.js';
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Key generation for certificates (tests pass a cached key). */
+  generateKeys?: () => Promise<KeyPair>;
+  /** The bootstrap token itself, instead of reading `bootstrap-token-file`. */
+  bootstrapToken?: string;
+  /** PEM roots, instead of reading `ca-root-file`. */
+  roots?: readonly string[];
+  /** A capture implementation; by default the one `capture` names. */
+  capture?: Capture;
+  /** Discovery reconnect backoff. */
+  discoveryBackoff?: BackoffOptions;
+  /** Endpoint choice among healthy endpoints (default: random). */
+  pick?: Picker;
+}
+
+export interface ZtunnelAddresses {
+  /** HBONE: one listener per local enrolled address without capture, one wildcard listener with it. */
+  readonly hbone: SocketAddress[];
+  /** Outbound capture (nftables mode only). */
+  readonly outbound: SocketAddress | undefined;
+  /** Inbound plaintext capture (nftables mode only). */
+  readonly inboundPlaintext: SocketAddress | undefined;
+  readonly socks5: SocketAddress | undefined;
+  readonly metrics: SocketAddress;
+  readonly readiness: SocketAddress;
+}
+
+export interface Ztunnel {
+  readonly config: ZtunnelConfig;
+  readonly addresses: ZtunnelAddresses;
+  readonly adminSocket: string;
+  readonly registry: Registry;
+  /** The read-only mesh view for this node. */
+  readonly mesh: ZtunnelState;
+  readonly connections: ConnectionTable;
+  readonly capture: Capture;
+  identityStatus(): IdentityStatus;
+  /** Why it is not ready, or undefined when it is. */
+  notReady(): string | undefined;
+  /** Resolves once ready. */
+  ready(): Promise<void>;
+  /** Stops accepting everywhere, lets connections finish until the deadline, then closes everything. */
+  drain(deadlineMs?: number): Promise<DrainResult>;
+  /** Closes everything now. */
+  close(): Promise<void>;
+}
+
+export async function startZtunnel(config: ZtunnelConfig, options: StartOptions = {}): Promise<Ztunnel> {
+  const root = options.logger ?? createLogger({ name: 'ztunnel', level: config.logLevel });
+  const log = root.child({ node: config.node });
+  const cleanups: { name: string; run: () => unknown }[] = [];
+  const readiness = new Readiness();
+  const listenersBound = readiness.block('listeners');
+  const nodeCertificate = readiness.block('node certificate');
+  const firstSync = readiness.block('discovery sync');
+  const captureProgrammed = readiness.block('capture');
+  try {
+    // Inputs: the roots that verify the control plane, the token that proves the node, the control plane's address.
+    const roots = options.roots ?? await readRoots(config.caRootFile);
+    const token = options.bootstrapToken;
+    const bootstrapToken = token === undefined ? () => readBootstrapToken(config.bootstrapTokenFile) : () => token;
+    const controlPlane = await resolveAddress(config.controlPlane);
+
+    // Identity: the CA client authenticates with the node certificate once there is one (it rotates too).
+    const held: { identity?: ZtunnelIdentity } = {};
+    const ca = new CaClient({
+      address: controlPlane, serverIdentity: config.controlPlaneIdentity, roots,
+      credential: () => held.identity?.nodeCertificate(), bootstrapToken, timeoutMs: Math.max(10_000, config.connectTimeoutMs),
+    });
+    const identity = new ZtunnelIdentity({
+      trustDomain: config.trustDomain, sources: { node: ca.source(config.node), workload: ca.source() }, logger: log,
+      ...(options.generateKeys === undefined ? {} : { generateKeys: options.generateKeys }),
+    });
+    held.identity = identity;
+    cleanups.push({ name: 'identity', run: () => identity.close() });
+
+    const metrics = new ZtunnelMetrics();
+    const connections = new ConnectionTable(metrics, log);
+    const index = new MeshIndex();
+    const state = new ZtunnelState(index, config.node);
+    const pool = new HbonePool({ connectTimeoutMs: config.connectTimeoutMs, responseTimeoutMs: 2 * config.connectTimeoutMs + 1_000, logger: log });
+    cleanups.push({ name: 'HBONE pool', run: () => pool.close() });
+    const inbound = new Inbound({
+      node: config.node, state, identity, connections, trustDomain: config.trustDomain, connectTimeoutMs: config.connectTimeoutMs, logger: log,
+    });
+    cleanups.push({ name: 'HBONE server', run: () => inbound.server.close() });
+    const capture = options.capture ?? (config.capture === 'nftables'
+      ? new NftCapture({
+        ports: { outbound: config.outboundPort, inboundPlaintext: config.inboundPlaintextPort, hbone: config.hbonePort },
+        table: config.table, logger: log,
+      })
+      : new NoCapture());
+    const selfAddresses = new Set<string>();
+    const selfPorts = new Set<number>(config.capture === 'nftables' ? [config.outboundPort, config.inboundPlaintextPort] : []);
+    const outbound = new Outbound({
+      node: config.node, state, identity, pool, connections, hbonePort: config.hbonePort, connectTimeoutMs: config.connectTimeoutMs,
+      isSelf: (d) => selfPorts.has(d.port) || selfAddresses.has(formatAuthority(d)), logger: log,
+      ...(options.pick === undefined ? {} : { pick: options.pick }),
+    });
+    const drain = new Drain();
+    drain.register(inbound.server);
+    metrics.certificateSource = () => flattenCertificates(identity.status());
+    metrics.activeSource = () => connections.counts();
+
+    // Bind every port before serving anything.
+    const metricsServer = await listenHttp(config.metrics, metricsHandler(metrics.registry), 'metrics');
+    cleanups.push({ name: 'metrics', run: () => closeHttp(metricsServer) });
+    const readinessServer = await listenHttp(config.readiness, readinessHandler(() => readiness.notReady()), 'readiness');
+    cleanups.push({ name: 'readiness', run: () => closeHttp(readinessServer) });
+    const bind = async (listener: TcpListener, where: HostPort, transparent: boolean): Promise<TcpListener> => {
+      await listener.listen(where.host, where.port);
+      if (transparent) capture.prepareListener(listener.server);
+      drain.register(listener);
+      cleanups.push({ name: listener.name, run: () => listener.close() });
+      return listener;
+    };
+    let socks5: TcpListener | undefined;
+    if (config.socks5 !== undefined) {
+      socks5 = await bind(new TcpListener('SOCKS5', socks5Handler({ outbound, connections, handshakeTimeoutMs: 10_000, logger: log }), log), config.socks5, false);
+      selfAddresses.add(formatAuthority(socks5.address));
+    }
+    let captureListeners: { hbone: TcpListener; outbound: TcpListener; plaintext: TcpListener } | undefined;
+    let workloadListeners: WorkloadListeners | undefined;
+    if (config.capture === 'nftables') {
+      const plaintext = new InboundPlaintext({ node: config.node, state, connections, connectTimeoutMs: config.connectTimeoutMs, logger: log });
+      const any = (port: number): HostPort => ({ host: '0.0.0.0', port });
+      captureListeners = {
+        hbone: await bind(new TcpListener('HBONE', (socket) => inbound.accept(socket), log, { allowHalfOpen: false }), any(config.hbonePort), true),
+        outbound: await bind(new TcpListener('outbound', (socket) => {
+          const destination = originalDestination(socket);
+          if (destination === undefined) return reset(socket);
+          outbound.handle({ socket, destination, via: 'capture' }).catch(unexpected(socket, log));
+        }, log), any(config.outboundPort), true),
+        plaintext: await bind(new TcpListener('inbound plaintext', (socket) => {
+          plaintext.handle(socket).catch(unexpected(socket, log));
+        }, log), any(config.inboundPlaintextPort), true),
+      };
+    } else {
+      const perWorkload = new WorkloadListeners(config.hbonePort, (socket) => inbound.accept(socket), log);
+      workloadListeners = perWorkload;
+      drain.register(perWorkload);
+      cleanups.push({ name: 'HBONE listeners', run: () => perWorkload.close() });
+    }
+    const logLevel = {
+      get: (): string => root.level,
+      set: (level: LogLevel): void => { root.level = level; },
+    };
+    const addresses: ZtunnelAddresses = {
+      get hbone() { return captureListeners === undefined ? workloadListeners?.addresses() ?? [] : [captureListeners.hbone.address]; },
+      outbound: captureListeners?.outbound.address,
+      inboundPlaintext: captureListeners?.plaintext.address,
+      socks5: socks5?.address,
+      metrics: boundAddress(metricsServer.address()),
+      readiness: boundAddress(readinessServer.address()),
+    };
+    const discovery = new DiscoveryClient({
+      address: controlPlane,
+      serverIdentity: config.controlPlaneIdentity,
+      certificate: async () => {
+        const certificate = await identity.fetchNode();
+        nodeCertificate();
+        return certificate;
+      },
+      subscription: { role: 'ztunnel', node: config.node },
+      index,
+      connectTimeoutMs: config.connectTimeoutMs,
+      logger: log,
+      ...(options.discoveryBackoff === undefined ? {} : { backoff: options.discoveryBackoff }),
+    });
+    metrics.discoverySource = () => discovery.connected;
+    const admin = new AdminServer({
+      registry: metrics.registry,
+      notReady: () => readiness.notReady(),
+      logLevel,
+      workloads: () => state.workloads().map((w) => ({ ...w, local: w.node === config.node && w.protocol === 'HBONE' })),
+      services: () => state.services(),
+      policies: () => state.authorizations(),
+      certificates: () => flattenCertificates(identity.status()),
+      connections: () => connections.list(),
+      configDump: () => ({
+        node: config.node,
+        version: state.version,
+        config: { ...config, controlPlaneIdentity: config.controlPlaneIdentity.uri },
+        readiness: { ready: readiness.ready, reason: readiness.notReady(), blockers: readiness.blockers() },
+        discovery: { connected: discovery.connected, version: state.version, counts: state.counts() },
+        capture: capture.status(),
+        listeners: { ...addressesJson(addresses), failures: workloadListeners?.failures() ?? [] },
+        localWorkloads: state.localWorkloads().map((w) => `${w.namespace}/${w.name}`),
+        workloads: state.workloads(),
+        services: state.services(),
+        policies: state.authorizations(),
+        certificates: flattenCertificates(identity.status()),
+        connections: connections.list(),
+        hbone: { server: inbound.server.stats, pool: pool.stats() },
+      }),
+    }, log);
+    await admin.listen(config.adminSocket);
+    cleanups.push({ name: 'admin', run: () => admin.close() });
+    listenersBound();
+
+    // Capture: the rules go in before any pod is enrolled (the enrolled set starts empty).
+    await capture.start();
+    captureProgrammed();
+    cleanups.push({ name: 'capture', run: () => capture.stop() });
+
+    // Discovery drives everything local: the enrolled set, certificates, per-pod listeners.
+    let reconciling = Promise.resolve();
+    const reconcile = (): void => {
+      identity.reconcile(state.localIdentities());
+      const local = state.localAddresses();
+      reconciling = reconciling
+        .then(async () => {
+          await capture.setEnrolled(local);
+          await workloadListeners?.reconcile(local);
+        })
+        .catch((error: unknown) => log.error({ err: causeChain(error).join(': ') }, 'could not apply the local workloads'));
+    };
+    index.on('change', reconcile);
+    discovery.once('synced', (version) => {
+      void reconciling.then(() => {
+        firstSync();
+        log.info({ version, localWorkloads: state.localWorkloads().length }, 'first discovery sync applied');
+      });
+    });
+    cleanups.push({ name: 'discovery', run: () => discovery.close() });
+    void discovery.start();
+    log.info({
+      controlPlane: formatAuthority(controlPlane), capture: capture.mode, ...addressesJson(addresses), admin: config.adminSocket,
+    }, 'ztunnel started');
+
+    let closing: Promise<void> | undefined;
+    const close = (): Promise<void> => {
+      readiness.startDraining();
+      closing ??= runCleanups(cleanups, log);
+      return closing;
+    };
+    return {
+      config,
+      addresses,
+      adminSocket: config.adminSocket,
+      registry: metrics.registry,
+      mesh: state,
+      connections,
+      capture,
+      identityStatus: () => identity.status(),
+      notReady: () => readiness.notReady(),
+      ready: () => readiness.whenReady(),
+      drain: async (deadlineMs = config.drainDeadlineMs) => {
+        readiness.startDraining();
+        log.info({ deadlineMs }, 'draining');
+        const result = await drain.drain(deadlineMs);
+        log.info(result, 'drained');
+        await close();
+        return result;
+      },
+      close,
+    };
+  } catch (error) {
+    await runCleanups(cleanups, log);
+    throw error;
+  }
+}
+
+async function runCleanups(cleanups: { name: string; run: () => unknown }[], log: Logger): Promise<void> {
+  for (const cleanup of cleanups.splice(0).reverse()) {
+    try {
+      await cleanup.run();
+    } catch (error) {
+      log.warn({ step: cleanup.name, err: causeChain(error).join(': ') }, 'shutdown step failed');
+    }
+  }
+}
+
+/** The control plane's address; a name is resolved once, here (tunnels themselves never resolve names). */
+async function resolveAddress(where: HostPort): Promise<SocketAddress> {
+  if (isIP(where.host) !== 0) return socketAddress(where.host, where.port);
+  try {
+    const { address } = await lookup(where.host);
+    return socketAddress(address, where.port);
+  } catch (cause) {
+    throw new AmbitError('unavailable', `control-plane host ${where.host} cannot be resolved`, { cause, hint: 'use an IP address or a resolvable name' });
+  }
+}
+
+/** A handler failing is a bug, not a refusal: keep serving, drop that connection, say so loudly. */
+function unexpected(socket: Socket, log: Logger): (error: unknown) => void {
+  return (error) => {
+    log.error({ err: causeChain(error).join(': ') }, 'connection handling failed unexpectedly');
+    socket.destroy();
+  };
+}
+
+/** TPROXY keeps the original destination as the accepted socket's local address. */
+function originalDestination(socket: Socket): SocketAddress | undefined {
+  try {
+    return socketAddress(normalizeIp(socket.localAddress ?? ''), socket.localPort ?? 0);
+  } catch {
+    return undefined;
+  }
+}
+
+function boundAddress(address: ReturnType<Server['address']>): SocketAddress {
+  if (address === null || typeof address === 'string') return socketAddress('127.0.0.1', 1);
+  return socketAddress(address.address, address.port);
+}
+
+function addressesJson(addresses: ZtunnelAddresses): Record<string, string | string[] | undefined> {
+  const one = (a: SocketAddress | undefined): string | undefined => (a === undefined ? undefined : formatAuthority(a));
+  return {
+    hbone: addresses.hbone.map(formatAuthority),
+    outbound: one(addresses.outbound),
+    inboundPlaintext: one(addresses.inboundPlaintext),
+    socks5: one(addresses.socks5),
+    metrics: one(addresses.metrics),
+    readiness: one(addresses.readiness),
+  };
+}
+
+function flattenCertificates(status: IdentityStatus): (IdentityStatus['workloads'][number] | NonNullable<IdentityStatus['node']>)[] {
+  return status.node === undefined ? status.workloads : [status.node, ...status.workloads];
+}

@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+// ambit-ztunnel: runs the node tunnel. Settings come from flags or
+// AMBIT_ZTUNNEL_<SETTING> environment variables (flags win), e.g.
+//   ambit-ztunnel --node node-1 --control-plane 10.0.0.2:15012 \
+//     --ca-root-file /var/lib/ambit/ca/root-cert.pem --bootstrap-token-file /var/lib/ambit/bootstrap/node-node-1.token \
+//     --admin-socket /run/ambit/ztunnel-node-1.sock
+//   AMBIT_ZTUNNEL_CAPTURE=nftables ambit-ztunnel ...
+// SIGTERM or SIGINT drains: listeners stop accepting, connections get until
+// the drain deadline, then everything closes.
+// Exit codes: 0 after a clean shutdown, 1 on a runtime failure, 2 for bad settings.
+import { parseArgs } from 'node:util';
+import { causeChain, createLogger, isAmbitError } from '@ambit/core';
+import { CONFIG_KEYS, parseZtunnelConfig, type ZtunnelConfig } from '../config.js';
+import { startZtunnel, type Ztunnel } from '../app.js';
+
+const HELP = `usage: ambit-ztunnel [--SETTING VALUE ...]
+
+settings (flag, or environment variable AMBIT_ZTUNNEL_<SETTING with - as _>):
+  --node NAME                     the node this ztunnel serves (required)
+  --control-plane HOST:PORT       discovery + CA endpoint (required)
+  --control-plane-identity ID     SPIFFE ID the control plane must present
+                                  (default spiffe://TRUST-DOMAIN/ns/ambit-system/sa/control-plane)
+  --ca-root-file FILE             PEM roots that verify the control plane (required)
+  --bootstrap-token-file FILE     the node's bootstrap token (required)
+  --trust-domain NAME             SPIFFE trust domain (default cluster.local)
+  --capture nftables|none         transparent capture, or none (SOCKS5 only) (default none)
+  --hbone-port PORT               HBONE inbound, and the port dialled on remote pods (default 15008)
+  --outbound-port PORT            outbound capture, nftables mode (default 15001)
+  --inbound-plaintext-port PORT   inbound plaintext capture, nftables mode (default 15006)
+  --socks5 HOST:PORT|off          SOCKS5 outbound (default 127.0.0.1:15080)
+  --metrics HOST:PORT             Prometheus metrics (default 127.0.0.1:15020)
+  --readiness HOST:PORT           /healthz/ready (default 127.0.0.1:15021)
+  --admin-socket PATH             admin API unix socket, mode 0600 (required)
+  --drain-deadline DURATION       shutdown grace period (default 10s)
+  --connect-timeout DURATION      upstream and HBONE connect deadline (default 5s)
+  --log-level LEVEL               fatal|error|warn|info|debug|trace|silent (default info)
+  --table NAME                    nftables table, nftables mode (default ambit-ztunnel)
+`;
+
+async function main(): Promise<number> {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({
+      options: { help: { type: 'boolean', short: 'h' }, ...Object.fromEntries(CONFIG_KEYS.map((k) => [k, { type: 'string' as const }])) },
+      strict: true,
+    }).values;
+  } catch (error) {
+    process.stderr.write(`ambit-ztunnel: ${(error as Error).message}\n${HELP}`);
+    return 2;
+  }
+  if (values.help === true) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const record: Record<string, string | undefined> = {};
+  for (const key of CONFIG_KEYS) {
+    const fromEnv = process.env[`AMBIT_ZTUNNEL_${key.toUpperCase().replace(/-/g, '_')}`];
+    const fromFlag = values[key];
+    record[key] = typeof fromFlag === 'string' ? fromFlag : fromEnv;
+  }
+  let config: ZtunnelConfig;
+  try {
+    config = parseZtunnelConfig(record, 'ambit-ztunnel');
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message} (see --help)\n`);
+    return 2;
+  }
+  const log = createLogger({ name: 'ztunnel', level: config.logLevel });
+  let ztunnel: Ztunnel;
+  try {
+    ztunnel = await startZtunnel(config, { logger: log });
+  } catch (error) {
+    log.fatal({ err: causeChain(error).join(': ') }, 'ztunnel failed to start');
+    process.stderr.write(`ambit-ztunnel: ${isAmbitError(error) ? error.explain() : (error as Error).message}\n`);
+    return isAmbitError(error, 'invalid-config') ? 2 : 1;
+  }
+  const running = ztunnel;
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal, deadlineMs: config.drainDeadlineMs }, 'draining');
+      running.drain(config.drainDeadlineMs).then(
+        (result) => {
+          log.info(result, 'stopped');
+          resolve(0);
+        },
+        (error: Error) => {
+          log.error({ err: error.message }, 'shutdown failed');
+          resolve(1);
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}
+
+main().then((code) => process.exit(code), (error: Error) => {
+  process.stderr.write(`ambit-ztunnel: ${error.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,97 @@
+// Without capture, HBONE reaches this node's pods at <pod IP>:15008, so one
+// listener is bound per local enrolled address and follows discovery: bound
+// when a workload appears, closed when it leaves. Accepted connections go to
+// the one HBONE server, which picks the identity by the local address. A bind
+// that fails (the address is not configured yet) is retried.
+import type net from 'node:net';
+import type { DrainParticipant, Logger } from '@ambit/core';
+import type { SocketAddress } from '@ambit/api';
+import { TcpListener } from './listener.js';
+
+const RETRY_MS = 2_000;
+
+export interface ListenerFailure {
+  address: string;
+  error: string;
+}
+
+export class WorkloadListeners implements DrainParticipant {
+  private readonly listeners = new Map<string, TcpListener>();
+  private readonly failed = new Map<string, string>();
+  private wanted: readonly string[] = [];
+  private retry: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private running: Promise<void> = Promise.resolve();
+
+  private readonly log: Logger;
+
+  constructor(private readonly port: number, private readonly accept: (socket: net.Socket) => void, private readonly logger: Logger) {
+    this.log = logger.child({ component: 'hbone-listeners' });
+  }
+
+  /** Makes the bound set exactly `addresses`; concurrent calls apply in order. */
+  reconcile(addresses: readonly string[]): Promise<void> {
+    this.wanted = [...addresses];
+    this.running = this.running.then(() => this.apply());
+    return this.running;
+  }
+
+  addresses(): SocketAddress[] {
+    return [...this.listeners.values()].filter((l) => l.server.listening).map((l) => l.address);
+  }
+
+  failures(): ListenerFailure[] {
+    return [...this.failed].map(([address, error]) => ({ address, error }));
+  }
+
+  stopAccepting(): void {
+    this.stopped = true;
+    clearTimeout(this.retry);
+    for (const listener of this.listeners.values()) listener.stopAccepting();
+  }
+
+  async idle(): Promise<void> {
+    await Promise.all([...this.listeners.values()].map((l) => l.idle()));
+  }
+
+  forceClose(): void {
+    for (const listener of this.listeners.values()) listener.forceClose();
+  }
+
+  close(): void {
+    this.stopAccepting();
+    this.forceClose();
+    this.listeners.clear();
+  }
+
+  private async apply(): Promise<void> {
+    if (this.stopped) return;
+    clearTimeout(this.retry);
+    const wanted = new Set(this.wanted);
+    for (const [ip, listener] of this.listeners) {
+      if (wanted.has(ip)) continue;
+      // The pod is gone: so is anything connected to it.
+      listener.close();
+      this.listeners.delete(ip);
+      this.log.info({ address: `${ip}:${this.port}` }, 'HBONE listener removed');
+    }
+    for (const ip of this.failed.keys()) if (!wanted.has(ip)) this.failed.delete(ip);
+    for (const ip of wanted) {
+      if (this.listeners.has(ip) || this.stopped) continue;
+      const listener = new TcpListener(`HBONE for ${ip}`, this.accept, this.logger, { allowHalfOpen: false });
+      try {
+        await listener.listen(ip, this.port);
+        this.listeners.set(ip, listener);
+        this.failed.delete(ip);
+      } catch (error) {
+        const message = (error as Error).message;
+        if (this.failed.get(ip) !== message) this.log.error({ address: `${ip}:${this.port}`, err: message }, 'cannot bind an HBONE listener for a local workload; retrying');
+        this.failed.set(ip, message);
+      }
+    }
+    if (this.failed.size > 0 && !this.stopped) {
+      this.retry = setTimeout(() => void this.reconcile(this.wanted), RETRY_MS);
+      this.retry.unref();
+    }
+  }
+}

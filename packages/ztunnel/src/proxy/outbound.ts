@@ -1,0 +1,253 @@
+// Outbound: a local workload's connection, captured on 15001 or asked for
+// through SOCKS5, handled in phases: build the context (source workload,
+// route) → obtain the source identity's certificate → connect upstream (an
+// HBONE tunnel from the pool, the same-node path, or plain TCP) → answer →
+// copy. A failure before the context exists is still logged and counted
+// with what is known.
+import type net from 'node:net';
+import type { ClientHttp2Stream } from 'node:http2';
+import { AmbitError, connectionId, SpiffeId, type Logger } from '@ambit/core';
+import { formatAuthority, normalizeIp, socketAddress, type SocketAddress, type Workload } from '@ambit/api';
+import { dialTcp, joinTunnel, type HbonePool, type TunnelMetadata } from '@ambit/hbone';
+import type { WorkloadCertificate } from '@ambit/identity';
+import { authorizeInbound } from '../rbac.js';
+import { guessInboundService, type ZtunnelState } from '../state.js';
+import type { Connection, ConnectionContext, ConnectionTable, Via } from './connections.js';
+import { joinSockets, reset } from './copy.js';
+import { refusal, refusalReasonFor } from './flags.js';
+import { describeRoute, randomPicker, resolveOutbound, type Picker, type Route } from './resolve.js';
+
+export interface OutboundOptions {
+  node: string;
+  state: ZtunnelState;
+  /** Certificates of local workload identities only. */
+  identity: { fetch(identity: string): Promise<WorkloadCertificate> };
+  pool: HbonePool;
+  connections: ConnectionTable;
+  /** The port remote ztunnels serve HBONE on, at each pod address. */
+  hbonePort: number;
+  connectTimeoutMs: number;
+  /** True for addresses of this ztunnel's own listeners: connecting there would loop. */
+  isSelf?: (destination: SocketAddress) => boolean;
+  pick?: Picker;
+  logger: Logger;
+}
+
+export type AnswerResult = { ok: true } | { ok: false; error: unknown };
+
+export interface OutboundRequest {
+  socket: net.Socket;
+  /** The original destination. */
+  destination: SocketAddress;
+  via: Extract<Via, 'socks5' | 'capture'>;
+  /** SOCKS5 answers once the upstream is connected or refused; captured connections are reset on refusal. */
+  answer?: (result: AnswerResult) => void;
+}
+
+type Upstream =
+  | { kind: 'tunnel'; stream: ClientHttp2Stream }
+  | { kind: 'socket'; socket: net.Socket; inbound?: Connection };
+
+export class Outbound {
+  private readonly log: Logger;
+  private readonly pick: Picker;
+
+  constructor(private readonly options: OutboundOptions) {
+    this.log = options.logger.child({ component: 'outbound' });
+    this.pick = options.pick ?? randomPicker;
+  }
+
+  async handle(request: OutboundRequest): Promise<void> {
+    const { socket, destination, via } = request;
+    const id = connectionId();
+    const clientIp = normalizeIp(socket.remoteAddress ?? '');
+    const src = clientIp === '' ? 'unknown' : formatAuthority({ ip: clientIp, port: socket.remotePort ?? 0 });
+    const known: Record<string, unknown> = { conn: id, via, src, dst: formatAuthority(destination) };
+
+    // Phase 1: the context. Who is asking, and where do the bytes go?
+    let source: Workload;
+    let route: Route;
+    try {
+      source = this.sourceOf(clientIp);
+      known.source = source.identity;
+      if (this.options.isSelf?.(destination) === true) {
+        throw refusal('bad-request', 'self-call', 'NR', `${formatAuthority(destination)} is this ztunnel's own listener`, {
+          hint: 'connecting there would loop',
+        });
+      }
+      route = resolveOutbound(this.options.state, { source, destination, node: this.options.node }, this.pick);
+    } catch (error) {
+      this.refuse(request, known, error);
+      return;
+    }
+    known.route = describeRoute(route);
+    const connection = this.options.connections.open(id, this.contextFor(route, source, via, src, destination));
+    const log = this.log.child(known);
+
+    // Phases 2 and 3: the source certificate, then the upstream (abandoned if the client leaves first).
+    const abort = new AbortController();
+    const onClientGone = (): void => abort.abort();
+    socket.once('close', onClientGone);
+    let upstream: Upstream;
+    try {
+      upstream = await this.connect(route, source, clientIp, src, abort.signal);
+    } catch (error) {
+      socket.off('close', onClientGone);
+      this.refuse(request, known, error);
+      connection.close({ sent: 0, received: 0, error });
+      return;
+    }
+    socket.off('close', onClientGone);
+    if (socket.destroyed) {
+      const error = new AmbitError('closed', 'the client left before the upstream was connected');
+      if (upstream.kind === 'tunnel') upstream.stream.destroy();
+      else upstream.socket.destroy();
+      connection.close({ sent: 0, received: 0, error });
+      if (upstream.kind === 'socket') upstream.inbound?.close({ sent: 0, received: 0, error });
+      return;
+    }
+
+    // Phase 4: answer. Phase 5: copy until both sides are done.
+    request.answer?.({ ok: true });
+    log.debug('connected');
+    let outcome;
+    if (upstream.kind === 'tunnel') {
+      const result = await joinTunnel(upstream.stream, socket);
+      outcome = { sent: result.bytesToSocket, received: result.bytesToTunnel, error: result.error };
+    } else {
+      outcome = await joinSockets(socket, upstream.socket);
+    }
+    connection.close(outcome);
+    if (upstream.kind === 'socket') upstream.inbound?.close(outcome);
+  }
+
+  /** The source must be a workload enrolled on this node: its identity is the one presented. */
+  private sourceOf(ip: string): Workload {
+    const workload = this.options.state.workloadByAddress(ip);
+    if (workload !== undefined && workload.node === this.options.node && workload.protocol === 'HBONE') return workload;
+    const why = workload === undefined
+      ? `no workload has address ${ip || '(none)'}`
+      : workload.node !== this.options.node
+        ? `workload ${workload.namespace}/${workload.name} at ${ip} runs on node ${workload.node}, not ${this.options.node}`
+        : `workload ${workload.namespace}/${workload.name} at ${ip} is not enrolled in the mesh`;
+    throw refusal('denied', 'unknown-source', 'DENY', `${why}, so it has no identity to connect with`, {
+      hint: `only enrolled pods on node ${this.options.node} may use this ztunnel`,
+    });
+  }
+
+  private async connect(route: Route, source: Workload, clientIp: string, src: string, signal: AbortSignal): Promise<Upstream> {
+    const { connectTimeoutMs } = this.options;
+    switch (route.kind) {
+      case 'passthrough':
+      case 'tcp':
+        return { kind: 'socket', socket: await dialTcp(route.target, { timeoutMs: connectTimeoutMs, signal }) };
+      case 'hbone':
+        if (route.local) return this.sameNode(route, source, clientIp, src, signal);
+        return { kind: 'tunnel', stream: await this.tunnel(source, socketAddress(route.target.ip, this.options.hbonePort), route.workload.identity, route.target, clientIp, signal) };
+      case 'waypoint': {
+        const { waypoint } = route;
+        return { kind: 'tunnel', stream: await this.tunnel(source, socketAddress(waypoint.address, waypoint.port), waypoint.identity, route.target, clientIp, signal) };
+      }
+    }
+  }
+
+  private async tunnel(
+    source: Workload, hop: SocketAddress, expected: string, target: SocketAddress, clientIp: string, signal: AbortSignal,
+  ): Promise<ClientHttp2Stream> {
+    const certificate = await withDeadline(this.options.identity.fetch(source.identity), this.options.connectTimeoutMs,
+      () => refusal('issuance-failed', 'no-certificate', 'TLS_FAILURE', `no certificate for ${source.identity} within ${this.options.connectTimeoutMs} ms`, {
+        hint: 'is the control plane reachable?',
+      }));
+    let identity: SpiffeId;
+    try {
+      identity = SpiffeId.parse(expected);
+    } catch (cause) {
+      throw refusal('tls-failure', 'invalid-peer-identity', 'TLS_FAILURE', `the destination's identity ${expected} is not a SPIFFE ID`, { cause });
+    }
+    const metadata: TunnelMetadata = { forwardedFor: clientIp, baggage: baggageOf(source) };
+    return this.options.pool.connect({ source: certificate, destination: { address: hop, identity }, target, metadata, signal });
+  }
+
+  /**
+   * The destination is enrolled on this node: the inbound checks run here, in
+   * process, with the source's identity (as if it had arrived over HBONE),
+   * then the pod is dialled directly. Reported by both sides, as mutual TLS.
+   */
+  private async sameNode(route: Extract<Route, { kind: 'hbone' }>, source: Workload, clientIp: string, src: string, signal: AbortSignal): Promise<Upstream> {
+    const { connections, state } = this.options;
+    const id = connectionId();
+    const context: ConnectionContext = {
+      direction: 'inbound', via: 'same-node', src, dst: formatAuthority(route.target), upstream: formatAuthority(route.target),
+      source: { workload: source, identity: source.identity },
+      destination: { workload: route.workload, identity: route.workload.identity, service: route.service ?? guessInboundService(state, route.workload, route.target.port) },
+      securityPolicy: 'mutual_tls',
+    };
+    const refused = (error: unknown): never => {
+      connections.open(id, context).close({ sent: 0, received: 0, error });
+      // The outbound side logs the one line for this refusal.
+      connections.refused('inbound', refusalReasonFor(error), { conn: id, via: 'same-node' }, error, true);
+      throw error;
+    };
+    try {
+      authorizeInbound(state, this.options.node, { peerIdentity: source.identity, sourceIp: clientIp, target: route.target });
+    } catch (error) {
+      return refused(error);
+    }
+    let socket: net.Socket;
+    try {
+      socket = await dialTcp(route.target, { timeoutMs: this.options.connectTimeoutMs, signal });
+    } catch (error) {
+      return refused(error);
+    }
+    return { kind: 'socket', socket, inbound: connections.open(id, context) };
+  }
+
+  private contextFor(route: Route, source: Workload, via: Via, src: string, destination: SocketAddress): ConnectionContext {
+    const base = {
+      direction: 'outbound' as const, via, src, dst: formatAuthority(destination), upstream: formatAuthority(route.target),
+      source: { workload: source, identity: source.identity },
+    };
+    switch (route.kind) {
+      case 'waypoint':
+        return {
+          ...base, hop: formatAuthority({ ip: route.waypoint.address, port: route.waypoint.port }),
+          destination: { workload: route.workload, identity: route.waypoint.identity, service: route.service },
+          securityPolicy: 'mutual_tls',
+        };
+      case 'hbone':
+        return {
+          ...base, hop: route.local ? undefined : formatAuthority({ ip: route.target.ip, port: this.options.hbonePort }),
+          destination: { workload: route.workload, identity: route.workload.identity, service: route.service },
+          securityPolicy: 'mutual_tls',
+        };
+      case 'tcp':
+        return { ...base, destination: { workload: route.workload, service: route.service }, securityPolicy: 'none' };
+      case 'passthrough':
+        return { ...base, destination: { service: route.service }, securityPolicy: 'none' };
+    }
+  }
+
+  private refuse(request: OutboundRequest, fields: Record<string, unknown>, error: unknown): void {
+    this.options.connections.refused('outbound', refusalReasonFor(error), fields, error);
+    if (request.answer !== undefined) request.answer({ ok: false, error });
+    else if (!request.socket.destroyed) reset(request.socket);
+  }
+}
+
+/** Source workload attributes for the destination's telemetry (W3C baggage, as ztunnel sends). */
+function baggageOf(workload: Workload): Record<string, string> {
+  return {
+    'k8s.namespace.name': workload.namespace,
+    'k8s.pod.name': workload.name,
+    'service.name': workload.canonicalName,
+    'service.version': workload.canonicalRevision,
+  };
+}
+
+function withDeadline<T>(promise: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+}

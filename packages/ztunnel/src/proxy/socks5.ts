@@ -1,0 +1,226 @@
+// SOCKS5 (RFC 1928) for explicit outbound use without capture: CONNECT only,
+// no authentication only, destinations as IPv4, IPv6 or a domain name that is
+// a literal IP (names are never resolved here). The parsers are pure; the
+// handshake reads from a socket until a request is complete and leaves any
+// bytes the client pipelined after it on the socket.
+import { isIP, type Socket } from 'node:net';
+import { causeChain, findAmbitError, type Logger } from '@ambit/core';
+import { formatAuthority, normalizeIp, socketAddress, type SocketAddress } from '@ambit/api';
+import type { ConnectionTable } from './connections.js';
+import { responseFlagFor } from './flags.js';
+import type { Outbound } from './outbound.js';
+
+export const SOCKS_VERSION = 0x05;
+export const METHOD_NO_AUTH = 0x00;
+export const METHOD_NONE_ACCEPTABLE = 0xff;
+export const COMMAND_CONNECT = 0x01;
+export const ATYP_IPV4 = 0x01;
+export const ATYP_DOMAIN = 0x03;
+export const ATYP_IPV6 = 0x04;
+
+/** Reply codes (RFC 1928 §6). */
+export const Reply = {
+  succeeded: 0x00,
+  generalFailure: 0x01,
+  notAllowed: 0x02,
+  networkUnreachable: 0x03,
+  hostUnreachable: 0x04,
+  connectionRefused: 0x05,
+  ttlExpired: 0x06,
+  commandNotSupported: 0x07,
+  addressTypeNotSupported: 0x08,
+} as const;
+
+export type ReplyCode = (typeof Reply)[keyof typeof Reply];
+
+export type GreetingParse =
+  | { kind: 'incomplete' }
+  | { kind: 'invalid'; reason: string }
+  | { kind: 'ok'; methods: number[]; length: number };
+
+export type RequestParse =
+  | { kind: 'incomplete' }
+  | { kind: 'invalid'; reason: string; reply: ReplyCode }
+  | { kind: 'ok'; destination: SocketAddress; length: number };
+
+/** VER NMETHODS METHODS... */
+export function parseGreeting(buffer: Buffer): GreetingParse {
+  if (buffer.length < 1) return { kind: 'incomplete' };
+  if (buffer[0] !== SOCKS_VERSION) return { kind: 'invalid', reason: `version ${buffer[0]} is not SOCKS5` };
+  if (buffer.length < 2) return { kind: 'incomplete' };
+  const count = buffer[1] as number;
+  if (count === 0) return { kind: 'invalid', reason: 'the greeting offers no authentication method' };
+  if (buffer.length < 2 + count) return { kind: 'incomplete' };
+  return { kind: 'ok', methods: [...buffer.subarray(2, 2 + count)], length: 2 + count };
+}
+
+/** VER CMD RSV ATYP DST.ADDR DST.PORT */
+export function parseRequest(buffer: Buffer): RequestParse {
+  if (buffer.length < 4) return { kind: 'incomplete' };
+  if (buffer[0] !== SOCKS_VERSION) return { kind: 'invalid', reason: `version ${buffer[0]} is not SOCKS5`, reply: Reply.generalFailure };
+  const command = buffer[1] as number;
+  if (command !== COMMAND_CONNECT) {
+    return { kind: 'invalid', reason: `command ${command} is not supported; only CONNECT (1) is`, reply: Reply.commandNotSupported };
+  }
+  const atyp = buffer[3] as number;
+  let ip: string;
+  let offset: number;
+  switch (atyp) {
+    case ATYP_IPV4:
+      if (buffer.length < 4 + 4 + 2) return { kind: 'incomplete' };
+      ip = [...buffer.subarray(4, 8)].join('.');
+      offset = 8;
+      break;
+    case ATYP_IPV6: {
+      if (buffer.length < 4 + 16 + 2) return { kind: 'incomplete' };
+      const groups: string[] = [];
+      for (let i = 0; i < 8; i++) groups.push(buffer.readUInt16BE(4 + i * 2).toString(16));
+      ip = canonicalIPv6(groups.join(':'));
+      offset = 20;
+      break;
+    }
+    case ATYP_DOMAIN: {
+      if (buffer.length < 5) return { kind: 'incomplete' };
+      const length = buffer[4] as number;
+      if (buffer.length < 5 + length + 2) return { kind: 'incomplete' };
+      const name = buffer.subarray(5, 5 + length).toString('latin1');
+      const literal = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
+      if (isIP(literal) === 0) {
+        return {
+          kind: 'invalid', reason: `destination ${JSON.stringify(name)} is a name; this proxy never resolves names, connect to an IP address`,
+          reply: Reply.addressTypeNotSupported,
+        };
+      }
+      ip = isIP(literal) === 6 ? canonicalIPv6(literal) : literal;
+      offset = 5 + length;
+      break;
+    }
+    default:
+      return { kind: 'invalid', reason: `address type ${atyp} is not supported`, reply: Reply.addressTypeNotSupported };
+  }
+  const port = buffer.readUInt16BE(offset);
+  if (port === 0) return { kind: 'invalid', reason: `destination ${ip} has port 0`, reply: Reply.hostUnreachable };
+  return { kind: 'ok', destination: socketAddress(ip, port), length: offset + 2 };
+}
+
+/**
+ * VER REP RSV ATYP BND.ADDR BND.PORT. The bound address is always 0.0.0.0:0:
+ * the upstream side is a tunnel, not a socket of this host the client could use.
+ */
+export function encodeReply(code: ReplyCode): Buffer {
+  return Buffer.from([SOCKS_VERSION, code, 0, ATYP_IPV4, 0, 0, 0, 0, 0, 0]);
+}
+
+export interface Socks5Request {
+  destination: SocketAddress;
+  /** Answers the request; anything but success ends the connection. */
+  reply(code: ReplyCode): void;
+}
+
+export class Socks5Error extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'Socks5Error';
+  }
+}
+
+/**
+ * Runs the handshake up to a complete CONNECT request. Rejects (after
+ * answering and ending the socket where the protocol allows) on malformed
+ * input, an unsupported method or command, a closed socket or the deadline.
+ */
+export function negotiate(socket: Socket, timeoutMs: number): Promise<Socks5Request> {
+  return new Promise((resolve, reject) => {
+    let buffer: Buffer = Buffer.alloc(0);
+    let phase: 'greeting' | 'request' = 'greeting';
+    const timer = setTimeout(() => fail(`no complete SOCKS5 request within ${timeoutMs} ms`), timeoutMs);
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      socket.off('data', onData);
+      socket.off('close', onClose);
+    };
+    const fail = (reason: string, answer?: Buffer): void => {
+      cleanup();
+      if (answer !== undefined && socket.writable) socket.end(answer);
+      else socket.destroy();
+      reject(new Socks5Error(reason));
+    };
+    const onClose = (): void => fail('the client closed the connection during the SOCKS5 handshake');
+    const onData = (chunk: Buffer): void => {
+      buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
+      if (buffer.length > 1024) return fail('the SOCKS5 handshake is longer than 1024 bytes');
+      if (phase === 'greeting') {
+        const greeting = parseGreeting(buffer);
+        if (greeting.kind === 'incomplete') return;
+        if (greeting.kind === 'invalid') return fail(greeting.reason);
+        if (!greeting.methods.includes(METHOD_NO_AUTH)) {
+          return fail(`the client offers methods ${greeting.methods.join(', ')} but only "no authentication" (0) is supported`,
+            Buffer.from([SOCKS_VERSION, METHOD_NONE_ACCEPTABLE]));
+        }
+        socket.write(Buffer.from([SOCKS_VERSION, METHOD_NO_AUTH]));
+        buffer = buffer.subarray(greeting.length);
+        phase = 'request';
+      }
+      const request = parseRequest(buffer);
+      if (request.kind === 'incomplete') return;
+      if (request.kind === 'invalid') return fail(request.reason, encodeReply(request.reply));
+      cleanup();
+      // Bytes the client sent ahead of our answer belong to the connection.
+      socket.pause();
+      const rest = buffer.subarray(request.length);
+      if (rest.length > 0) socket.unshift(rest);
+      resolve({
+        destination: request.destination,
+        reply: (code) => {
+          if (code === Reply.succeeded) socket.write(encodeReply(code));
+          else if (socket.writable) socket.end(encodeReply(code));
+        },
+      });
+    };
+    socket.on('data', onData);
+    socket.once('close', onClose);
+  });
+}
+
+export interface Socks5Options {
+  outbound: Outbound;
+  connections: ConnectionTable;
+  handshakeTimeoutMs: number;
+  logger: Logger;
+}
+
+/** The SOCKS5 listener's connection handler: handshake, then the outbound path with a SOCKS answer. */
+export function socks5Handler(options: Socks5Options): (socket: Socket) => void {
+  const log = options.logger.child({ component: 'socks5' });
+  return (socket) => {
+    const src = formatAuthority({ ip: normalizeIp(socket.remoteAddress ?? '0.0.0.0'), port: socket.remotePort ?? 0 });
+    negotiate(socket, options.handshakeTimeoutMs).then(
+      (request) => options.outbound.handle({
+        socket,
+        destination: request.destination,
+        via: 'socks5',
+        answer: (result) => request.reply(result.ok ? Reply.succeeded : replyFor(result.error)),
+      }),
+      (error: unknown) => options.connections.refused('outbound', 'socks5-handshake', { via: 'socks5', src }, error),
+    ).catch((error: unknown) => {
+      // A bug, not a refusal: keep serving, say so loudly.
+      log.error({ src, err: causeChain(error).join(': ') }, 'SOCKS5 connection failed unexpectedly');
+      socket.destroy();
+    });
+  };
+}
+
+/** The SOCKS5 reply for a refusal: the closest code RFC 1928 has. */
+export function replyFor(error: unknown): ReplyCode {
+  switch (responseFlagFor(error)) {
+    case 'DENY': return Reply.notAllowed;
+    case 'NR': return Reply.hostUnreachable;
+    case 'CONNECT': return findAmbitError(error)?.code === 'timeout' ? Reply.hostUnreachable : Reply.connectionRefused;
+    default: return Reply.generalFailure;
+  }
+}
+
+/** The canonical (compressed, lowercase) text of an IPv6 address, as the mesh stores addresses. */
+function canonicalIPv6(ip: string): string {
+  return new URL(`http://[${ip}]/`).hostname.slice(1, -1);
+}
