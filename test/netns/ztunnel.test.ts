@@ -6,7 +6,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -133,9 +133,16 @@ describe('ztunnel: transparent L4 mTLS on network namespaces', { skip }, () => {
   after(async () => {
     if (mesh !== undefined) await mesh.stop().catch(() => undefined);
     if (cluster !== undefined) {
+      const id = cluster.id;
       const report = await cluster.teardown();
       assert.deepEqual(report.leftovers, [], 'teardown left nothing behind');
+      const netns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
+      assert.doesNotMatch(netns, new RegExp(`ambit-${id}-`), 'no namespace (and so no link or nft table) of this cluster is left');
+      const processes = spawnSync('pgrep', ['-f', join(stateDir, '')], { encoding: 'utf8' }).stdout.trim();
+      assert.equal(processes, '', 'no process of this cluster is left');
     }
+    // AMBIT_KEEP_LOGS=DIR keeps every process's log for a post-mortem.
+    if (stateDir !== undefined && process.env.AMBIT_KEEP_LOGS !== undefined) await cp(join(stateDir, 'logs'), process.env.AMBIT_KEEP_LOGS, { recursive: true });
     if (stateDir !== undefined) await rm(stateDir, { recursive: true, force: true });
   });
 
@@ -240,6 +247,20 @@ describe('ztunnel: transparent L4 mTLS on network namespaces', { skip }, () => {
     assert.ok(!attempt.ok, 'the connection fails while ztunnel is down');
     assert.equal(wire.indexOf(secret), -1, 'nothing leaked in plaintext');
     await mesh.startZtunnel('node-1');
+    await eventually(async () => (await tcp('mesh-a/client', `${cluster.podIp('mesh-b/echo')}:9000`, 'back', 2000)).ok || undefined, 'traffic recovers', 20_000);
+  });
+
+  it('SIGTERM drains and leaves only the fail-closed guard; the next start reconciles the rules', async () => {
+    const ruleset = async (): Promise<string> => (await cluster.exec({ node: 'node-2' }, ['nft', 'list', 'table', 'inet', 'ambit-ztunnel'])).stdout;
+    assert.match(await ruleset(), /tproxy/);
+    await mesh.stopZtunnel('node-2', 'SIGTERM');
+    const guard = await ruleset();
+    assert.doesNotMatch(guard, /tproxy/, 'the redirection rules are gone');
+    assert.match(guard, /drop/, 'a guard keeps enrolled pods fail closed');
+    const refused = await tcp('mesh-a/client', `${cluster.podIp('mesh-b/echo')}:9000`, 'while-down', 1500);
+    assert.ok(!refused.ok, 'no plaintext path while the destination ztunnel is down');
+    await mesh.startZtunnel('node-2');
+    assert.match(await ruleset(), /tproxy/);
     await eventually(async () => (await tcp('mesh-a/client', `${cluster.podIp('mesh-b/echo')}:9000`, 'back', 2000)).ok || undefined, 'traffic recovers', 20_000);
   });
 

@@ -148,12 +148,16 @@ export async function stopProcesses(pids: readonly number[], graceMs = STOP_GRAC
 }
 
 function signal(pid: number, name: NodeJS.Signals): void {
-  // Detached processes lead their own group: signal the group so children go too.
-  for (const target of [-pid, pid]) {
+  // Detached processes lead their own group: signal the group so children go
+  // too; only a process that leads no group is signalled alone (once: a
+  // second signal could land after its handler and kill it mid-drain).
+  try {
+    process.kill(-pid, name);
+  } catch {
     try {
-      process.kill(target, name);
+      process.kill(pid, name);
     } catch {
-      // not a group leader, or already gone
+      // already gone
     }
   }
 }
