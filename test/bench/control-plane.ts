@@ -12,7 +12,7 @@
 // --debounce DURATION, --timeout SECONDS, --quick, --write/--no-write, --report-only (re-render the
 // markdown from the JSON results).
 import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +25,9 @@ import {
   markdownSection, percentiles, type ChangeSample, type CpReport, type ScaleResult,
 } from './cp-report.js';
 import { IpcClient, nowMs } from './ipc.js';
-import { cpuSeconds, ProcessSet, run, setClockTicks, type Managed } from './processes.js';
+import {
+  cpuSeconds, procStatus, ProcessSet, resetPeak, RssSampler, run, setClockTicks, type Managed,
+} from './processes.js';
 import { writeJson, writeSection } from './report.js';
 import { positiveInt, shouldWrite } from './args.js';
 
@@ -385,57 +387,6 @@ function nextChange(k: number, cluster: Cluster, podLabelled: Set<string>, enrol
 }
 
 // --- measurement helpers -----------------------------------------------------------
-
-interface ProcStatus {
-  rssKiB: number;
-  hwmKiB: number;
-}
-
-function procStatus(pid: number): ProcStatus {
-  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN);
-  return { rssKiB: field('VmRSS'), hwmKiB: field('VmHWM') };
-}
-
-function resetPeak(pid: number): boolean {
-  try {
-    writeFileSync(`/proc/${pid}/clear_refs`, '5');
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** VmRSS of a process every 100 ms, the maximum kept per phase. */
-class RssSampler {
-  private current = 'start';
-  private detail: string | undefined;
-  private readonly maxima = new Map<string, number>();
-  private readonly timer: NodeJS.Timeout;
-
-  constructor(pid: number) {
-    this.timer = setInterval(() => {
-      try {
-        const { rssKiB } = procStatus(pid);
-        for (const key of [this.current, this.detail]) if (key !== undefined) this.maxima.set(key, Math.max(this.maxima.get(key) ?? 0, rssKiB));
-      } catch { /* gone */ }
-    }, 100);
-  }
-
-  /** Samples from now on count for `name` (and for `name#detail` too, when given). */
-  phase(name: string, detail?: string): void {
-    this.current = name;
-    this.detail = detail === undefined ? undefined : `${name}#${detail}`;
-  }
-
-  max(phase: string): number {
-    return this.maxima.get(phase) ?? Number.NaN;
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
-}
 
 type Metrics = Map<string, number>;
 

@@ -46,7 +46,7 @@ export async function writeCertificates(dir: string): Promise<PemFiles> {
 }
 
 /** nginx in the foreground, one worker, no access log, everything under `dir`. Returns the config path. */
-export async function writeNginxConfig(dir: string, port: number): Promise<string> {
+export async function writeNginxConfig(dir: string, port: number, host = '127.0.0.1'): Promise<string> {
   const root = join(dir, 'www');
   await mkdir(root, { recursive: true });
   // nginx's worker drops privileges when started as root: it must be able to read the file.
@@ -54,7 +54,7 @@ export async function writeNginxConfig(dir: string, port: number): Promise<strin
   await chmod(root, 0o755);
   await writeFile(join(root, BODY_PATH.slice(1)), randomBytes(BODY_BYTES), { mode: 0o644 });
   const temp = (name: string): string => `${name}_temp_path ${join(dir, `nginx-${name}`)};`;
-  const config = `# Written by test/bench/run.ts.
+  const config = `# Written by test/bench (fixtures.ts).
 worker_processes 1;
 daemon off;
 pid ${join(dir, 'nginx.pid')};
@@ -73,7 +73,7 @@ http {
   ${temp('uwsgi')}
   ${temp('scgi')}
   server {
-    listen 127.0.0.1:${port};
+    listen ${host}:${port};
     location = ${BODY_PATH} {
       root ${root};
       default_type application/octet-stream;
@@ -90,6 +90,9 @@ export interface StunnelService {
   name: string;
   accept: number;
   connect: number;
+  /** Addresses for accept and connect; default 127.0.0.1. */
+  acceptHost?: string;
+  connectHost?: string;
 }
 
 /**
@@ -104,7 +107,7 @@ export async function writeStunnelConfig(
 ): Promise<string> {
   const [cert, key] = role === 'client' ? [pem.clientCert, pem.clientKey] : [pem.serverCert, pem.serverKey];
   const lines = [
-    '; Written by test/bench/run.ts.',
+    '; Written by test/bench (fixtures.ts).',
     'foreground = yes',
     'syslog = no',
     'pid =',
@@ -115,8 +118,8 @@ export async function writeStunnelConfig(
     lines.push(
       `[${service.name}]`,
       `client = ${role === 'client' ? 'yes' : 'no'}`,
-      `accept = 127.0.0.1:${service.accept}`,
-      `connect = 127.0.0.1:${service.connect}`,
+      `accept = ${service.acceptHost ?? '127.0.0.1'}:${service.accept}`,
+      `connect = ${service.connectHost ?? '127.0.0.1'}:${service.connect}`,
       `cert = ${cert}`,
       `key = ${key}`,
       `CAfile = ${pem.ca}`,

@@ -22,14 +22,23 @@ export interface HttpResult {
 
 const BUSY_RETRIES = 10;
 
+/** Where a load generator runs and what it dials: default the current namespace and 127.0.0.1. */
+export interface LoadPlace {
+  /** iperf3's server address (wrk takes it in the URL). */
+  host?: string;
+  netns?: string;
+}
+
 /** One iperf3 client run with a single stream through `port`. The first second is omitted (slow start). */
-export async function iperf3(set: ProcessSet, port: number, seconds: number, cpus?: string): Promise<ThroughputResult> {
+export async function iperf3(set: ProcessSet, port: number, seconds: number, cpus?: string, place: LoadPlace = {}): Promise<ThroughputResult> {
+  const host = place.host ?? '127.0.0.1';
   for (let attempt = 0; ; attempt++) {
     const result = await run(set, {
-      name: `iperf3-client:${port}`,
+      name: `iperf3-client:${host}:${port}`,
       command: 'iperf3',
-      args: ['-c', '127.0.0.1', '-p', String(port), '-t', String(seconds), '-O', '1', '-P', '1', '-J'],
+      args: ['-c', host, '-p', String(port), '-t', String(seconds), '-O', '1', '-P', '1', '-J'],
       cpus,
+      netns: place.netns,
     }, (seconds + 30) * 1000);
     const parsed = parseIperf3(result.stdout);
     // The server runs one test at a time and says so for a moment after each.
@@ -37,7 +46,7 @@ export async function iperf3(set: ProcessSet, port: number, seconds: number, cpu
       await sleep(500);
       continue;
     }
-    if ('error' in parsed) throw new Error(`iperf3 through port ${port} failed: ${parsed.error}\n${result.stderr}`);
+    if ('error' in parsed) throw new Error(`iperf3 through ${host}:${port} failed: ${parsed.error}\n${result.stderr}`);
     return parsed;
   }
 }
@@ -61,13 +70,14 @@ export function parseIperf3(stdout: string): ThroughputResult | { error: string 
 
 /** One wrk run: `connections` keep-alive connections over 2 threads for `seconds`. */
 export async function wrk(
-  set: ProcessSet, url: string, connections: number, seconds: number, cpus?: string,
+  set: ProcessSet, url: string, connections: number, seconds: number, cpus?: string, place: Pick<LoadPlace, 'netns'> = {},
 ): Promise<HttpResult> {
   const result = await run(set, {
     name: `wrk:${url}:c${connections}`,
     command: 'wrk',
     args: ['-t2', `-c${connections}`, `-d${seconds}s`, '--latency', url],
     cpus,
+    netns: place.netns,
   }, (seconds + 30) * 1000);
   if (result.code !== 0) throw new Error(`wrk ${url} -c${connections} exited with ${result.code}:\n${result.stdout}\n${result.stderr}`);
   return parseWrk(result.stdout);

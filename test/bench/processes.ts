@@ -2,7 +2,7 @@
 // kill reaches everything it started), output kept in a small ring for error
 // messages, and every one of them killed when the run ends, however it ends.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 
 const TAIL_LINES = 40;
@@ -15,6 +15,8 @@ export interface ProcessSpec {
   args: string[];
   /** CPUs for `taskset -c`, e.g. "0" or "0,1". */
   cpus?: string | undefined;
+  /** A network namespace to run in (`ip netns exec`, which execs: the pid is still the program's). */
+  netns?: string | undefined;
   cwd?: string;
   /** Open a Node IPC channel (the child must be a Node program). */
   ipc?: boolean;
@@ -30,9 +32,12 @@ export class Managed {
 
   constructor(spec: ProcessSpec) {
     this.name = spec.name;
-    const [command, args] = spec.cpus === undefined
+    const [inNsCommand, inNsArgs] = spec.netns === undefined
       ? [spec.command, spec.args]
-      : ['taskset', ['-c', spec.cpus, spec.command, ...spec.args]];
+      : ['ip', ['netns', 'exec', spec.netns, spec.command, ...spec.args]];
+    const [command, args] = spec.cpus === undefined
+      ? [inNsCommand, inNsArgs]
+      : ['taskset', ['-c', spec.cpus, inNsCommand, ...inNsArgs]];
     // detached: a new process group, so a group kill also reaches nginx's worker.
     this.child = spawn(command, args, {
       detached: true, stdio: spec.ipc === true ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'], cwd: spec.cwd,
@@ -229,5 +234,58 @@ export function peakRssMiB(pid: number): number | undefined {
     return match?.[1] === undefined ? undefined : Number(match[1]) / 1024;
   } catch {
     return undefined;
+  }
+}
+
+export interface ProcStatus {
+  rssKiB: number;
+  hwmKiB: number;
+}
+
+/** VmRSS and VmHWM of `pid`, from /proc/PID/status (throws if it is gone). */
+export function procStatus(pid: number): ProcStatus {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return { rssKiB: field('VmRSS'), hwmKiB: field('VmHWM') };
+}
+
+/** Resets VmHWM to the current RSS (Linux: clear_refs 5); false if refused. */
+export function resetPeak(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** VmRSS of a process every 100 ms, the maximum kept per phase. */
+export class RssSampler {
+  private current = 'start';
+  private detail: string | undefined;
+  private readonly maxima = new Map<string, number>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(pid: number) {
+    this.timer = setInterval(() => {
+      try {
+        const { rssKiB } = procStatus(pid);
+        for (const key of [this.current, this.detail]) if (key !== undefined) this.maxima.set(key, Math.max(this.maxima.get(key) ?? 0, rssKiB));
+      } catch { /* gone */ }
+    }, 100);
+  }
+
+  /** Samples from now on count for `name` (and for `name#detail` too, when given). */
+  phase(name: string, detail?: string): void {
+    this.current = name;
+    this.detail = detail === undefined ? undefined : `${name}#${detail}`;
+  }
+
+  max(phase: string): number {
+    return this.maxima.get(phase) ?? Number.NaN;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
   }
 }

@@ -250,6 +250,7 @@ async function writeAtomic(file: string, text: string): Promise<void> {
   await rename(temp, file);
 }
 
-function fmt(value: number, digits: number): string {
+/** A number with a fixed count of decimals and thousands separators. */
+export function fmt(value: number, digits: number): string {
   return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }

@@ -19,11 +19,12 @@ import {
   BODY_BYTES, BODY_PATH, SERVER_ID, writeCertificates, writeNginxConfig, writeStunnelConfig, type PemFiles,
 } from './fixtures.js';
 import { iperf3, wrk } from './load.js';
+import { describeMachine, stunnelBinary } from './machine.js';
 import {
   cpuSeconds, freePort, machineBusySeconds, peakRssMiB, ProcessSet, run, setClockTicks, waitForPort, type Managed,
 } from './processes.js';
 import {
-  markdownSection, PATH_LABELS, summarize, writeJson, writeSection, type Machine, type PathName, type Report, type Sample,
+  markdownSection, PATH_LABELS, summarize, writeJson, writeSection, type PathName, type Report, type Sample,
 } from './report.js';
 import { positiveInt, shouldWrite } from './args.js';
 
@@ -265,36 +266,6 @@ async function checkRoute(route: Route): Promise<void> {
     request.once('error', reject);
   });
   if (body.length !== BODY_BYTES) throw new Error(`${PATH_LABELS[route.path]}: got ${body.length} bytes instead of ${BODY_BYTES}`);
-}
-
-async function describeMachine(set: ProcessSet): Promise<Machine> {
-  const version = async (command: string, args: string[], pattern: RegExp): Promise<string> => {
-    try {
-      const r = await run(set, { name: `${command}-version`, command, args }, 5_000);
-      return pattern.exec(`${r.stdout}\n${r.stderr}`)?.[1] ?? '?';
-    } catch {
-      return '?';
-    }
-  };
-  const cpus = os.cpus();
-  return {
-    cpuModel: cpus[0]?.model.trim() ?? '?',
-    cores: os.availableParallelism(),
-    kernel: os.release(),
-    node: process.version,
-    nodeOpenssl: process.versions.openssl,
-    tools: {
-      iperf3: await version('iperf3', ['--version'], /iperf (\S+)/),
-      wrk: await version('wrk', ['-v'], /wrk (\S+)/),
-      nginx: await version('nginx', ['-v'], /nginx\/(\S+)/),
-      stunnel: await version(stunnelBinary(), ['-version'], /stunnel (\S+)/),
-      'stunnel OpenSSL': await version(stunnelBinary(), ['-version'], /Running\s+with OpenSSL (\S+)/),
-    },
-  };
-}
-
-function stunnelBinary(): string {
-  return process.env.STUNNEL ?? 'stunnel4';
 }
 
 async function distinctPorts(count: number): Promise<number[]> {
