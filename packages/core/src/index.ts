@@ -11,3 +11,5 @@ export type { DrainParticipant, DrainResult } from './drain.js';
 export { ConfigReader, parseDurationMs } from './config.js';
 export type { ConfigRecord } from './config.js';
 export { SpiffeId, DEFAULT_TRUST_DOMAIN } from './spiffe.js';
+export { runDaemon, exitWith } from './daemon.js';
+export type { DaemonSpec } from './daemon.js';

@@ -8,10 +8,9 @@
 // SIGTERM or SIGINT drains: listeners stop accepting, connections get until
 // the drain deadline, then everything closes.
 // Exit codes: 0 after a clean shutdown, 1 on a runtime failure, 2 for bad settings.
-import { parseArgs } from 'node:util';
-import { causeChain, createLogger, isAmbitError } from '@ambit/core';
-import { CONFIG_KEYS, parseZtunnelConfig, type ZtunnelConfig } from '../config.js';
-import { startZtunnel, type Ztunnel } from '../app.js';
+import { exitWith, runDaemon } from '@ambit/core';
+import { CONFIG_KEYS, parseZtunnelConfig } from '../config.js';
+import { startZtunnel } from '../app.js';
 
 const HELP = `usage: ambit-ztunnel [--SETTING VALUE ...]
 
@@ -37,68 +36,9 @@ settings (flag, or environment variable AMBIT_ZTUNNEL_<SETTING with - as _>):
   --table NAME                    nftables table, nftables mode (default ambit-ztunnel)
 `;
 
-async function main(): Promise<number> {
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    values = parseArgs({
-      options: { help: { type: 'boolean', short: 'h' }, ...Object.fromEntries(CONFIG_KEYS.map((k) => [k, { type: 'string' as const }])) },
-      strict: true,
-    }).values;
-  } catch (error) {
-    process.stderr.write(`ambit-ztunnel: ${(error as Error).message}\n${HELP}`);
-    return 2;
-  }
-  if (values.help === true) {
-    process.stdout.write(HELP);
-    return 0;
-  }
-  const record: Record<string, string | undefined> = {};
-  for (const key of CONFIG_KEYS) {
-    const fromEnv = process.env[`AMBIT_ZTUNNEL_${key.toUpperCase().replace(/-/g, '_')}`];
-    const fromFlag = values[key];
-    record[key] = typeof fromFlag === 'string' ? fromFlag : fromEnv;
-  }
-  let config: ZtunnelConfig;
-  try {
-    config = parseZtunnelConfig(record, 'ambit-ztunnel');
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message} (see --help)\n`);
-    return 2;
-  }
-  const log = createLogger({ name: 'ztunnel', level: config.logLevel });
-  let ztunnel: Ztunnel;
-  try {
-    ztunnel = await startZtunnel(config, { logger: log });
-  } catch (error) {
-    log.fatal({ err: causeChain(error).join(': ') }, 'ztunnel failed to start');
-    process.stderr.write(`ambit-ztunnel: ${isAmbitError(error) ? error.explain() : (error as Error).message}\n`);
-    return isAmbitError(error, 'invalid-config') ? 2 : 1;
-  }
-  const running = ztunnel;
-  return new Promise((resolve) => {
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      log.info({ signal, deadlineMs: config.drainDeadlineMs }, 'draining');
-      running.drain(config.drainDeadlineMs).then(
-        (result) => {
-          log.info(result, 'stopped');
-          resolve(0);
-        },
-        (error: Error) => {
-          log.error({ err: error.message }, 'shutdown failed');
-          resolve(1);
-        },
-      );
-    };
-    // `on`, not `once`: a repeated signal (a process group and its leader both signalled) must not kill mid-drain.
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-  });
-}
-
-main().then((code) => process.exit(code), (error: Error) => {
-  process.stderr.write(`ambit-ztunnel: ${error.message}\n`);
-  process.exit(1);
-});
+exitWith('ambit-ztunnel', runDaemon({
+  name: 'ambit-ztunnel', app: 'ztunnel', help: HELP, keys: CONFIG_KEYS, envPrefix: 'AMBIT_ZTUNNEL_',
+  parse: (record, source) => parseZtunnelConfig(record, source),
+  start: (config, logger) => startZtunnel(config, { logger }),
+  drain: (running, deadlineMs) => running.drain(deadlineMs),
+}));
