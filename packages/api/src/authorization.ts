@@ -8,7 +8,9 @@ export type AuthorizationAction = 'ALLOW' | 'DENY';
 export type AuthorizationScope =
   | { kind: 'mesh' }
   | { kind: 'namespace'; namespace: string }
-  | { kind: 'workload'; namespace: string; selector: Record<string, string> };
+  | { kind: 'workload'; namespace: string; selector: Record<string, string> }
+  /** `targetRefs`: enforced by waypoints only (the waypoint Gateway itself, or the Services it serves). */
+  | { kind: 'targets'; namespace: string; targets: { kind: 'Gateway' | 'Service'; key: string }[] };
 
 /** One `from` source or `to` operation: every present field must match (AND); values inside a field are OR. */
 export interface SourceMatch {
@@ -24,13 +26,25 @@ export interface SourceMatch {
 export interface DestinationMatch {
   ports?: number[];
   notPorts?: number[];
+  /** L7 (waypoint policies only): HTTP methods, request paths and Host values, with Istio's `*` prefix/suffix matching. */
+  methods?: string[];
+  notMethods?: string[];
+  paths?: string[];
+  notPaths?: string[];
+  hosts?: string[];
+  notHosts?: string[];
   /** Destination addresses (CIDRs or single IPs): only from an L4 `when` on `destination.ip`. */
   ips?: string[];
   notIps?: string[];
 }
 
-/** One L4 `when` condition (source.ip, source.namespace, source.principal, destination.ip, destination.port). */
-export interface ConditionMatch extends SourceMatch, DestinationMatch {}
+/**
+ * One `when` condition (source.ip, source.namespace, source.principal, destination.ip, destination.port; and for
+ * waypoints `request.headers[<name>]`, names lower-case).
+ */
+export interface ConditionMatch extends SourceMatch, DestinationMatch {
+  requestHeaders?: { name: string; values?: string[]; notValues?: string[] }[];
+}
 
 /**
  * A rule matches when some `from` matches (or there is none), some `to` matches (or there is none) and

@@ -3,6 +3,7 @@
 // acknowledges or rejects. Messages are JSON, one per line (NDJSON) on an
 // HTTP/2 stream.
 import type { Authorization } from './authorization.js';
+import type { HttpRoute } from './route.js';
 import { serviceKey, type Service, type Workload } from './workload.js';
 
 export type ProxyRole = 'ztunnel' | 'waypoint';
@@ -21,7 +22,8 @@ export interface SubscribeRequest {
 export type Resource =
   | { kind: 'workload'; value: Workload }
   | { kind: 'service'; value: Service }
-  | { kind: 'authorization'; value: Authorization };
+  | { kind: 'authorization'; value: Authorization }
+  | { kind: 'route'; value: HttpRoute };
 
 export type ResourceKind = Resource['kind'];
 
@@ -54,6 +56,7 @@ export function resourceKey(resource: Resource): string {
     case 'service':
       return serviceKey(resource.value);
     case 'authorization':
+    case 'route':
       return resource.value.key;
   }
 }

@@ -54,6 +54,8 @@ export function appliesTo(authorization: Authorization, workload: L4Request['wor
     case 'workload':
       return (scope.namespace === workload.namespace || scope.namespace === rootNamespace) &&
         matchesLabels(scope.selector, workload.labels);
+    case 'targets':
+      return false; // waypoint policies: never enforced at L4 by ztunnel
   }
 }
 

@@ -4,7 +4,7 @@
 // version is rejected (NACK) and the last good state keeps serving.
 import { EventEmitter } from 'node:events';
 import { AmbitError } from '@ambit/core';
-import { resourceKey, serviceKey, type Authorization, type DiscoveryUpdate, type Resource, type Service, type Workload } from '@ambit/api';
+import { resourceKey, serviceKey, type Authorization, type HttpRoute, type DiscoveryUpdate, type Resource, type Service, type Workload } from '@ambit/api';
 
 export interface MeshChange {
   version: string;
@@ -23,6 +23,7 @@ export interface MeshView {
   service(key: string): Service | undefined;
   serviceByVip(ip: string): Service | undefined;
   authorizations(): Authorization[];
+  routes(): HttpRoute[];
   counts(): { workloads: number; services: number; authorizations: number };
 }
 
@@ -35,6 +36,7 @@ export class MeshIndex extends EventEmitter<MeshIndexEvents> implements MeshView
   private readonly workloads = new Map<string, Workload>();
   private readonly services = new Map<string, Service>();
   private readonly policies = new Map<string, Authorization>();
+  private readonly httpRoutes = new Map<string, HttpRoute>();
   private readonly byAddress = new Map<string, Workload>();
   private readonly byVip = new Map<string, Service>();
   private readonly byNode = new Map<string, Set<string>>();
@@ -89,6 +91,10 @@ export class MeshIndex extends EventEmitter<MeshIndexEvents> implements MeshView
     return this.byVip.get(ip);
   }
 
+  routes(): HttpRoute[] {
+    return [...this.httpRoutes.values()];
+  }
+
   authorizations(): Authorization[] {
     return [...this.policies.values()];
   }
@@ -101,6 +107,7 @@ export class MeshIndex extends EventEmitter<MeshIndexEvents> implements MeshView
     for (const value of this.workloads.values()) yield { kind: 'workload', value };
     for (const value of this.services.values()) yield { kind: 'service', value };
     for (const value of this.policies.values()) yield { kind: 'authorization', value };
+    for (const value of this.httpRoutes.values()) yield { kind: 'route', value };
   }
 
   private find(kind: Resource['kind'], key: string): Resource | undefined {
@@ -115,6 +122,10 @@ export class MeshIndex extends EventEmitter<MeshIndexEvents> implements MeshView
       }
       case 'authorization': {
         const value = this.policies.get(key);
+        return value === undefined ? undefined : { kind, value };
+      }
+      case 'route': {
+        const value = this.httpRoutes.get(key);
         return value === undefined ? undefined : { kind, value };
       }
     }
@@ -141,6 +152,9 @@ export class MeshIndex extends EventEmitter<MeshIndexEvents> implements MeshView
       case 'authorization':
         this.policies.set(resource.value.key, resource.value);
         break;
+      case 'route':
+        this.httpRoutes.set(resource.value.key, resource.value);
+        break;
     }
   }
 
@@ -162,6 +176,9 @@ export class MeshIndex extends EventEmitter<MeshIndexEvents> implements MeshView
       }
       case 'authorization':
         this.policies.delete(resource.value.key);
+        break;
+      case 'route':
+        this.httpRoutes.delete(resource.value.key);
         break;
     }
   }
@@ -207,6 +224,10 @@ function validate(update: DiscoveryUpdate): void {
         if (!isStringList(v.vips)) fail(`${where}.value.vips`, 'must be a list of addresses');
         if (!Array.isArray(v.ports) || !Array.isArray(v.endpoints)) fail(`${where}.value`, 'needs ports and endpoints lists');
         break;
+      case 'route':
+        if (typeof v.key !== 'string') fail(`${where}.value.key`, 'missing');
+        if (!Array.isArray(v.parents) || !Array.isArray(v.rules)) fail(`${where}.value`, 'needs parents and rules lists');
+        break;
       case 'authorization':
         if (typeof v.key !== 'string') fail(`${where}.value.key`, 'missing');
         if (v.action !== 'ALLOW' && v.action !== 'DENY') fail(`${where}.value.action`, 'must be ALLOW or DENY');
@@ -217,7 +238,7 @@ function validate(update: DiscoveryUpdate): void {
     }
   });
   update.removals.forEach((removal, i) => {
-    if (!['workload', 'service', 'authorization'].includes(removal?.kind) || typeof removal?.key !== 'string') {
+    if (!['workload', 'service', 'authorization', 'route'].includes(removal?.kind) || typeof removal?.key !== 'string') {
       fail(`removals[${i}]`, 'needs a known kind and a key');
     }
   });

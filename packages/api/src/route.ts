@@ -1,0 +1,80 @@
+// L7 routing as a waypoint applies it: the translation of Gateway API
+// HTTPRoutes attached to a Service (parentRef kind Service: "mesh" routing,
+// GAMMA) or to the waypoint's Gateway. Pure data; the control plane has
+// already resolved names to keys, dropped what it cannot serve (and said so
+// in the route's status), and ordered the rules by Gateway API precedence.
+
+export type PathMatchType = 'Exact' | 'PathPrefix' | 'RegularExpression';
+export type ValueMatchType = 'Exact' | 'RegularExpression';
+
+export interface HttpRouteMatch {
+  path?: { type: PathMatchType; value: string };
+  /** Every header must match (AND); names are lower-case. */
+  headers?: { type: ValueMatchType; name: string; value: string }[];
+  /** Every query parameter must match (AND). */
+  queryParams?: { type: ValueMatchType; name: string; value: string }[];
+  method?: string;
+}
+
+export interface HeaderModifier {
+  /** Replace or add. Names lower-case. */
+  set?: { name: string; value: string }[];
+  /** Append (add another value). */
+  add?: { name: string; value: string }[];
+  remove?: string[];
+}
+
+export interface HttpBackend {
+  /** The Service's namespace/name. */
+  service: string;
+  port: number;
+  /** Relative weight; 0 receives nothing. */
+  weight: number;
+}
+
+export interface RetryPolicy {
+  /** Attempts after the first; 0 disables. */
+  attempts: number;
+  /** Which outcomes are retried. */
+  on: ('5xx' | 'gateway-error' | 'connect-failure' | 'reset')[];
+  /** Deadline of each attempt; undefined means only the request timeout applies. */
+  perTryTimeoutMs?: number;
+  /** Delay before the first retry (doubles each time, jittered). */
+  backoffMs?: number;
+}
+
+export interface FaultPolicy {
+  /** Delay this percentage of requests by `delayMs`. */
+  delay?: { percent: number; delayMs: number };
+  /** Answer this percentage of requests with `status` without forwarding. */
+  abort?: { percent: number; status: number };
+}
+
+export interface HttpRouteRule {
+  /** Empty: matches every request (as a `PathPrefix /` match). */
+  matches: HttpRouteMatch[];
+  requestHeaders?: HeaderModifier;
+  responseHeaders?: HeaderModifier;
+  /** Empty: requests matching this rule get 500 (no backend), as the Gateway API prescribes. */
+  backends: HttpBackend[];
+  /** `timeouts.request`: the whole request including retries; undefined = no timeout. */
+  timeoutMs?: number;
+  retry?: RetryPolicy;
+  fault?: FaultPolicy;
+}
+
+export interface HttpRoute {
+  /** namespace/name of the HTTPRoute. */
+  key: string;
+  namespace: string;
+  name: string;
+  /** Where it attaches: Service keys (namespace/name, optionally one port) and/or waypoint Gateway keys. */
+  parents: { kind: 'Service' | 'Gateway'; key: string; port?: number }[];
+  /** Lower-case hostnames (Gateway parents only); empty = any. */
+  hostnames: string[];
+  rules: HttpRouteRule[];
+}
+
+export function routeKey(route: Pick<HttpRoute, 'key'>): string {
+  return route.key;
+}
