@@ -99,6 +99,16 @@ export function controlPlaneScenario(name: string, start: () => Promise<RunningC
       await eventually(async () => condition(await store.get('AuthorizationPolicy', 'allow-get', 'demo'), 'Accepted') || undefined);
       const policy = await store.get('AuthorizationPolicy', 'allow-get', 'demo');
       assert.match(JSON.stringify(condition(policy, 'Accepted')), /PartiallyEnforced|methods/);
+      await store.create({
+        apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name: 'echo', namespace: 'demo' },
+        spec: { parentRefs: [{ group: '', kind: 'Service', name: 'echo', port: 80 }], rules: [{ backendRefs: [{ name: 'echo-v2' }] }] },
+      });
+      type Parents = { parents?: { controllerName: string; conditions: Condition[] }[] } | undefined;
+      const routeParents = async () => ((await store.get('HTTPRoute', 'echo', 'demo'))?.status as Parents)?.parents;
+      await eventually(async () => (await routeParents())?.[0] || undefined);
+      const [parent] = (await routeParents()) ?? [];
+      assert.equal(parent?.controllerName, 'ambit.dev/waypoint-controller');
+      assert.deepEqual(parent?.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`), ['Accepted=True/Accepted', 'ResolvedRefs=False/BackendNotFound']);
       // Settled: a further translation writes nothing new.
       const before = run.cp.pipeline.status.writes;
       await run.cp.pipeline.run();

@@ -11,10 +11,12 @@ export type { Caller, RouteHandler, EndpointOptions } from './endpoint.js';
 export {
   translate, evaluateL4, appliesTo, translatePolicy, resolveWaypoint, waypointsOf, enrollment, isEnrolled,
   CONDITION_PROGRAMMED, CONDITION_WAYPOINT_BOUND, CONDITION_ACCEPTED, LABEL_USE_WAYPOINT_NAMESPACE, ROOT_NAMESPACE, DEFAULT_CLUSTER_DOMAIN,
+  translateRoute, translateRoutes, compareMatches, ROUTE_CONTROLLER_NAME, CONDITION_RESOLVED_REFS, CONDITION_PARTIALLY_INVALID,
+  UNRESOLVED_BACKEND_PREFIX,
 } from './translate/index.js';
 export type {
   ClusterSnapshot, TranslateOptions, MeshState, StatusUpdate, StatusKind, L4Request, L4Decision, PolicyOutcome, Waypoint, BindingResult,
-  Enrollment,
+  Enrollment, RouteStatusUpdate, ConditionStatusUpdate, RouteContext, RouteOutcome, TargetEnforcement,
 } from './translate/index.js';
 export { StoreApiServer, API_SOCKET_FILE, toWire, fromWire } from './store/api-server.js';
 export type { WireError } from './store/api-server.js';

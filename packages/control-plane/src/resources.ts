@@ -120,9 +120,67 @@ export interface ParentReference {
   sectionName?: string;
 }
 
-export type HTTPRoute = KubeObject<{ parentRefs?: ParentReference[]; hostnames?: string[]; rules?: unknown[] }, {
-  parents?: { parentRef: ParentReference; controllerName: string; conditions: Condition[] }[];
-}>;
+export interface HTTPHeaderMatch {
+  type?: 'Exact' | 'RegularExpression';
+  name: string;
+  value: string;
+}
+
+export interface HTTPRouteMatch {
+  path?: { type?: 'Exact' | 'PathPrefix' | 'RegularExpression'; value?: string };
+  headers?: HTTPHeaderMatch[];
+  queryParams?: HTTPHeaderMatch[];
+  method?: string;
+}
+
+export interface HTTPHeaderFilter {
+  set?: { name: string; value: string }[];
+  add?: { name: string; value: string }[];
+  remove?: string[];
+}
+
+export interface HTTPRouteFilter {
+  type: string;
+  requestHeaderModifier?: HTTPHeaderFilter;
+  responseHeaderModifier?: HTTPHeaderFilter;
+  [other: string]: unknown;
+}
+
+export interface HTTPBackendRef {
+  group?: string;
+  kind?: string;
+  name: string;
+  namespace?: string;
+  port?: number;
+  weight?: number;
+  filters?: HTTPRouteFilter[];
+}
+
+export interface HTTPRouteRule {
+  /** Gateway API v1.2 (experimental): the rule's section name. */
+  name?: string;
+  matches?: HTTPRouteMatch[];
+  filters?: HTTPRouteFilter[];
+  backendRefs?: HTTPBackendRef[];
+  /** Gateway API durations such as `500ms`, `1m30s`. */
+  timeouts?: { request?: string; backendRequest?: string };
+  /** Gateway API v1.2 (experimental). */
+  retry?: { codes?: number[]; attempts?: number; backoff?: string };
+}
+
+export interface HTTPRouteSpec {
+  parentRefs?: ParentReference[];
+  hostnames?: string[];
+  rules?: HTTPRouteRule[];
+}
+
+export interface RouteParentStatus {
+  parentRef: ParentReference;
+  controllerName: string;
+  conditions: Condition[];
+}
+
+export type HTTPRoute = KubeObject<HTTPRouteSpec, { parents?: RouteParentStatus[] }>;
 
 // --- security.ambit.dev/v1 (Istio's AuthorizationPolicy shape) ----------------
 

@@ -87,6 +87,7 @@ export async function startControlPlane(config: ControlPlaneConfig, options: Sta
         metrics.meshObjects.set({ kind: 'workload' }, info.workloads);
         metrics.meshObjects.set({ kind: 'service' }, info.services);
         metrics.meshObjects.set({ kind: 'authorization' }, info.authorizations);
+        metrics.meshObjects.set({ kind: 'route' }, info.routes);
       },
     });
     cleanups.push(() => pipeline.stop());

@@ -31,6 +31,7 @@ export interface TranslationInfo {
   workloads: number;
   services: number;
   authorizations: number;
+  routes: number;
   statusUpdates: number;
 }
 
@@ -122,13 +123,14 @@ export class MeshPipeline {
       ...state.workloads.map((value) => ({ kind: 'workload' as const, value })),
       ...state.services.map((value) => ({ kind: 'service' as const, value })),
       ...state.authorizations.map((value) => ({ kind: 'authorization' as const, value })),
+      ...state.routes.map((value) => ({ kind: 'route' as const, value })),
     ];
     this.options.discovery.publish(resources);
     this.options.discovery.flush();
     if (this.options.writeStatus?.() ?? true) await this.status.apply(state.status);
     const info: TranslationInfo = {
       durationMs: performance.now() - started, workloads: state.workloads.length, services: state.services.length,
-      authorizations: state.authorizations.length, statusUpdates: state.status.length,
+      authorizations: state.authorizations.length, routes: state.routes.length, statusUpdates: state.status.length,
     };
     this.last = { ...info, at: new Date().toISOString() };
     this.options.onTranslated?.(info);

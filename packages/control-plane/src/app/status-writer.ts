@@ -1,22 +1,27 @@
-// Writes the conditions the translation computed back to the objects'
-// status, through the store (both backends). Only the condition types the
-// control plane owns are touched; a condition keeps its lastTransitionTime
-// while its status does not change; nothing is written when nothing
-// changed. A conflict just waits for the next round (the object changed, so
-// a new translation is coming).
+// Writes the status the translation computed back to the objects, through
+// the store (both backends). Only what the control plane owns is touched:
+// the condition types below on most kinds, and on HTTPRoute the
+// `status.parents` entries whose controllerName is ours (other controllers'
+// entries are left alone, as the Gateway API requires). A condition keeps its
+// lastTransitionTime while its status does not change; nothing is written when
+// nothing changed. A conflict just waits for the next round (the object
+// changed, so a new translation is coming).
 import { isAmbitError, silentLogger, type Logger } from '@ambit/core';
-import type { Condition, Kind, KubeObject } from '../resources.js';
+import type { Condition, HTTPRoute, Kind, KubeObject, ParentReference, RouteParentStatus } from '../resources.js';
 import type { Store } from '../store/store.js';
-import type { StatusUpdate, StatusKind } from '../translate/types.js';
+import type { ConditionStatusKind, StatusKind, StatusUpdate } from '../translate/types.js';
 import { CONDITION_ACCEPTED, CONDITION_PROGRAMMED, CONDITION_WAYPOINT_BOUND } from '../translate/status.js';
+import { ROUTE_CONTROLLER_NAME } from '../translate/routes.js';
 
-/** The condition types this control plane owns, per kind. */
-export const OWNED_CONDITIONS: Record<StatusKind, readonly string[]> = {
+/** The condition types this control plane owns, per kind (HTTPRoute: whole parents entries, see above). */
+export const OWNED_CONDITIONS: Record<ConditionStatusKind, readonly string[]> = {
   Gateway: [CONDITION_PROGRAMMED],
   Service: [CONDITION_WAYPOINT_BOUND],
   AuthorizationPolicy: [CONDITION_ACCEPTED],
   PeerAuthentication: [CONDITION_ACCEPTED],
 };
+
+const STATUS_KINDS: readonly StatusKind[] = [...(Object.keys(OWNED_CONDITIONS) as ConditionStatusKind[]), 'HTTPRoute'];
 
 type ObjectLookup = (kind: StatusKind) => readonly KubeObject[];
 
@@ -28,24 +33,30 @@ export class StatusWriter {
     this.log = logger.child({ component: 'status-writer' });
   }
 
-  /** Brings every owned condition in line with `updates`; objects without an update lose their owned conditions. */
+  /** Brings everything owned in line with `updates`; objects without an update lose what we own on them. */
   async apply(updates: readonly StatusUpdate[], now = new Date()): Promise<void> {
     const wanted = new Map(updates.map((u) => [`${u.kind}/${u.namespace}/${u.name}`, u]));
     const writes: Promise<void>[] = [];
-    for (const kind of Object.keys(OWNED_CONDITIONS) as StatusKind[]) {
+    for (const kind of STATUS_KINDS) {
       for (const object of this.objects(kind)) {
         const update = wanted.get(`${kind}/${object.metadata.namespace ?? ''}/${object.metadata.name}`);
+        if (kind === 'HTTPRoute') {
+          const current = parentsOf(object);
+          const next = mergeParents(current, update?.kind === 'HTTPRoute' ? update.parents : [], ROUTE_CONTROLLER_NAME, now);
+          if (canonical(current) !== canonical(next)) writes.push(this.write(kind, object, { parents: next }));
+          continue;
+        }
         const current = conditionsOf(object);
-        const next = merge(current, update?.conditions ?? [], OWNED_CONDITIONS[kind], now);
+        const next = merge(current, update?.kind !== 'HTTPRoute' ? update?.conditions ?? [] : [], OWNED_CONDITIONS[kind], now);
         if (sameConditions(current, next)) continue;
-        writes.push(this.write(kind, object, next));
+        writes.push(this.write(kind, object, { conditions: next }));
       }
     }
     await Promise.all(writes);
   }
 
-  private async write(kind: Kind, object: KubeObject, conditions: Condition[]): Promise<void> {
-    const status = { ...(object.status as Record<string, unknown> | undefined), conditions };
+  private async write(kind: Kind, object: KubeObject, fields: Record<string, unknown>): Promise<void> {
+    const status = { ...(object.status as Record<string, unknown> | undefined), ...fields };
     try {
       await this.store.updateStatus(kind, object.metadata.name, object.metadata.namespace, status, object.metadata.resourceVersion);
       this.writes++;
@@ -61,6 +72,11 @@ function conditionsOf(object: KubeObject): Condition[] {
   return Array.isArray(conditions) ? (conditions as Condition[]) : [];
 }
 
+function parentsOf(object: KubeObject): RouteParentStatus[] {
+  const parents = (object as HTTPRoute).status?.parents;
+  return Array.isArray(parents) ? parents : [];
+}
+
 /** Others' conditions kept as they are; ours replaced, keeping the transition time of an unchanged status. */
 export function merge(current: readonly Condition[], desired: readonly Condition[], owned: readonly string[], now: Date): Condition[] {
   const result = current.filter((c) => !owned.includes(c.type));
@@ -72,6 +88,40 @@ export function merge(current: readonly Condition[], desired: readonly Condition
     result.push({ ...condition, lastTransitionTime });
   }
   return result;
+}
+
+/**
+ * Route parents: entries of other controllers kept as they are (in place);
+ * ours replaced by `desired`, each condition keeping its lastTransitionTime
+ * while its status is unchanged for the same parentRef.
+ */
+export function mergeParents(
+  current: readonly RouteParentStatus[], desired: readonly RouteParentStatus[], controllerName: string, now: Date,
+): RouteParentStatus[] {
+  const result = current.filter((p) => p.controllerName !== controllerName);
+  for (const entry of desired) {
+    const previous = current.find((p) => p.controllerName === controllerName && sameParent(p.parentRef, entry.parentRef));
+    result.push({ ...entry, conditions: merge(previous?.conditions ?? [], entry.conditions, entry.conditions.map((c) => c.type).concat(ownedTypes(previous)), now) });
+  }
+  return result;
+}
+
+function ownedTypes(entry: RouteParentStatus | undefined): string[] {
+  return (entry?.conditions ?? []).map((c) => c.type);
+}
+
+function sameParent(a: ParentReference, b: ParentReference): boolean {
+  const norm = (r: ParentReference): string => JSON.stringify([
+    r.group ?? 'gateway.networking.k8s.io', r.kind ?? 'Gateway', r.namespace ?? '', r.name, r.port ?? null, r.sectionName ?? null,
+  ]);
+  return norm(a) === norm(b);
+}
+
+/** JSON with object keys sorted: API servers do not keep our key order. */
+function canonical(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) => (v !== null && typeof v === 'object' && !Array.isArray(v)
+    ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    : v));
 }
 
 function sameConditions(a: readonly Condition[], b: readonly Condition[]): boolean {

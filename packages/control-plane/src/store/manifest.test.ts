@@ -187,3 +187,60 @@ describe('validateResource', () => {
         && error.message === 'Service demo/echo: spec.ports[0].port: expected a number from 1 to 65535');
   });
 });
+
+describe('parseManifests: HTTPRoute', () => {
+  const route = (spec: string, annotations = ''): string =>
+    `apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: r, namespace: demo${annotations === '' ? '' : `, annotations: ${annotations}`} }\nspec: ${spec}\n`;
+
+  it('accepts the fields Ambit reads, and keeps fields it does not (other filters, future ones)', () => {
+    const [object] = parseManifests(route(`
+  parentRefs: [{ group: "", kind: Service, name: echo, port: 80 }]
+  hostnames: [echo.example.com, "*.example.com"]
+  rules:
+    - name: canary
+      matches:
+        - path: { type: PathPrefix, value: /api }
+          headers: [{ name: X-User, value: a }, { type: RegularExpression, name: x-id, value: "[0-9]+" }]
+          queryParams: [{ name: debug, value: "1" }]
+          method: GET
+      filters:
+        - type: RequestHeaderModifier
+          requestHeaderModifier: { set: [{ name: x-a, value: "1" }], remove: [x-b] }
+        - type: RequestRedirect
+          requestRedirect: { scheme: https, statusCode: 301 }
+      backendRefs: [{ name: echo, port: 80, weight: 90 }, { name: echo-v2, port: 80, weight: 10 }]
+      timeouts: { request: 10s, backendRequest: 2s }
+      retry: { attempts: 3, codes: [503], backoff: 100ms }
+      sessionPersistence: { type: Cookie }
+`, '{ ambit.dev/retry-on: "5xx,reset", ambit.dev/per-try-timeout: 1s, ambit.dev/fault-delay: "10% 2s", ambit.dev/fault-abort: "5% 503" }'));
+    const rule = (object?.spec as { rules: Record<string, unknown>[] }).rules[0];
+    assert.deepEqual(rule?.sessionPersistence, { type: 'Cookie' });
+  });
+
+  const cases: [string, string, string | RegExp, string?][] = [
+    ['a bad path regex', '{ rules: [{ matches: [{ path: { type: RegularExpression, value: "/(a" } }] }] }', /spec\.rules\[0\]\.matches\[0\]\.path\.value: "\/\(a" is not a valid regular expression/],
+    ['a relative path', '{ rules: [{ matches: [{ path: { type: Exact, value: api } }] }] }', /spec\.rules\[0\]\.matches\[0\]\.path\.value: must be an absolute path starting with \//],
+    ['a bad header regex', '{ rules: [{ matches: [{ headers: [{ type: RegularExpression, name: x, value: "[" }] }] }] }', /spec\.rules\[0\]\.matches\[0\]\.headers\[0\]\.value: "\[" is not a valid/],
+    ['a bad header name', '{ rules: [{ matches: [{ headers: [{ name: "x y", value: a }] }] }] }', /spec\.rules\[0\]\.matches\[0\]\.headers\[0\]\.name: must be an HTTP header name/],
+    ['an unknown method', '{ rules: [{ matches: [{ method: FETCH }] }] }', /spec\.rules\[0\]\.matches\[0\]\.method: expected one of GET, HEAD/],
+    ['an unknown filter type', '{ rules: [{ filters: [{ type: Rewrite }] }] }', /spec\.rules\[0\]\.filters\[0\]\.type: expected one of RequestHeaderModifier/],
+    ['a filter without its body', '{ rules: [{ filters: [{ type: RequestHeaderModifier }] }] }', /spec\.rules\[0\]\.filters\[0\]\.requestHeaderModifier: required when type is RequestHeaderModifier/],
+    ['a repeated header modifier', '{ rules: [{ filters: [{ type: RequestHeaderModifier, requestHeaderModifier: {} }, { type: RequestHeaderModifier, requestHeaderModifier: {} }] }] }', /spec\.rules\[0\]\.filters\[1\]\.type: RequestHeaderModifier may appear only once per rule/],
+    ['a header set twice', '{ rules: [{ filters: [{ type: RequestHeaderModifier, requestHeaderModifier: { set: [{ name: X-A, value: "1" }, { name: x-a, value: "2" }] } }] }] }', /requestHeaderModifier\.set\[1\]: header x-a is listed twice/],
+    ['a negative weight', '{ rules: [{ backendRefs: [{ name: echo, port: 80, weight: -1 }] }] }', /spec\.rules\[0\]\.backendRefs\[0\]\.weight: expected a whole number from 0 to 1000000/],
+    ['a bad backend port', '{ rules: [{ backendRefs: [{ name: echo, port: 0 }] }] }', /spec\.rules\[0\]\.backendRefs\[0\]\.port: expected a number from 1 to 65535/],
+    ['a bad duration', '{ rules: [{ timeouts: { request: 1.5s } }] }', /spec\.rules\[0\]\.timeouts\.request: "1\.5s" is not a duration such as 500ms/],
+    ['backendRequest longer than request', '{ rules: [{ timeouts: { request: 1s, backendRequest: 2s } }] }', /spec\.rules\[0\]\.timeouts\.backendRequest: must not be longer than timeouts\.request/],
+    ['a retry code that is not an error', '{ rules: [{ retry: { codes: [200] } }] }', /spec\.rules\[0\]\.retry\.codes\[0\]: expected an HTTP status from 400 to 599/],
+    ['a bad hostname', '{ hostnames: ["Echo_1"] }', /spec\.hostnames\[0\]: must be a hostname/],
+    ['too many rules', `{ rules: [${Array.from({ length: 17 }, () => '{}').join(', ')}] }`, /spec\.rules: at most 16 entries/],
+    ['a bad fault annotation', '{}', /metadata\.annotations\["ambit\.dev\/fault-delay"\]: "ten" is not a percentage/, '{ ambit.dev/fault-delay: "ten 2s" }'],
+    ['a bad retry-on annotation', '{}', /metadata\.annotations\["ambit\.dev\/retry-on"\]: unknown value "sometimes"/, '{ ambit.dev/retry-on: sometimes }'],
+  ];
+  for (const [name, spec, message, annotations] of cases) {
+    it(`refuses ${name}`, () => {
+      const error = refused(route(spec, annotations), message);
+      assert.match(error.message, /^document 1 \(HTTPRoute demo\/r\): /);
+    });
+  }
+});

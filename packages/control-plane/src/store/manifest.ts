@@ -9,6 +9,10 @@ import { z } from 'zod';
 import { AmbitError } from '@ambit/core';
 import { RESOURCE_TYPES, isKind, type Kind, type KubeObject } from '../resources.js';
 import { labelKeyProblem, labelValueProblem } from './selector.js';
+import {
+  ANNOTATION_FAULT_ABORT, ANNOTATION_FAULT_DELAY, ANNOTATION_PER_TRY_TIMEOUT, ANNOTATION_RETRY_ON,
+  parseDuration, parseFaultAbort, parseFaultDelay, parseRetryOn, regexProblem,
+} from '../translate/route-values.js';
 
 export interface ValidateOptions {
   /** The namespace given to namespaced objects that name none. */
@@ -254,7 +258,130 @@ const parentRef = object({
   port: port().optional(),
   sectionName: str().optional(),
 });
-const httpRouteSpec = object({ parentRefs: list(parentRef).optional(), hostnames: strings().optional(), rules: list(anyObject).optional() });
+// Gateway API v1 HTTPRoute, as its CRD validates it (limits, enums, CEL rules
+// that matter to us); fields we do not read (e.g. other filters' bodies) are
+// kept as they are.
+const HOSTNAME = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
+const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const;
+const FILTER_TYPES = [
+  'RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestMirror', 'RequestRedirect', 'URLRewrite', 'ExtensionRef', 'CORS', 'ExternalAuth',
+] as const;
+const max = <T extends z.ZodType>(items: z.ZodArray<T>, n: number): z.ZodArray<T> => items.max(n, `at most ${n} entries`);
+const duration = (): z.ZodType => str().superRefine((text, ctx) => {
+  const parsed = parseDuration(text);
+  if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.problem });
+});
+const headerName = str().min(1, 'required').max(256, 'must be at most 256 characters')
+  .regex(HEADER_NAME, 'must be an HTTP header name (letters, digits and !#$%&\'*+-.^_`|~)');
+const valueMatch = (what: string): z.ZodType => object({
+  type: z.enum(['Exact', 'RegularExpression'], { error: 'expected Exact or RegularExpression' }).optional(),
+  name: what === 'header' ? headerName : str().min(1, 'required').max(256, 'must be at most 256 characters'),
+  value: str().max(4096, 'must be at most 4096 characters'),
+}).superRefine((match, ctx) => regexIssue(match.type, match.value, ctx));
+const headerPairs = (): z.ZodType => max(list(object({ name: headerName, value: str().max(4096, 'must be at most 4096 characters') })), 16)
+  .superRefine((pairs, ctx) => duplicateNames(pairs.map((p) => p.name), ctx));
+const headerModifier = object({
+  set: headerPairs().optional(),
+  add: headerPairs().optional(),
+  remove: max(list(headerName), 16).superRefine((names, ctx) => duplicateNames(names, ctx)).optional(),
+});
+const routeFilter = object({
+  type: z.enum(FILTER_TYPES, { error: `expected one of ${FILTER_TYPES.join(', ')}` }),
+  requestHeaderModifier: headerModifier.optional(),
+  responseHeaderModifier: headerModifier.optional(),
+}).superRefine((filter, ctx) => {
+  // CEL in the CRD: the field named after the type must be set (and no other core one).
+  const field = `${filter.type.charAt(0).toLowerCase()}${filter.type.slice(1)}`;
+  if ((filter as Record<string, unknown>)[field] === undefined) {
+    ctx.addIssue({ code: 'custom', message: `required when type is ${filter.type}`, path: [field] });
+  }
+});
+const routeMatch = object({
+  path: object({
+    type: z.enum(['Exact', 'PathPrefix', 'RegularExpression'], { error: 'expected Exact, PathPrefix or RegularExpression' }).optional(),
+    value: str().max(1024, 'must be at most 1024 characters').optional(),
+  }).superRefine((path, ctx) => {
+    if (path.type === 'RegularExpression') regexIssue(path.type, path.value ?? '', ctx);
+    else if (path.value !== undefined && !path.value.startsWith('/')) ctx.addIssue({ code: 'custom', message: 'must be an absolute path starting with /', path: ['value'] });
+  }).optional(),
+  headers: max(list(valueMatch('header')), 16).optional(),
+  queryParams: max(list(valueMatch('query')), 16).optional(),
+  method: z.enum(HTTP_METHODS, { error: `expected one of ${HTTP_METHODS.join(', ')}` }).optional(),
+});
+const backendRef = object({
+  group: str().optional(),
+  kind: str().optional(),
+  name: str().min(1, 'required'),
+  namespace: str().optional(),
+  port: port().optional(),
+  weight: z.int({ error: 'expected a whole number from 0 to 1000000' }).min(0, 'expected a whole number from 0 to 1000000').max(1_000_000, 'expected a whole number from 0 to 1000000').optional(),
+  filters: max(list(routeFilter), 16).optional(),
+});
+const routeRule = object({
+  name: str().optional(),
+  matches: max(list(routeMatch), 64).optional(),
+  filters: max(list(routeFilter), 16).superRefine((filters, ctx) => {
+    const seen = new Set<string>();
+    filters.forEach((f, i) => {
+      if ((f.type === 'RequestHeaderModifier' || f.type === 'ResponseHeaderModifier') && seen.has(f.type)) {
+        ctx.addIssue({ code: 'custom', message: `${f.type} may appear only once per rule`, path: [i, 'type'] });
+      }
+      seen.add(f.type);
+    });
+  }).optional(),
+  backendRefs: max(list(backendRef), 16).optional(),
+  timeouts: object({ request: duration().optional(), backendRequest: duration().optional() }).superRefine((t, ctx) => {
+    const request = t.request === undefined ? undefined : parseDuration(t.request as string);
+    const backend = t.backendRequest === undefined ? undefined : parseDuration(t.backendRequest as string);
+    if (request?.ok && backend?.ok && request.value > 0 && backend.value > request.value) {
+      ctx.addIssue({ code: 'custom', message: 'must not be longer than timeouts.request', path: ['backendRequest'] });
+    }
+  }).optional(),
+  retry: object({
+    codes: list(z.int({ error: 'expected an HTTP status from 400 to 599' }).min(400, 'expected an HTTP status from 400 to 599').max(599, 'expected an HTTP status from 400 to 599')).optional(),
+    attempts: z.int({ error: 'expected a whole number' }).min(0, 'expected a whole number').optional(),
+    backoff: duration().optional(),
+  }).optional(),
+});
+const httpRouteSpec = object({
+  parentRefs: max(list(parentRef), 32).optional(),
+  hostnames: max(list(str().max(253, 'must be at most 253 characters').regex(HOSTNAME, 'must be a hostname, optionally with a leading *.: lowercase letters, digits, \'-\' and \'.\'')), 16).optional(),
+  rules: max(list(routeRule), 16).optional(),
+});
+
+/** Ambit's HTTPRoute annotations, checked with the parsers the translation uses. */
+const ROUTE_ANNOTATIONS: Record<string, (text: string) => { ok: true } | { ok: false; problem: string }> = {
+  [ANNOTATION_RETRY_ON]: parseRetryOn,
+  [ANNOTATION_PER_TRY_TIMEOUT]: parseDuration,
+  [ANNOTATION_FAULT_DELAY]: parseFaultDelay,
+  [ANNOTATION_FAULT_ABORT]: parseFaultAbort,
+};
+
+function routeAnnotationIssues(value: unknown, ctx: z.RefinementCtx): void {
+  const annotations = (value as { metadata?: { annotations?: Record<string, string> } }).metadata?.annotations;
+  for (const [key, parse] of Object.entries(ROUTE_ANNOTATIONS)) {
+    const text = annotations?.[key];
+    if (text === undefined) continue;
+    const parsed = parse(text);
+    if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.problem, path: ['metadata', 'annotations', key] });
+  }
+}
+
+function regexIssue(type: string | undefined, pattern: string, ctx: z.RefinementCtx): void {
+  if (type !== 'RegularExpression') return;
+  const problem = regexProblem(pattern);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem, path: ['value'] });
+}
+
+function duplicateNames(names: readonly string[], ctx: z.RefinementCtx): void {
+  const seen = new Set<string>();
+  names.forEach((name, i) => {
+    const lower = name.toLowerCase();
+    if (seen.has(lower)) ctx.addIssue({ code: 'custom', message: `header ${name} is listed twice (names are case-insensitive)`, path: [i] });
+    seen.add(lower);
+  });
+}
 const httpRouteStatus = object({
   parents: list(object({ parentRef, controllerName: str(), conditions: list(condition) })).optional(),
 });
@@ -308,7 +435,7 @@ const SCHEMAS: Record<Kind, z.ZodType> = {
     apiVersion: str(), kind: str(), metadata: metadata(subdomain),
     spec: gatewaySpec, status: gatewayStatus.optional(),
   }),
-  HTTPRoute: resource(subdomain, httpRouteSpec, httpRouteStatus),
+  HTTPRoute: resource(subdomain, httpRouteSpec, httpRouteStatus).superRefine(routeAnnotationIssues),
   AuthorizationPolicy: resource(subdomain, authorizationPolicySpec, conditionsStatus),
   PeerAuthentication: resource(subdomain, peerAuthenticationSpec, conditionsStatus),
 };

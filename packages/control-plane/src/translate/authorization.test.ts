@@ -27,7 +27,9 @@ describe('translatePolicy: actions and attachment', () => {
   const cases: { name: string; spec: AuthorizationPolicySpec; expect: Partial<PolicyOutcome> }[] = [
     { name: 'AUDIT is unsupported', spec: { action: 'AUDIT' }, expect: { kind: 'rejected', reason: 'UnsupportedValue', message: 'ztunnel does not support the AUDIT action' } },
     { name: 'CUSTOM is unsupported', spec: { action: 'CUSTOM' }, expect: { kind: 'rejected', reason: 'UnsupportedValue', message: 'ztunnel does not support the CUSTOM action' } },
-    { name: 'targetRefs go to the waypoint', spec: { targetRefs: [{ kind: 'Service', name: 'echo' }, { kind: 'Gateway', name: 'wp', namespace: 'infra' }] }, expect: { kind: 'waypoint', targets: ['Gateway/infra/wp', 'Service/demo/echo'] } },
+    { name: 'targetRefs go to the waypoint', spec: { targetRefs: [{ kind: 'Service', name: 'echo' }, { kind: 'Gateway', name: 'wp', namespace: 'demo' }] }, expect: { kind: 'waypoint', targets: [{ kind: 'Gateway', key: 'demo/wp' }, { kind: 'Service', key: 'demo/echo' }] } },
+    { name: 'targetRefs in another namespace are invalid (as Istio)', spec: { targetRefs: [{ kind: 'Gateway', name: 'wp', namespace: 'infra' }] }, expect: { kind: 'rejected', reason: 'Invalid', message: "targetRefs may only name objects in the policy's namespace demo, not Gateway infra/wp" } },
+    { name: 'targetRefs with the wrong group are unsupported', spec: { targetRefs: [{ group: 'networking.istio.io', kind: 'Gateway', name: 'wp' }] }, expect: { kind: 'rejected', reason: 'UnsupportedValue' } },
     { name: 'targetRefs with a selector are invalid', spec: { selector: { matchLabels: { a: 'b' } }, targetRefs: [{ kind: 'Service', name: 'x' }] }, expect: { kind: 'rejected', reason: 'Invalid' } },
     { name: 'targetRefs to another kind are unsupported', spec: { targetRefs: [{ kind: 'Pod', name: 'x' }] }, expect: { kind: 'rejected', reason: 'UnsupportedValue' } },
   ];
@@ -149,6 +151,76 @@ describe('translatePolicy: L7 attributes (Istio ambient semantics)', () => {
     assert.match(partialEnforcementMessage('ALLOW', ['methods', 'paths']), /found: methods, paths\).*rules matching HTTP attributes are omitted/);
     assert.match(partialEnforcementMessage('DENY', ['methods']), /enforced without the HTTP parts/);
   });
+});
+
+describe('translatePolicy: targetRefs (waypoint, L7)', () => {
+  function l7(spec: AuthorizationPolicySpec): Extract<PolicyOutcome, { kind: 'waypoint' }> {
+    const outcome = translatePolicy(policy('p', { targetRefs: [{ kind: 'Service', name: 'echo' }], ...spec }));
+    if (outcome.kind !== 'waypoint') assert.fail(`expected a waypoint outcome, got ${JSON.stringify(outcome)}`);
+    return outcome;
+  }
+
+  it('publishes a targets-scoped authorization; duplicate targets collapse', () => {
+    const outcome = translatePolicy(policy('p', { targetRefs: [{ kind: 'Service', name: 'echo' }, { kind: 'Service', group: '', name: 'echo' }, { kind: 'Gateway', name: 'wp' }] }));
+    assert.equal(outcome.kind, 'waypoint');
+    assert.deepEqual(outcome.kind === 'waypoint' && outcome.authorization.scope, {
+      kind: 'targets', namespace: 'demo', targets: [{ kind: 'Gateway', key: 'demo/wp' }, { kind: 'Service', key: 'demo/echo' }],
+    });
+  });
+
+  const cases: { name: string; spec: AuthorizationPolicySpec; rules: AuthorizationRule[]; unsupported?: string[]; invalid?: string[] }[] = [
+    {
+      name: 'keeps methods, paths, hosts, ports and their not-forms',
+      spec: { rules: [{ to: [{ operation: { methods: ['GET'], notMethods: ['DELETE'], paths: ['/api/*'], notPaths: ['/api/admin'], hosts: ['echo.demo'], notHosts: ['x'], ports: ['80'], notPorts: ['81'] } }] }] },
+      rules: [{ from: [], to: [{ methods: ['GET'], notMethods: ['DELETE'], paths: ['/api/*'], notPaths: ['/api/admin'], hosts: ['echo.demo'], notHosts: ['x'], ports: [80], notPorts: [81] }] }],
+    },
+    {
+      name: 'keeps sources',
+      spec: { rules: [{ from: [{ source: { principals: ['td/ns/a/sa/x'], notNamespaces: ['b'], ipBlocks: ['10.0.0.0/8'] } }] }] },
+      rules: [{ from: [{ principals: ['td/ns/a/sa/x'], notNamespaces: ['b'], ipBlocks: ['10.0.0.0/8'] }], to: [] }],
+    },
+    {
+      name: 'when: request.headers[<name>] (lower-cased) and the L4 keys',
+      spec: { rules: [{ when: [
+        { key: 'request.headers[X-Tenant]', values: ['a', 'b'], notValues: ['c'] },
+        { key: 'source.namespace', values: ['a'] },
+        { key: 'destination.port', values: ['8080'] },
+      ] }] },
+      rules: [{ from: [], to: [], when: [
+        { requestHeaders: [{ name: 'x-tenant', values: ['a', 'b'], notValues: ['c'] }] }, { namespaces: ['a'] }, { ports: [8080] },
+      ] }],
+    },
+    {
+      name: 'ALLOW: a rule using requestPrincipals or request.auth.* is dropped (more restrictive)',
+      spec: { rules: [
+        { from: [{ source: { requestPrincipals: ['issuer/sub'] } }] },
+        { when: [{ key: 'request.auth.claims[iss]', values: ['x'] }] },
+        { to: [{ operation: { methods: ['GET'] } }] },
+      ] },
+      rules: [{ from: [], to: [{ methods: ['GET'] }] }],
+      unsupported: ['requestPrincipals', 'when request.auth.claims[iss]'],
+    },
+    {
+      name: 'DENY: the rule keeps what the waypoint supports',
+      spec: { action: 'DENY', rules: [{ from: [{ source: { namespaces: ['x'], remoteIpBlocks: ['1.2.3.4'] } }], to: [{ operation: { paths: ['/admin'] } }] }] },
+      rules: [{ from: [{ namespaces: ['x'] }], to: [{ paths: ['/admin'] }] }],
+      unsupported: ['remoteIpBlocks'],
+    },
+    {
+      name: 'invalid values are skipped and reported',
+      spec: { rules: [{ to: [{ operation: { ports: ['80', 'http'], methods: ['GET'] } }] }] },
+      rules: [{ from: [], to: [{ methods: ['GET'], ports: [80] }] }],
+      invalid: ['ports: "http"'],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const outcome = l7(c.spec);
+      assert.deepEqual(outcome.authorization.rules, c.rules);
+      assert.deepEqual(outcome.unsupported, c.unsupported ?? []);
+      assert.deepEqual(outcome.invalid, c.invalid ?? []);
+    });
+  }
 });
 
 describe('parseCidr', () => {

@@ -20,7 +20,13 @@
 //   is an empty match, which ztunnel never matches (rbac.rs skips empty
 //   matches), so a DENY rule whose from, to or when is L7-only matches nothing.
 //   We drop such entries and rules here so no consumer has to know that.
-// - targetRefs: the policy is for waypoints (L7), never for ztunnel.
+// - targetRefs: the policy is for waypoints (L7), never for ztunnel: it is
+//   published with scope `targets` and keeps hosts, methods, paths (and their
+//   not-forms) and `when` request.headers[<name>] (name lower-cased). What a
+//   waypoint cannot evaluate either (requestPrincipals, remoteIpBlocks and
+//   their not-forms, request.auth.* and any other `when` key) is handled as
+//   L7 fields are for ztunnel: an ALLOW rule using one is dropped, a DENY rule
+//   keeps the rest. Targets must be in the policy's namespace (as Istio).
 // - AUDIT and CUSTOM: not supported by ztunnel ("UnsupportedValue").
 import { parseCidr } from '@ambit/api';
 import type {
@@ -32,12 +38,17 @@ import { ROOT_NAMESPACE } from './types.js';
 export type PolicyOutcome =
   /** Enforced by ztunnels; `l7Fields` lists what was dropped, `invalid` what could not be parsed. */
   | { kind: 'l4'; authorization: Authorization; l7Fields: string[]; invalid: string[] }
-  /** targetRefs: enforced by the waypoint(s) in front of these targets. */
-  | { kind: 'waypoint'; targets: string[] }
+  /** targetRefs: enforced by the waypoint(s) of these targets; `unsupported` lists what waypoints cannot evaluate. */
+  | { kind: 'waypoint'; authorization: Authorization; targets: PolicyTarget[]; unsupported: string[]; invalid: string[] }
   | { kind: 'rejected'; reason: 'UnsupportedValue' | 'Invalid'; message: string };
 
+export type PolicyTarget = Extract<AuthorizationScope, { kind: 'targets' }>['targets'][number];
+
+type Level = 'l4' | 'l7';
+
 const L4_WHEN_KEYS = new Set(['source.ip', 'source.namespace', 'source.principal', 'destination.ip', 'destination.port']);
-const TARGET_KINDS = new Set(['Gateway', 'Service']);
+const TARGET_GROUPS: Record<string, readonly string[]> = { Gateway: ['gateway.networking.k8s.io'], Service: ['', 'core'] };
+const REQUEST_HEADER_KEY = /^request\.headers\[([^\]]+)\]$/;
 
 export function translatePolicy(policy: AuthorizationPolicy, rootNamespace: string = ROOT_NAMESPACE): PolicyOutcome {
   const spec = policy.spec ?? {};
@@ -47,40 +58,55 @@ export function translatePolicy(policy: AuthorizationPolicy, rootNamespace: stri
     return { kind: 'rejected', reason: 'UnsupportedValue', message: `ztunnel does not support the ${action} action` };
   }
   const targetRefs = spec.targetRefs ?? [];
+  let targets: PolicyTarget[] | undefined;
   if (targetRefs.length > 0) {
     if (spec.selector !== undefined) {
       return { kind: 'rejected', reason: 'Invalid', message: 'selector and targetRefs are mutually exclusive' };
     }
-    const unsupported = targetRefs.filter((ref) => !TARGET_KINDS.has(ref.kind));
+    const unsupported = targetRefs.filter((ref) => !(ref.kind in TARGET_GROUPS));
     if (unsupported.length > 0) {
       return {
         kind: 'rejected', reason: 'UnsupportedValue',
         message: `targetRefs kind ${unsupported.map((r) => r.kind).join(', ')} is not supported; use Gateway (a waypoint) or Service`,
       };
     }
-    return { kind: 'waypoint', targets: targetRefs.map((ref) => `${ref.kind}/${ref.namespace ?? namespace}/${ref.name}`).sort() };
+    const wrongGroup = targetRefs.find((ref) => ref.group !== undefined && !(TARGET_GROUPS[ref.kind] ?? []).includes(ref.group));
+    if (wrongGroup !== undefined) {
+      return {
+        kind: 'rejected', reason: 'UnsupportedValue',
+        message: `targetRefs group ${JSON.stringify(wrongGroup.group)} does not serve ${wrongGroup.kind} (use ${JSON.stringify(TARGET_GROUPS[wrongGroup.kind]?.[0])})`,
+      };
+    }
+    const elsewhere = targetRefs.find((ref) => ref.namespace !== undefined && ref.namespace !== '' && ref.namespace !== namespace);
+    if (elsewhere !== undefined) {
+      return {
+        kind: 'rejected', reason: 'Invalid',
+        message: `targetRefs may only name objects in the policy's namespace ${namespace}, not ${elsewhere.kind} ${elsewhere.namespace}/${elsewhere.name}`,
+      };
+    }
+    targets = uniqueTargets(targetRefs.map((ref) => ({ kind: ref.kind as PolicyTarget['kind'], key: `${namespace}/${ref.name}` })));
   }
 
-  const l7 = new Set<string>();
+  const level: Level = targets === undefined ? 'l4' : 'l7';
+  const dropped = new Set<string>();
   const invalid = new Set<string>();
   const rules: AuthorizationRule[] = [];
   for (const rule of spec.rules ?? []) {
-    const converted = convertRule(rule, action, l7, invalid);
+    const converted = convertRule(rule, action, level, dropped, invalid);
     if (converted !== undefined) rules.push(converted);
   }
-  return {
-    kind: 'l4',
-    authorization: {
-      key: `${namespace}/${policy.metadata.name}`,
-      name: policy.metadata.name,
-      namespace,
-      scope: scopeOf(policy, rootNamespace),
-      action,
-      rules,
-    },
-    l7Fields: [...l7].sort(),
-    invalid: [...invalid].sort(),
+  const authorization: Authorization = {
+    key: `${namespace}/${policy.metadata.name}`,
+    name: policy.metadata.name,
+    namespace,
+    scope: targets === undefined ? scopeOf(policy, rootNamespace) : { kind: 'targets', namespace, targets },
+    action,
+    rules,
   };
+  if (targets !== undefined) {
+    return { kind: 'waypoint', authorization, targets, unsupported: [...dropped].sort(), invalid: [...invalid].sort() };
+  }
+  return { kind: 'l4', authorization, l7Fields: [...dropped].sort(), invalid: [...invalid].sort() };
 }
 
 export function scopeOf(policy: AuthorizationPolicy, rootNamespace: string = ROOT_NAMESPACE): AuthorizationScope {
@@ -100,15 +126,25 @@ export function partialEnforcementMessage(action: AuthorizationAction, l7Fields:
     'This is more restrictive than requested; bind a waypoint and target it with targetRefs to enforce HTTP rules.';
 }
 
-function convertRule(rule: PolicyRule, action: AuthorizationAction, l7: Set<string>, invalid: Set<string>): AuthorizationRule | undefined {
+/** Why a waypoint policy is enforced differently from what it says. */
+export function waypointPartialMessage(action: AuthorizationAction, unsupported: readonly string[]): string {
+  const consequence = action === 'ALLOW'
+    ? 'Within an ALLOW policy, rules using them are omitted.'
+    : 'A DENY policy is enforced without those parts.';
+  return `the waypoint does not support ${unsupported.join(', ')}. ${consequence} This is more restrictive than requested.`;
+}
+
+function convertRule(
+  rule: PolicyRule, action: AuthorizationAction, level: Level, dropped: Set<string>, invalid: Set<string>,
+): AuthorizationRule | undefined {
   const found = new Set<string>();
   const from = (rule.from ?? []).map((f) => convertSource(f.source ?? {}, found, invalid));
-  const to = (rule.to ?? []).map((t) => convertOperation(t.operation ?? {}, found, invalid));
-  const when = (rule.when ?? []).map((c) => convertCondition(c, found, invalid));
-  for (const field of found) l7.add(field);
+  const to = (rule.to ?? []).map((t) => convertOperation(t.operation ?? {}, level, found, invalid));
+  const when = (rule.when ?? []).map((c) => convertCondition(c, level, found, invalid));
+  for (const field of found) dropped.add(field);
   if (action === 'ALLOW' && found.size > 0) return undefined;
 
-  // An entry with no L4 field never matches: drop it; a clause of only such entries can never match.
+  // An entry with no field left never matches: drop it; a clause of only such entries can never match.
   const keptFrom = from.filter(nonEmpty);
   const keptTo = to.filter(nonEmpty);
   const keptWhen = when.filter(nonEmpty);
@@ -134,17 +170,19 @@ function convertSource(source: PolicySource, l7: Set<string>, invalid: Set<strin
   return match;
 }
 
-function convertOperation(operation: PolicyOperation, l7: Set<string>, invalid: Set<string>): DestinationMatch {
-  for (const field of ['hosts', 'notHosts', 'methods', 'notMethods', 'paths', 'notPaths'] as const) {
-    if ((operation[field] ?? []).length > 0) l7.add(field);
-  }
+function convertOperation(operation: PolicyOperation, level: Level, l7: Set<string>, invalid: Set<string>): DestinationMatch {
   const match: DestinationMatch = {};
+  for (const field of ['hosts', 'notHosts', 'methods', 'notMethods', 'paths', 'notPaths'] as const) {
+    if ((operation[field] ?? []).length === 0) continue;
+    if (level === 'l7') match[field] = [...(operation[field] ?? [])];
+    else l7.add(field);
+  }
   setIfAny(match, 'ports', ports(operation.ports, 'ports', invalid));
   setIfAny(match, 'notPorts', ports(operation.notPorts, 'notPorts', invalid));
   return match;
 }
 
-function convertCondition(condition: PolicyCondition, l7: Set<string>, invalid: Set<string>): ConditionMatch {
+function convertCondition(condition: PolicyCondition, level: Level, l7: Set<string>, invalid: Set<string>): ConditionMatch {
   const match: ConditionMatch = {};
   const values = condition.values;
   const notValues = condition.notValues;
@@ -169,8 +207,17 @@ function convertCondition(condition: PolicyCondition, l7: Set<string>, invalid: 
       setIfAny(match, 'ports', ports(values, 'when destination.port', invalid));
       setIfAny(match, 'notPorts', ports(notValues, 'when destination.port', invalid));
       break;
-    default:
-      if (!L4_WHEN_KEYS.has(condition.key)) l7.add(`when ${condition.key}`);
+    default: {
+      const header = REQUEST_HEADER_KEY.exec(condition.key);
+      if (level === 'l7' && header !== null) {
+        const entry: NonNullable<ConditionMatch['requestHeaders']>[number] = { name: (header[1] ?? '').trim().toLowerCase() };
+        setIfAny(entry, 'values', values);
+        setIfAny(entry, 'notValues', notValues);
+        if (entry.values !== undefined || entry.notValues !== undefined) match.requestHeaders = [entry];
+      } else if (!L4_WHEN_KEYS.has(condition.key)) {
+        l7.add(`when ${condition.key}`);
+      }
+    }
   }
   return match;
 }
@@ -200,6 +247,11 @@ export { parseCidr };
 
 function setIfAny<T extends object, K extends keyof T>(target: T, key: K, values: T[K] & (readonly unknown[] | undefined)): void {
   if (values !== undefined && values.length > 0) target[key] = values;
+}
+
+function uniqueTargets(targets: PolicyTarget[]): PolicyTarget[] {
+  const seen = new Map(targets.map((t) => [`${t.kind}/${t.key}`, t]));
+  return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, t]) => t);
 }
 
 function nonEmpty(match: object): boolean {

@@ -2,7 +2,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { evaluateL4, translate } from './index.js';
 import type { ClusterSnapshot } from './types.js';
-import { gateway, namespace, pod, policy, service } from './testing.js';
+import { gateway, httpRoute, namespace, pod, policy, service } from './testing.js';
+import type { StatusUpdate } from './types.js';
 
 const MODE = 'ambit.dev/dataplane-mode';
 const USE = 'ambit.dev/use-waypoint';
@@ -24,7 +25,13 @@ function snapshot(): ClusterSnapshot {
       service('ghosted', { clusterIP: '10.96.0.12' }, { labels: { [USE]: 'ghost' } }),
     ],
     gateways: [gateway('wp', { address: '10.0.9.1' }), gateway('wpall', { address: '10.0.0.99', labels: { 'ambit.dev/waypoint-for': 'all' } })],
-    httpRoutes: [],
+    httpRoutes: [
+      httpRoute('echo-split', {
+        parentRefs: [{ group: '', kind: 'Service', name: 'echo', port: 80 }],
+        rules: [{ backendRefs: [{ name: 'echo', weight: 9 }, { name: 'echo-canary', weight: 1 }] }],
+      }),
+      httpRoute('orphan', { parentRefs: [{ group: '', kind: 'Service', name: 'nope' }] }),
+    ],
     policies: [
       policy('deny-admin', { action: 'DENY', rules: [{ to: [{ operation: { ports: ['9000'], paths: ['/admin'] } }] }] }),
       policy('l7', { targetRefs: [{ kind: 'Service', name: 'echo' }], rules: [{ to: [{ operation: { methods: ['GET'] } }] }] }),
@@ -59,18 +66,34 @@ describe('translate', () => {
     assert.equal(state.services.find((s) => s.name === 'db')?.waypoint, undefined);
   });
 
-  it('keeps L4 policies only, L7 parts resolved', () => {
-    assert.deepEqual(state.authorizations.map((a) => a.key), ['demo/allow-client', 'demo/deny-admin']);
+  it('publishes L4 policies with L7 parts resolved, and targetRefs policies for waypoints', () => {
+    assert.deepEqual(state.authorizations.map((a) => `${a.key} ${a.scope.kind}`), ['demo/allow-client workload', 'demo/deny-admin namespace', 'demo/l7 targets']);
+    assert.deepEqual(state.authorizations.find((a) => a.name === 'l7')?.rules, [{ from: [], to: [{ methods: ['GET'] }] }]);
     assert.deepEqual(state.authorizations.find((a) => a.name === 'deny-admin')?.rules, [{ from: [], to: [{ ports: [9000] }] }]);
   });
 
-  it('writes status for gateways, bound services and every policy, in order', () => {
-    assert.deepEqual(state.status.map((s) => `${s.kind} ${s.namespace}/${s.name} ${s.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`).join(',')}`), [
+  it('publishes routes whose parent was accepted, rules resolved', () => {
+    assert.deepEqual(state.routes, [{
+      key: 'demo/echo-split', namespace: 'demo', name: 'echo-split', parents: [{ kind: 'Service', key: 'demo/echo', port: 80 }], hostnames: [],
+      rules: [{
+        matches: [{ path: { type: 'PathPrefix', value: '/' } }],
+        backends: [{ service: 'demo/echo', port: 80, weight: 9 }, { service: 'demo/echo-canary', port: 80, weight: 1 }],
+      }],
+    }]);
+  });
+
+  it('writes status for gateways, bound services, routes and every policy, in order', () => {
+    const describe = (s: StatusUpdate): string => (s.kind === 'HTTPRoute'
+      ? s.parents.map((p) => p.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`).join(',')).join(' | ')
+      : s.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`).join(','));
+    assert.deepEqual(state.status.map((s) => `${s.kind} ${s.namespace}/${s.name} ${describe(s)}`), [
       'AuthorizationPolicy demo/allow-client Accepted=True/Accepted',
       'AuthorizationPolicy demo/deny-admin Accepted=True/PartiallyEnforced',
       'AuthorizationPolicy demo/l7 Accepted=True/Accepted',
       'Gateway demo/wp Programmed=True/Programmed',
       'Gateway demo/wpall Programmed=True/Programmed',
+      'HTTPRoute demo/echo-split Accepted=True/Accepted,ResolvedRefs=False/BackendNotFound',
+      'HTTPRoute demo/orphan Accepted=False/NoMatchingParent,ResolvedRefs=True/ResolvedRefs',
       'Service demo/echo ambit.dev/WaypointBound=True/WaypointAccepted',
       'Service demo/ghosted ambit.dev/WaypointBound=False/WaypointNotFound',
     ]);
@@ -78,7 +101,7 @@ describe('translate', () => {
 
   it('is deterministic whatever the input order', () => {
     const shuffled = snapshot();
-    for (const key of ['namespaces', 'pods', 'services', 'gateways', 'policies'] as const) (shuffled[key] as unknown[]).reverse();
+    for (const key of ['namespaces', 'pods', 'services', 'gateways', 'httpRoutes', 'policies'] as const) (shuffled[key] as unknown[]).reverse();
     assert.deepEqual(translate(shuffled, { trustDomain: 'td' }), state);
   });
 
@@ -98,6 +121,6 @@ describe('translate', () => {
 
   it('an empty cluster translates to nothing', () => {
     assert.deepEqual(translate({ namespaces: [], pods: [], services: [], gateways: [], httpRoutes: [], policies: [] }, { trustDomain: 'td' }),
-      { workloads: [], services: [], authorizations: [], status: [] });
+      { workloads: [], services: [], authorizations: [], routes: [], status: [] });
   });
 });

@@ -1,16 +1,17 @@
 // translate(): cluster objects → mesh state and status, in one pass over a
 // consistent snapshot. Pure; output order is deterministic (by key).
 import type { Authorization, Service as MeshService, Workload } from '@ambit/api';
-import type { Namespace, Pod, Service } from '../resources.js';
+import type { Gateway, Namespace, Pod, Service } from '../resources.js';
 import { translatePolicy } from './authorization.js';
 import { translatePeerAuthentications } from './peer-authentication.js';
 import { isEnrolled, isTerminal, podIPs } from './enrollment.js';
 import { byNamespaceName, compare } from './labels.js';
 import { selects, toService } from './services.js';
+import { translateRoutes } from './routes.js';
 import { gatewayStatus, policyStatus, serviceStatus } from './status.js';
 import { DEFAULT_CLUSTER_DOMAIN } from './types.js';
 import type { ClusterSnapshot, MeshState, StatusUpdate, TranslateOptions } from './types.js';
-import { isWaypointGateway, isWaypointPod, resolveWaypoint, waypointsOf } from './waypoints.js';
+import { enforcementOf, isWaypointGateway, isWaypointPod, resolveWaypoint, waypointsOf } from './waypoints.js';
 import { toWorkload } from './workloads.js';
 
 export function translate(snapshot: ClusterSnapshot, options: TranslateOptions): MeshState {
@@ -23,9 +24,15 @@ export function translate(snapshot: ClusterSnapshot, options: TranslateOptions):
   const status: StatusUpdate[] = [];
 
   const services: MeshService[] = [];
+  const kubeServices = new Map<string, Service>();
+  // Every existing Service → the waypoint it is bound to, if any (routes and targetRefs policies ask).
+  const serviceWaypoints = new Map<string, string | undefined>();
   for (const service of snapshot.services) {
     const namespace = service.metadata.namespace ?? 'default';
     const binding = resolveWaypoint(service, namespaces.get(namespace), 'service', waypoints);
+    const key = `${namespace}/${service.metadata.name}`;
+    kubeServices.set(key, service);
+    serviceWaypoints.set(key, binding.state === 'bound' ? binding.binding.gateway : undefined);
     const mesh = toService(service, {
       clusterDomain,
       pods: podsByNamespace.get(namespace) ?? [],
@@ -50,12 +57,25 @@ export function translate(snapshot: ClusterSnapshot, options: TranslateOptions):
     }));
   }
 
+  const gateways = new Map<string, Gateway>(snapshot.gateways.map((g) => [`${g.metadata.namespace ?? 'default'}/${g.metadata.name}`, g]));
   const authorizations: Authorization[] = [];
   for (const policy of snapshot.policies) {
     const outcome = translatePolicy(policy);
-    if (outcome.kind === 'l4') authorizations.push(outcome.authorization);
-    status.push(policyStatus(policy, outcome));
+    if (outcome.kind === 'rejected') {
+      status.push(policyStatus(policy, outcome));
+      continue;
+    }
+    authorizations.push(outcome.authorization);
+    const enforcement = outcome.kind === 'waypoint'
+      ? outcome.targets.map((target) => enforcementOf(target, { gateways, waypoints, serviceWaypoints }))
+      : [];
+    status.push(policyStatus(policy, outcome, enforcement));
   }
+
+  const boundServices = new Map<string, string>();
+  for (const [key, waypoint] of serviceWaypoints) if (waypoint !== undefined) boundServices.set(key, waypoint);
+  const routes = translateRoutes(snapshot.httpRoutes, { services: kubeServices, serviceWaypoints: boundServices, gateways, waypoints });
+  status.push(...routes.status);
 
   const peer = translatePeerAuthentications(snapshot.peerAuthentications ?? [], snapshot.namespaces);
   authorizations.push(...peer.authorizations);
@@ -71,6 +91,7 @@ export function translate(snapshot: ClusterSnapshot, options: TranslateOptions):
     workloads: workloads.sort((a, b) => byNamespaceName(a, b) || compare(a.uid, b.uid)),
     services: services.sort(byNamespaceName),
     authorizations: authorizations.sort(byNamespaceName),
+    routes: routes.routes,
     status: status.sort((a, b) => compare(a.kind, b.kind) || byNamespaceName(a, b)),
   };
 }
@@ -99,11 +120,22 @@ export { toService, serviceVips, selects, resolveTargetPort } from './services.j
 export {
   waypointsOf, toWaypoint, resolveWaypoint, waypointFor, LABEL_USE_WAYPOINT_NAMESPACE, LABEL_GATEWAY_NAME,
 } from './waypoints.js';
-export type { Waypoint, BindingResult, UnboundReason } from './waypoints.js';
+export { enforcementOf } from './waypoints.js';
+export type { Waypoint, BindingResult, UnboundReason, TargetEnforcement } from './waypoints.js';
 export { translatePolicy, scopeOf } from './authorization.js';
-export type { PolicyOutcome } from './authorization.js';
+export type { PolicyOutcome, PolicyTarget } from './authorization.js';
+export { translateRoute, translateRoutes, ROUTE_CONTROLLER_NAME, CONDITION_RESOLVED_REFS, CONDITION_PARTIALLY_INVALID } from './routes.js';
+export type { RouteContext, RouteOutcome } from './routes.js';
+export { compareMatches } from './route-precedence.js';
+export { UNRESOLVED_BACKEND_PREFIX, DEFAULT_RETRY_ATTEMPTS } from './route-rules.js';
+export {
+  parseDuration, parseRetryOn, parseFaultDelay, parseFaultAbort,
+  ANNOTATION_RETRY_ON, ANNOTATION_PER_TRY_TIMEOUT, ANNOTATION_FAULT_DELAY, ANNOTATION_FAULT_ABORT,
+} from './route-values.js';
 export { gatewayStatus, serviceStatus, policyStatus, CONDITION_PROGRAMMED, CONDITION_WAYPOINT_BOUND, CONDITION_ACCEPTED } from './status.js';
 export { DEFAULT_CLUSTER_DOMAIN, ROOT_NAMESPACE } from './types.js';
-export type { ClusterSnapshot, TranslateOptions, MeshState, StatusUpdate, StatusKind } from './types.js';
+export type {
+  ClusterSnapshot, TranslateOptions, MeshState, StatusUpdate, StatusKind, ConditionStatusUpdate, ConditionStatusKind, RouteStatusUpdate,
+} from './types.js';
 export { translatePeerAuthentications, STRICT_POLICY_PREFIX } from './peer-authentication.js';
 export type { MtlsMode, PeerAuthenticationResult } from './peer-authentication.js';

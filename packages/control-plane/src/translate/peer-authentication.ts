@@ -13,7 +13,7 @@ import type { Condition, Namespace, PeerAuthentication } from '../resources.js';
 import { byNamespaceName, compare } from './labels.js';
 import { CONDITION_ACCEPTED } from './status.js';
 import { ROOT_NAMESPACE } from './types.js';
-import type { StatusUpdate } from './types.js';
+import type { ConditionStatusUpdate } from './types.js';
 
 export type MtlsMode = 'STRICT' | 'PERMISSIVE';
 
@@ -22,7 +22,7 @@ export const STRICT_POLICY_PREFIX = 'peer-authentication-strict';
 
 export interface PeerAuthenticationResult {
   authorizations: Authorization[];
-  status: StatusUpdate[];
+  status: ConditionStatusUpdate[];
 }
 
 export function translatePeerAuthentications(
@@ -43,7 +43,7 @@ export function translatePeerAuthentications(
   };
 
   const authorizations: Authorization[] = [];
-  const status: StatusUpdate[] = [];
+  const status: ConditionStatusUpdate[] = [];
   for (const ns of namespaces.map((n) => n.metadata.name).sort(compare)) {
     if (effective(ns) !== 'STRICT') continue;
     const source = ns !== rootNamespace && namespaceWide.has(ns) ? namespaceWide.get(ns) as PeerAuthentication : mesh as PeerAuthentication;
@@ -99,7 +99,7 @@ function byAge(a: PeerAuthentication, b: PeerAuthentication): number {
   );
 }
 
-function accepted(policy: PeerAuthentication, ok: boolean, why: { reason: string; message: string }): StatusUpdate {
+function accepted(policy: PeerAuthentication, ok: boolean, why: { reason: string; message: string }): ConditionStatusUpdate {
   const condition: Condition = { type: CONDITION_ACCEPTED, status: ok ? 'True' : 'False', reason: why.reason, message: why.message };
   if (policy.metadata.generation !== undefined) condition.observedGeneration = policy.metadata.generation;
   return { kind: 'PeerAuthentication', namespace: policy.metadata.namespace ?? 'default', name: policy.metadata.name, conditions: [condition] };

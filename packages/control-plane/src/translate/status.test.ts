@@ -5,7 +5,7 @@ import { gatewayStatus, policyStatus, serviceStatus } from './status.js';
 import type { AuthorizationPolicySpec } from '../resources.js';
 import { gateway, policy, service } from './testing.js';
 import { toWaypoint } from './waypoints.js';
-import type { BindingResult } from './waypoints.js';
+import type { BindingResult, TargetEnforcement } from './waypoints.js';
 
 describe('gatewayStatus', () => {
   const cases: { name: string; gw: ReturnType<typeof gateway>; status: string; reason: string; message: RegExp }[] = [
@@ -45,11 +45,54 @@ describe('serviceStatus', () => {
   });
 });
 
+describe('policyStatus: targetRefs', () => {
+  const wp = { kind: 'Gateway' as const, key: 'demo/wp' };
+  const echo = { kind: 'Service' as const, key: 'demo/echo' };
+  const other = { kind: 'Service' as const, key: 'demo/other' };
+  const cases: { name: string; spec: AuthorizationPolicySpec; enforcement: TargetEnforcement[]; status: string; reason: string; message: string | RegExp }[] = [
+    {
+      name: 'a Gateway target', spec: { targetRefs: [{ kind: 'Gateway', name: 'wp' }], rules: [{}] },
+      enforcement: [{ target: wp, waypoint: 'demo/wp' }], status: 'True', reason: 'Accepted', message: 'enforced by the waypoint demo/wp.',
+    },
+    {
+      name: 'a Service target names the Service', spec: { targetRefs: [{ kind: 'Service', name: 'echo' }], rules: [{}] },
+      enforcement: [{ target: echo, waypoint: 'demo/wp' }], status: 'True', reason: 'Accepted', message: 'enforced by the waypoint demo/wp (for Service demo/echo).',
+    },
+    {
+      name: 'some targets without a waypoint → PartiallyEnforced',
+      spec: { targetRefs: [{ kind: 'Service', name: 'echo' }, { kind: 'Service', name: 'other' }], rules: [{}] },
+      enforcement: [{ target: echo, waypoint: 'demo/wp' }, { target: other, problem: 'Service demo/other has no waypoint' }],
+      status: 'True', reason: 'PartiallyEnforced', message: /demo\/wp \(for Service demo\/echo\)\. Not enforced for: Service demo\/other has no waypoint/,
+    },
+    {
+      name: 'no target with a waypoint → not accepted',
+      spec: { targetRefs: [{ kind: 'Service', name: 'other' }] },
+      enforcement: [{ target: other, problem: 'Service demo/other has no waypoint' }],
+      status: 'False', reason: 'NoWaypoint', message: 'no target is served by a waypoint: Service demo/other has no waypoint',
+    },
+    {
+      name: 'unsupported fields → PartiallyEnforced, says the consequence',
+      spec: { targetRefs: [{ kind: 'Gateway', name: 'wp' }], rules: [{ from: [{ source: { requestPrincipals: ['*'] } }] }] },
+      enforcement: [{ target: wp, waypoint: 'demo/wp' }], status: 'True', reason: 'PartiallyEnforced',
+      message: /does not support requestPrincipals\. Within an ALLOW policy, rules using them are omitted.*denies all requests/,
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const p = policy('p', c.spec);
+      const [condition] = policyStatus(p, translatePolicy(p), c.enforcement).conditions;
+      assert.equal(condition?.status, c.status);
+      assert.equal(condition.reason, c.reason);
+      if (typeof c.message === 'string') assert.equal(condition.message, c.message);
+      else assert.match(condition.message, c.message);
+    });
+  }
+});
+
 describe('policyStatus', () => {
   const cases: { name: string; spec: AuthorizationPolicySpec; status: string; reason: string; message: RegExp }[] = [
     { name: 'plain L4', spec: { rules: [{ from: [{ source: { namespaces: ['a'] } }] }] }, status: 'True', reason: 'Accepted', message: /enforced by ztunnel/ },
     { name: 'CUSTOM', spec: { action: 'CUSTOM' }, status: 'False', reason: 'UnsupportedValue', message: /CUSTOM/ },
-    { name: 'targetRefs', spec: { targetRefs: [{ kind: 'Gateway', name: 'wp' }] }, status: 'True', reason: 'Accepted', message: /Gateway\/demo\/wp: enforced by the waypoint/ },
     { name: 'ALLOW with L7', spec: { rules: [{ to: [{ operation: { methods: ['GET'] } }] }] }, status: 'True', reason: 'PartiallyEnforced', message: /found: methods.*omitted.*denies all traffic/ },
     { name: 'DENY with L7', spec: { action: 'DENY', rules: [{ to: [{ operation: { ports: ['80'], paths: ['/a'] } }] }] }, status: 'True', reason: 'PartiallyEnforced', message: /found: paths.*without the HTTP parts/ },
     { name: 'invalid values', spec: { rules: [{ to: [{ operation: { ports: ['80', 'http'] } }] }] }, status: 'True', reason: 'PartiallyInvalid', message: /ports: "http"/ },

@@ -2,16 +2,16 @@
 // why something is (not) in effect. Pure: no timestamps here; the writer
 // sets lastTransitionTime when a condition's status changes.
 import type { AuthorizationPolicy, Condition, Gateway, Service } from '../resources.js';
-import { partialEnforcementMessage } from './authorization.js';
+import { partialEnforcementMessage, waypointPartialMessage } from './authorization.js';
 import type { PolicyOutcome } from './authorization.js';
-import type { StatusUpdate } from './types.js';
-import type { BindingResult, Waypoint } from './waypoints.js';
+import type { ConditionStatusUpdate } from './types.js';
+import type { BindingResult, TargetEnforcement, Waypoint } from './waypoints.js';
 
 export const CONDITION_PROGRAMMED = 'Programmed';
 export const CONDITION_WAYPOINT_BOUND = 'ambit.dev/WaypointBound';
 export const CONDITION_ACCEPTED = 'Accepted';
 
-export function gatewayStatus(gateway: Gateway, waypoint: Waypoint): StatusUpdate {
+export function gatewayStatus(gateway: Gateway, waypoint: Waypoint): ConditionStatusUpdate {
   let condition: Condition;
   if (waypoint.invalid !== undefined) {
     condition = cond(CONDITION_PROGRAMMED, 'False', 'Invalid', `not a waypoint: ${waypoint.invalid}`, gateway);
@@ -24,7 +24,7 @@ export function gatewayStatus(gateway: Gateway, waypoint: Waypoint): StatusUpdat
 }
 
 /** Undefined when the service asks for no waypoint (no label, or `none`): nothing of ours to show. */
-export function serviceStatus(service: Service, binding: BindingResult): StatusUpdate | undefined {
+export function serviceStatus(service: Service, binding: BindingResult): ConditionStatusUpdate | undefined {
   switch (binding.state) {
     case 'none':
       return undefined;
@@ -37,15 +37,17 @@ export function serviceStatus(service: Service, binding: BindingResult): StatusU
   }
 }
 
-export function policyStatus(policy: AuthorizationPolicy, outcome: PolicyOutcome): StatusUpdate {
+/** `enforcement`: for a targetRefs policy, who enforces it for each target (see enforcementOf). */
+export function policyStatus(
+  policy: AuthorizationPolicy, outcome: PolicyOutcome, enforcement: readonly TargetEnforcement[] = [],
+): ConditionStatusUpdate {
   let condition: Condition;
   switch (outcome.kind) {
     case 'rejected':
       condition = cond(CONDITION_ACCEPTED, 'False', outcome.reason, outcome.message, policy);
       break;
     case 'waypoint':
-      condition = cond(CONDITION_ACCEPTED, 'True', 'Accepted',
-        `targets ${outcome.targets.join(', ')}: enforced by the waypoint (L7), not by ztunnel`, policy);
+      condition = waypointPolicyCondition(policy, outcome, enforcement);
       break;
     case 'l4': {
       const parts: string[] = [];
@@ -62,7 +64,32 @@ export function policyStatus(policy: AuthorizationPolicy, outcome: PolicyOutcome
   return update('AuthorizationPolicy', policy, [condition]);
 }
 
-function update(kind: StatusUpdate['kind'], object: Gateway | Service | AuthorizationPolicy, conditions: Condition[]): StatusUpdate {
+function waypointPolicyCondition(
+  policy: AuthorizationPolicy, outcome: Extract<PolicyOutcome, { kind: 'waypoint' }>, enforcement: readonly TargetEnforcement[],
+): Condition {
+  const byWaypoint = new Map<string, string[]>();
+  const problems: string[] = [];
+  for (const e of enforcement) {
+    if ('problem' in e) problems.push(e.problem);
+    else byWaypoint.set(e.waypoint, [...(byWaypoint.get(e.waypoint) ?? []), `${e.target.kind} ${e.target.key}`]);
+  }
+  if (byWaypoint.size === 0) {
+    return cond(CONDITION_ACCEPTED, 'False', 'NoWaypoint', `no target is served by a waypoint: ${problems.join('; ')}`, policy);
+  }
+  const enforcers = [...byWaypoint.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([waypoint, targets]) => targets.length === 1 && targets[0] === `Gateway ${waypoint}` ? waypoint : `${waypoint} (for ${targets.join(', ')})`);
+  const parts = [`enforced by the waypoint${enforcers.length > 1 ? 's' : ''} ${enforcers.join(', ')}.`];
+  if (problems.length > 0) parts.push(`Not enforced for: ${problems.join('; ')}.`);
+  if (outcome.unsupported.length > 0) parts.push(waypointPartialMessage(outcome.authorization.action, outcome.unsupported));
+  if (outcome.invalid.length > 0) parts.push(`Ignored values that are not valid: ${outcome.invalid.join('; ')}.`);
+  if (outcome.authorization.action === 'ALLOW' && outcome.authorization.rules.length === 0) {
+    parts.push('No rule is left: this policy denies all requests to its targets.');
+  }
+  const reason = problems.length > 0 || outcome.unsupported.length > 0 ? 'PartiallyEnforced' : outcome.invalid.length > 0 ? 'PartiallyInvalid' : 'Accepted';
+  return cond(CONDITION_ACCEPTED, 'True', reason, parts.join(' '), policy);
+}
+
+function update(kind: ConditionStatusUpdate['kind'], object: Gateway | Service | AuthorizationPolicy, conditions: Condition[]): ConditionStatusUpdate {
   return { kind, namespace: object.metadata.namespace ?? 'default', name: object.metadata.name, conditions };
 }
 

@@ -1,6 +1,6 @@
 // Object builders for the translation tables (test-only; never imported by runtime code).
 import type {
-  AuthorizationPolicy, AuthorizationPolicySpec, Gateway, Namespace, Pod, PodSpec, PodStatus, Service, ServiceSpec,
+  AuthorizationPolicy, AuthorizationPolicySpec, Gateway, HTTPRoute, HTTPRouteSpec, Namespace, Pod, PodSpec, PodStatus, Service, ServiceSpec,
 } from '../resources.js';
 
 export function namespace(name: string, labels?: Record<string, string>): Namespace {
@@ -65,4 +65,17 @@ export function gateway(name: string, options: {
 
 export function policy(name: string, spec: AuthorizationPolicySpec, ns = 'demo'): AuthorizationPolicy {
   return { apiVersion: 'security.ambit.dev/v1', kind: 'AuthorizationPolicy', metadata: { name, namespace: ns, generation: 3 }, spec };
+}
+
+export function httpRoute(name: string, spec: HTTPRouteSpec, options: { ns?: string; annotations?: Record<string, string>; created?: string } = {}): HTTPRoute {
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: {
+      name, namespace: options.ns ?? 'demo', generation: 4,
+      ...(options.annotations ? { annotations: options.annotations } : {}),
+      ...(options.created ? { creationTimestamp: options.created } : {}),
+    },
+    spec,
+  };
 }

@@ -1,8 +1,8 @@
 // The translation's input (a consistent read of the cluster) and output
 // (what proxies receive plus the conditions to write back).
-import type { Authorization, Service as MeshService, Workload } from '@ambit/api';
+import type { Authorization, HttpRoute, Service as MeshService, Workload } from '@ambit/api';
 import type {
-  AuthorizationPolicy, Condition, PeerAuthentication, Gateway, HTTPRoute, Namespace, Pod, Service, ServiceAccount,
+  AuthorizationPolicy, Condition, PeerAuthentication, Gateway, HTTPRoute, Namespace, Pod, RouteParentStatus, Service, ServiceAccount,
 } from '../resources.js';
 
 export interface ClusterSnapshot {
@@ -24,23 +24,40 @@ export interface TranslateOptions {
   clusterDomain?: string;
 }
 
-export type StatusKind = 'Gateway' | 'Service' | 'AuthorizationPolicy' | 'PeerAuthentication';
+export type StatusKind = 'Gateway' | 'Service' | 'AuthorizationPolicy' | 'PeerAuthentication' | 'HTTPRoute';
+export type ConditionStatusKind = Exclude<StatusKind, 'HTTPRoute'>;
 
 /**
  * The conditions the control plane owns on one object. A writer replaces the
  * conditions of these types and leaves any others alone.
  */
-export interface StatusUpdate {
-  kind: StatusKind;
+export interface ConditionStatusUpdate {
+  kind: ConditionStatusKind;
   namespace: string;
   name: string;
   conditions: Condition[];
 }
 
+/**
+ * A route's `status.parents` entries with our controllerName (Gateway API
+ * route status). A writer replaces the entries of our controller and leaves
+ * other controllers' entries alone.
+ */
+export interface RouteStatusUpdate {
+  kind: 'HTTPRoute';
+  namespace: string;
+  name: string;
+  parents: RouteParentStatus[];
+}
+
+export type StatusUpdate = ConditionStatusUpdate | RouteStatusUpdate;
+
 export interface MeshState {
   workloads: Workload[];
   services: MeshService[];
   authorizations: Authorization[];
+  /** HTTPRoutes with at least one accepted parent, by key. */
+  routes: HttpRoute[];
   status: StatusUpdate[];
 }
 

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { isWaypointPod, resolveWaypoint, toWaypoint, waypointFor, waypointsOf } from './waypoints.js';
+import { enforcementOf, isWaypointPod, resolveWaypoint, toWaypoint, waypointFor, waypointsOf } from './waypoints.js';
 import type { BindingResult, BindingTarget } from './waypoints.js';
 import { gateway, namespace, pod, service } from './testing.js';
 
@@ -84,4 +84,24 @@ describe('isWaypointPod', () => {
     assert.equal(isWaypointPod(pod('wp-0', { ns: 'other', labels: { [label]: 'wp' } }), waypoints), false);
     assert.equal(isWaypointPod(pod('app'), waypoints), false);
   });
+});
+
+describe('enforcementOf (targetRefs policies)', () => {
+  const gateways = new Map([['demo/wp', gateway('wp')], ['demo/ingress', gateway('ingress', { className: 'istio' })], ['demo/bad', gateway('bad', { listener: { port: 80, protocol: 'HTTP' } })]]);
+  const context = { gateways, waypoints: waypointsOf([...gateways.values()], 'td'), serviceWaypoints: new Map([['demo/echo', 'demo/wp'], ['demo/plain', undefined]]) };
+  const cases: { target: { kind: 'Gateway' | 'Service'; key: string }; expect: string }[] = [
+    { target: { kind: 'Gateway', key: 'demo/wp' }, expect: 'waypoint demo/wp' },
+    { target: { kind: 'Gateway', key: 'demo/ingress' }, expect: 'Gateway demo/ingress is not of class ambit-waypoint' },
+    { target: { kind: 'Gateway', key: 'demo/bad' }, expect: 'Gateway demo/bad is not a waypoint: no listener with port 15008 and protocol HBONE' },
+    { target: { kind: 'Gateway', key: 'demo/none' }, expect: 'Gateway demo/none not found' },
+    { target: { kind: 'Service', key: 'demo/echo' }, expect: 'waypoint demo/wp' },
+    { target: { kind: 'Service', key: 'demo/plain' }, expect: 'Service demo/plain has no waypoint (bind one with ambit.dev/use-waypoint), so its traffic bypasses this policy' },
+    { target: { kind: 'Service', key: 'demo/ghost' }, expect: 'Service demo/ghost not found' },
+  ];
+  for (const c of cases) {
+    it(`${c.target.kind} ${c.target.key}`, () => {
+      const result = enforcementOf(c.target, context);
+      assert.equal('waypoint' in result ? `waypoint ${result.waypoint}` : result.problem, c.expect);
+    });
+  }
 });

@@ -134,3 +134,33 @@ function requested(labels: Record<string, string> | undefined, objectNamespace: 
   const namespace = labels?.[LABEL_USE_WAYPOINT_NAMESPACE];
   return { namespace: namespace === undefined || namespace === '' ? objectNamespace : namespace, name: value };
 }
+
+/** Which waypoint enforces a targetRefs policy for one target, or why none does. */
+export type TargetEnforcement =
+  | { target: { kind: 'Gateway' | 'Service'; key: string }; waypoint: string }
+  | { target: { kind: 'Gateway' | 'Service'; key: string }; problem: string };
+
+export interface EnforcementContext {
+  /** Every Gateway key (any class) → whether it is of class ambit-waypoint. */
+  gateways: ReadonlyMap<string, Gateway>;
+  waypoints: ReadonlyMap<string, Waypoint>;
+  /** Existing Services → the waypoint they are bound to (undefined: none), by namespace/name. */
+  serviceWaypoints: ReadonlyMap<string, string | undefined>;
+}
+
+export function enforcementOf(target: { kind: 'Gateway' | 'Service'; key: string }, context: EnforcementContext): TargetEnforcement {
+  if (target.kind === 'Gateway') {
+    const gateway = context.gateways.get(target.key);
+    if (gateway === undefined) return { target, problem: `Gateway ${target.key} not found` };
+    if (!isWaypointGateway(gateway)) return { target, problem: `Gateway ${target.key} is not of class ${WAYPOINT_GATEWAY_CLASS}` };
+    const invalid = context.waypoints.get(target.key)?.invalid;
+    if (invalid !== undefined) return { target, problem: `Gateway ${target.key} is not a waypoint: ${invalid}` };
+    return { target, waypoint: target.key };
+  }
+  if (!context.serviceWaypoints.has(target.key)) return { target, problem: `Service ${target.key} not found` };
+  const waypoint = context.serviceWaypoints.get(target.key);
+  if (waypoint === undefined) {
+    return { target, problem: `Service ${target.key} has no waypoint (bind one with ${LABEL_USE_WAYPOINT}), so its traffic bypasses this policy` };
+  }
+  return { target, waypoint };
+}
