@@ -1,0 +1,240 @@
+// The waypoint's composition root. In order: readiness, inputs (roots,
+// bootstrap token, control plane address), identity (its one certificate),
+// metrics and mesh state, the upstream side (HBONE pool, keep-alive agent,
+// balancer), the L7 stack, the front ends and the L4 forwarder, the HBONE
+// terminator; then every port is bound (HBONE, metrics, readiness, admin),
+// so a conflict fails start-up loudly; then discovery starts. Ready once
+// the certificate is issued, the first discovery sync is applied and the
+// listeners are bound.
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import type { Registry } from 'prom-client';
+import {
+  AmbitError, causeChain, createLogger, Drain, type BackoffOptions, type DrainResult, type Logger, type LogLevel,
+} from '@ambit/core';
+import { formatAuthority, socketAddress, type SocketAddress } from '@ambit/api';
+import { HboneServer, HbonePool } from '@ambit/hbone';
+import type { KeyPair } from '@ambit/identity';
+import { CaClient, DiscoveryClient, MeshIndex } from '@ambit/cp-client';
+import { adminServer } from './admin.js';
+import { loadBootstrapToken, loadRoots } from './bootstrap.js';
+import { gatewayKey, type HostPort, type WaypointConfig } from './config.js';
+import { bind, boundPort, metricsRoute, readinessRoute, routeServer, stopServer } from './http.js';
+import { WaypointIdentity } from './identity.js';
+import { Balancer } from './l7/balancer.js';
+import type { RetryBudgetOptions } from './l7/retry-budget.js';
+import { buildStack } from './l7/stack.js';
+import { WaypointMetrics } from './metrics.js';
+import { Frontends } from './proxy/frontends.js';
+import { L4Forwarder } from './proxy/l4.js';
+import { Terminator } from './proxy/terminate.js';
+import { Upstream } from './proxy/upstream.js';
+import { Readiness } from './readiness.js';
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Key generation for the certificate (tests pass a cached key). */
+  generateKeys?: () => Promise<KeyPair>;
+  /** The bootstrap token itself, instead of reading `bootstrap-token-file`. */
+  bootstrapToken?: string;
+  /** PEM roots, instead of reading `ca-root-file`. */
+  roots?: readonly string[];
+  /** The mesh index discovery fills; tests may apply extra updates to it (e.g. routes not yet translated). */
+  index?: MeshIndex;
+  discoveryBackoff?: BackoffOptions;
+  retryBudget?: RetryBudgetOptions;
+  /** Randomness for weighted choice, faults, jitter and endpoint choice. */
+  random?: () => number;
+  sniffTimeoutMs?: number;
+}
+
+export interface Waypoint {
+  readonly config: WaypointConfig;
+  readonly identity: string;
+  readonly addresses: { hbone: SocketAddress; metrics: SocketAddress; readiness: SocketAddress };
+  readonly adminSocket: string;
+  readonly registry: Registry;
+  readonly mesh: MeshIndex;
+  notReady(): string | undefined;
+  ready(): Promise<void>;
+  drain(deadlineMs?: number): Promise<DrainResult>;
+  close(): Promise<void>;
+}
+
+export async function startWaypoint(config: WaypointConfig, options: StartOptions = {}): Promise<Waypoint> {
+  const gateway = gatewayKey(config);
+  const root = options.logger ?? createLogger({ name: 'waypoint', level: config.logLevel });
+  const log = root.child({ gateway });
+  const cleanups: { name: string; run: () => unknown }[] = [];
+  const readiness = new Readiness();
+  const certificateIssued = readiness.gate('certificate');
+  const firstSync = readiness.gate('discovery sync');
+  const listenersBound = readiness.gate('listeners');
+  try {
+    const roots = options.roots ?? await loadRoots(config.caRootFile);
+    const token = options.bootstrapToken;
+    const bootstrapToken = token === undefined ? () => loadBootstrapToken(config.bootstrapTokenFile) : () => token;
+    const controlPlane = await resolveAddress(config.controlPlane);
+
+    // Identity: bootstrap with the token, then the CA client authenticates with the certificate itself.
+    const held: { identity?: WaypointIdentity } = {};
+    const ca = new CaClient({
+      address: controlPlane, serverIdentity: config.controlPlaneIdentity, roots,
+      credential: () => held.identity?.current(), bootstrapToken, timeoutMs: Math.max(10_000, config.connectTimeoutMs),
+    });
+    const identity = new WaypointIdentity({
+      trustDomain: config.trustDomain, gateway: config.gateway, source: ca.source(), logger: log,
+      ...(options.generateKeys === undefined ? {} : { generateKeys: options.generateKeys }),
+    });
+    held.identity = identity;
+    cleanups.push({ name: 'identity', run: () => identity.close() });
+
+    const metrics = new WaypointMetrics();
+    const index = options.index ?? new MeshIndex();
+    const random = options.random === undefined ? {} : { random: options.random };
+    const pool = new HbonePool({ connectTimeoutMs: config.connectTimeoutMs, responseTimeoutMs: 2 * config.connectTimeoutMs + 1_000, logger: log });
+    cleanups.push({ name: 'HBONE pool', run: () => pool.close() });
+    const upstream = new Upstream({ pool, certificate: () => identity.fetch(), hbonePort: config.upstreamHbonePort, connectTimeoutMs: config.connectTimeoutMs });
+    cleanups.push({ name: 'upstream', run: () => upstream.close() });
+    const balancer = new Balancer(index, random);
+    const handler = buildStack({
+      mesh: index, gateway, balancer, upstream, metrics, accessLog: log.child({ component: 'access' }),
+      ...random, ...(options.retryBudget === undefined ? {} : { retryBudget: options.retryBudget }),
+    });
+    const frontends = new Frontends({ handler, logger: log });
+    const l4 = new L4Forwarder({ gateway, policies: () => index.authorizations(), balancer, upstream, metrics, logger: log });
+    const terminator = new Terminator({
+      mesh: index, gateway, frontends, l4, logger: log, ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }),
+    });
+    const server = new HboneServer({
+      certificate: () => identity.current(),
+      trustDomain: config.trustDomain,
+      authorize: (request) => terminator.authorize(request),
+      connect: (request) => terminator.connect(request),
+      limits: { connectTimeoutMs: config.connectTimeoutMs },
+      logger: log,
+    });
+    server.on('refused', (reason, event) => {
+      const ours = (event.error as { details?: { reason?: unknown } } | undefined)?.details?.reason;
+      metrics.refusals.inc({ reason: typeof ours === 'string' ? ours : reason });
+    });
+    cleanups.push({ name: 'HBONE server', run: () => server.close() });
+    const drain = new Drain();
+    drain.register(server);
+    drain.register(frontends);
+    metrics.certificateSource = () => identity.status();
+
+    // Bind every port before serving anything.
+    const hbone = await server.listen(config.hbone.port, config.hbone.host).catch((error: NodeJS.ErrnoException) => {
+      throw new AmbitError('unavailable', `cannot listen for HBONE on ${config.hbone.host}:${config.hbone.port}: ${error.code ?? error.message}`, { cause: error });
+    });
+    const metricsServer = routeServer({ '/metrics': metricsRoute(metrics.registry) });
+    await bind(metricsServer, config.metrics, 'metrics');
+    cleanups.push({ name: 'metrics', run: () => stopServer(metricsServer) });
+    const readinessServer = routeServer({ '/healthz/ready': readinessRoute(() => readiness.reason()) });
+    await bind(readinessServer, config.readiness, 'readiness');
+    cleanups.push({ name: 'readiness', run: () => stopServer(readinessServer) });
+
+    const discovery = new DiscoveryClient({
+      address: controlPlane,
+      serverIdentity: config.controlPlaneIdentity,
+      certificate: async () => {
+        const certificate = await identity.fetch();
+        certificateIssued();
+        return certificate;
+      },
+      subscription: { role: 'waypoint', gateway },
+      index,
+      connectTimeoutMs: config.connectTimeoutMs,
+      logger: log,
+      ...(options.discoveryBackoff === undefined ? {} : { backoff: options.discoveryBackoff }),
+    });
+    metrics.discoverySource = () => discovery.connected;
+    const addresses = {
+      hbone,
+      metrics: socketAddress(hostIp(config.metrics), boundPort(metricsServer)),
+      readiness: socketAddress(hostIp(config.readiness), boundPort(readinessServer)),
+    };
+    const admin = adminServer({
+      registry: metrics.registry,
+      notReady: () => readiness.reason(),
+      logLevel: { get: () => root.level, set: (level: LogLevel) => { root.level = level; } },
+      routes: () => index.routes(),
+      policies: () => index.authorizations().filter((p) => p.scope.kind === 'targets'),
+      certificates: () => identity.status(),
+      configDump: () => ({
+        gateway,
+        identity: identity.id.uri,
+        config: { ...config, controlPlaneIdentity: config.controlPlaneIdentity.uri },
+        readiness: { reason: readiness.reason(), pending: readiness.pending() },
+        discovery: { connected: discovery.connected, version: index.version, counts: { ...index.counts(), routes: index.routes().length } },
+        listeners: { hbone: formatAuthority(addresses.hbone), metrics: formatAuthority(addresses.metrics), readiness: formatAuthority(addresses.readiness) },
+        routes: index.routes(),
+        policies: index.authorizations().filter((p) => p.scope.kind === 'targets'),
+        certificates: identity.status(),
+        outliers: balancer.ejected(),
+        protocols: terminator.protocols,
+        hbone: { server: server.stats, pool: pool.stats() },
+      }),
+    }, log);
+    await bind(admin, config.adminSocket, 'admin');
+    cleanups.push({ name: 'admin', run: () => stopServer(admin) });
+    listenersBound();
+
+    discovery.once('synced', (version) => {
+      firstSync();
+      log.info({ version, counts: index.counts(), routes: index.routes().length }, 'first discovery sync applied');
+    });
+    cleanups.push({ name: 'discovery', run: () => discovery.close() });
+    void discovery.start();
+    identity.fetch().then(certificateIssued, (error: unknown) => log.warn({ err: causeChain(error).join(': ') }, 'certificate not issued yet; retrying'));
+    log.info({ identity: identity.id.uri, controlPlane: formatAuthority(controlPlane), hbone: formatAuthority(hbone), admin: config.adminSocket }, 'waypoint started');
+
+    let closing: Promise<void> | undefined;
+    const close = (): Promise<void> => (closing ??= runCleanups(cleanups, log));
+    return {
+      config,
+      identity: identity.id.uri,
+      addresses,
+      adminSocket: config.adminSocket,
+      registry: metrics.registry,
+      mesh: index,
+      notReady: () => readiness.reason(),
+      ready: () => readiness.whenReady(),
+      async drain(deadlineMs = config.drainDeadlineMs) {
+        readiness.drain();
+        const result = await drain.drain(deadlineMs);
+        await close();
+        return result;
+      },
+      close,
+    };
+  } catch (error) {
+    await runCleanups(cleanups, log);
+    throw error;
+  }
+}
+
+async function runCleanups(cleanups: { name: string; run: () => unknown }[], log: Logger): Promise<void> {
+  for (const cleanup of cleanups.splice(0).reverse()) {
+    try {
+      await cleanup.run();
+    } catch (error) {
+      log.warn({ step: cleanup.name, err: causeChain(error).join(': ') }, 'shutdown step failed');
+    }
+  }
+}
+
+/** The control plane's address; a name is resolved once, here. */
+async function resolveAddress(where: HostPort): Promise<SocketAddress> {
+  if (isIP(where.host) !== 0) return socketAddress(where.host, where.port);
+  try {
+    return socketAddress((await lookup(where.host)).address, where.port);
+  } catch (cause) {
+    throw new AmbitError('unavailable', `control-plane host ${where.host} cannot be resolved`, { cause, hint: 'use an IP address or a resolvable name' });
+  }
+}
+
+function hostIp(where: HostPort): string {
+  return where.host === '0.0.0.0' ? '127.0.0.1' : where.host;
+}

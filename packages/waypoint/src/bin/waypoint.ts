@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// ambit-waypoint: runs the L7 proxy of one waypoint Gateway. Settings come
+// from flags or AMBIT_WAYPOINT_<SETTING> environment variables (flags win), e.g.
+//   ambit-waypoint --gateway demo/waypoint --control-plane 10.0.0.2:15012 \
+//     --ca-root-file /var/lib/ambit/ca/root-cert.pem \
+//     --bootstrap-token-file /var/lib/ambit/bootstrap/workload-demo-waypoint.token \
+//     --admin-socket /run/ambit/waypoint-demo-waypoint.sock
+// SIGTERM or SIGINT drains: HBONE and HTTP/2 get GOAWAY, keep-alive
+// connections close after their response, everything closes at the deadline.
+// Exit codes: 0 after a clean shutdown, 1 on a runtime failure, 2 for bad settings.
+import { exitWith, runDaemon } from '@ambit/core';
+import { CONFIG_KEYS, parseWaypointConfig } from '../config.js';
+import { startWaypoint } from '../app.js';
+
+const HELP = `usage: ambit-waypoint [--SETTING VALUE ...]
+
+settings (flag, or environment variable AMBIT_WAYPOINT_<SETTING with - as _>):
+  --gateway NAMESPACE/NAME        the waypoint Gateway this process runs (required);
+                                  its identity is spiffe://TRUST-DOMAIN/ns/NAMESPACE/sa/NAME
+  --control-plane HOST:PORT       discovery + CA endpoint (required)
+  --control-plane-identity ID     SPIFFE ID the control plane must present
+                                  (default spiffe://TRUST-DOMAIN/ns/ambit-system/sa/control-plane)
+  --ca-root-file FILE             PEM roots that verify the control plane (required)
+  --bootstrap-token-file FILE     the gateway identity's workload bootstrap token (required)
+  --trust-domain NAME             SPIFFE trust domain (default cluster.local)
+  --hbone IP:PORT                 HBONE listener (default 0.0.0.0:15008)
+  --upstream-hbone-port PORT      HBONE port of the endpoints' ztunnels (default 15008)
+  --metrics IP:PORT               Prometheus metrics (default 127.0.0.1:15020)
+  --readiness IP:PORT             /healthz/ready (default 127.0.0.1:15021)
+  --admin-socket PATH             admin API unix socket, mode 0600 (required)
+  --drain-deadline DURATION       shutdown grace period (default 10s)
+  --connect-timeout DURATION      upstream and HBONE connect deadline (default 5s)
+  --log-level LEVEL               fatal|error|warn|info|debug|trace|silent (default info)
+`;
+
+exitWith('ambit-waypoint', runDaemon({
+  name: 'ambit-waypoint', app: 'waypoint', help: HELP, keys: CONFIG_KEYS, envPrefix: 'AMBIT_WAYPOINT_',
+  parse: (record, source) => parseWaypointConfig(record, source),
+  start: (config, logger) => startWaypoint(config, { logger }),
+  drain: (running, deadlineMs) => running.drain(deadlineMs),
+}));

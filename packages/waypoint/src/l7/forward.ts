@@ -1,0 +1,63 @@
+// Layer: forwarding one attempt as HTTP/1.1 to the chosen endpoint, over
+// the upstream's keep-alive connections. Resolves when the response headers
+// arrive (the body streams on). A failure before a connection exists is a
+// connect failure (UF, retryable as connect-failure); after it, a reset
+// (UC, retryable as reset); a cancelled attempt rejects with its signal's
+// reason.
+import http from 'node:http';
+import { failure } from '../flags.js';
+import { describeEndpoint, type Upstream } from '../proxy/upstream.js';
+import type { HeaderMap, Layer, ProxyResponse } from './exchange.js';
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'http2-settings', 'host']);
+
+export function forward(upstream: Upstream): Layer {
+  return () => (exchange) => {
+    const endpoint = exchange.trace.upstream;
+    if (endpoint === undefined) return Promise.reject(failure('internal', 'UH', 'no endpoint was chosen before forwarding'));
+    const { request, signal } = exchange;
+    if (signal.aborted) return Promise.reject(signal.reason as Error);
+    const where = describeEndpoint(endpoint);
+    return new Promise<ProxyResponse>((resolve, reject) => {
+      let connected = false;
+      const headers: http.OutgoingHttpHeaders = { ...withoutHopByHop(request.headers), host: request.authority || where };
+      const forwardedFor = request.headers['x-forwarded-for'];
+      headers['x-forwarded-for'] = forwardedFor === undefined ? exchange.source.ip : `${String(forwardedFor)}, ${exchange.source.ip}`;
+      headers['content-length'] = String(request.body.length);
+      const outgoing = http.request({ ...upstream.requestOptions(endpoint), method: request.method, path: request.path, headers });
+      const onAbort = (): void => {
+        outgoing.destroy(signal.reason as Error);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      outgoing.once('socket', () => { connected = true; });
+      outgoing.once('response', (incoming) => {
+        incoming.once('close', () => signal.removeEventListener('abort', onAbort));
+        incoming.on('error', () => undefined);
+        resolve({ status: incoming.statusCode ?? 502, headers: withoutHopByHop(incoming.headers), body: incoming });
+      });
+      outgoing.once('error', (error) => {
+        signal.removeEventListener('abort', onAbort);
+        if (signal.aborted) return reject(signal.reason as Error);
+        reject(connected && !isConnectError(error)
+          ? failure('protocol', 'UC', `upstream ${where} reset the request: ${error.message}`, { status: 503, cause: error, details: { retryOn: 'reset' } })
+          : failure('no-upstream', 'UF', `cannot connect to upstream ${where}: ${error.message}`, { status: 503, cause: error, details: { retryOn: 'connect-failure' } }));
+      });
+      outgoing.end(request.body);
+    });
+  };
+}
+
+export function withoutHopByHop(headers: HeaderMap | http.IncomingHttpHeaders): HeaderMap {
+  const result: HeaderMap = {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || name.startsWith(':') || HOP_BY_HOP.has(name)) continue;
+    result[name] = value;
+  }
+  return result;
+}
+
+/** The agent reports createConnection failures through the request too: tell them apart by their codes. */
+function isConnectError(error: Error): boolean {
+  const code = (error as { code?: unknown }).code;
+  return code === 'no-upstream' || code === 'timeout' || code === 'tls-failure' || code === 'tls-identity-mismatch' || code === 'untrusted-certificate';
+}

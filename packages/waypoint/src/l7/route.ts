@@ -1,0 +1,49 @@
+// Layer: HTTPRoute matching. Picks the rule (routing.ts) and, by weight, the
+// backend; with no route the backend is what the client called (the service
+// at the called port, or the workload). A rule without usable backends is
+// answered 500, as the Gateway API prescribes.
+import type { HttpRoute, Service } from '@ambit/api';
+import { serviceKey } from '@ambit/api';
+import { failure } from '../flags.js';
+import type { Backend, Exchange, Layer } from './exchange.js';
+import { pickWeighted, selectRule } from './routing.js';
+
+export interface RouteOptions {
+  routes: () => readonly HttpRoute[];
+  service: (key: string) => Service | undefined;
+  gateway: string;
+  random?: () => number;
+}
+
+export function route(options: RouteOptions): Layer {
+  const random = options.random ?? Math.random;
+  return (next) => (exchange) => {
+    exchange.trace.backend = chooseBackend(options, exchange, random);
+    return next(exchange);
+  };
+}
+
+function chooseBackend(options: RouteOptions, exchange: Exchange, random: () => number): Backend {
+  const { request, destination } = exchange;
+  const called = destination.service;
+  const selected = selectRule(options.routes(), {
+    service: called === undefined ? undefined : serviceKey(called), port: destination.port, gateway: options.gateway,
+  }, { method: request.method, path: request.path, host: request.authority.replace(/:\d+$/, '').toLowerCase(), headers: request.headers });
+  if (selected === undefined) {
+    if (called !== undefined) return { kind: 'service', service: called, port: destination.port };
+    if (destination.workload !== undefined) return { kind: 'workload', workload: destination.workload, port: destination.port };
+    throw failure('not-found', 'NR', `no route for ${request.method} ${request.path}: the destination is unknown`, { status: 404 });
+  }
+  exchange.trace.route = selected;
+  const chosen = pickWeighted(selected.rule.backends, random);
+  if (chosen === undefined) {
+    throw failure('not-found', 'NR', `route ${selected.route.key} has no backend with weight for ${request.path}`, { status: 500 });
+  }
+  const service = options.service(chosen.service);
+  if (service === undefined) {
+    throw failure('not-found', 'NR', `route ${selected.route.key} names service ${chosen.service}, which is unknown`, {
+      status: 500, hint: 'does the Service exist in discovery?',
+    });
+  }
+  return { kind: 'service', service, port: chosen.port };
+}

@@ -1,0 +1,174 @@
+// The L7 front ends: an HTTP/1.1 server (keep-alive) and HTTP/2 sessions
+// (h2c, prior knowledge) served on the byte streams the HBONE terminator
+// hands over. Both turn a request into an Exchange for the L7 stack and
+// write its response back; the stack never throws (telemetry answers
+// failures). Drain: keep-alive connections are told to close after their
+// current response, HTTP/2 sessions get GOAWAY.
+import http from 'node:http';
+import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import type { Duplex, Readable, Writable } from 'node:stream';
+import { connectionId, Tracker, type DrainParticipant, type Logger } from '@ambit/core';
+import { failure } from '../flags.js';
+import { withoutHopByHop } from '../l7/forward.js';
+import type { Destination, Handler, HeaderMap, ProxyResponse, Source } from '../l7/exchange.js';
+
+export interface ConnectionContext {
+  source: Source;
+  destination: Destination;
+}
+
+export interface FrontendOptions {
+  handler: Handler;
+  logger: Logger;
+  /** Request bodies are buffered (for retries) up to this size; larger ones get 413. */
+  maxRequestBodyBytes?: number;
+}
+
+export const DEFAULT_MAX_REQUEST_BODY_BYTES = 4 * 1024 * 1024;
+
+const kContext = Symbol('ambit.context');
+type ContextSocket = Duplex & { [kContext]?: ConnectionContext };
+
+export class Frontends implements DrainParticipant {
+  private readonly http1: http.Server;
+  private readonly sessions = new Tracker<ServerHttp2Session>();
+  private readonly connections = new Tracker<Duplex>();
+  private readonly log: Logger;
+  private readonly maxBody: number;
+  private draining = false;
+
+  constructor(private readonly options: FrontendOptions) {
+    this.log = options.logger.child({ component: 'http' });
+    this.maxBody = options.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES;
+    this.http1 = http.createServer({ keepAlive: true }, (request, response) => {
+      const context = (request.socket as ContextSocket)[kContext];
+      if (context === undefined) return void response.destroy();
+      if (this.draining) response.shouldKeepAlive = false;
+      void this.serve(context, {
+        method: request.method ?? 'GET', path: request.url ?? '/', authority: request.headers.host ?? '',
+        headers: request.headers, body: request,
+      }, {
+        head: (status, headers) => {
+          response.writeHead(status, headers);
+          return response;
+        },
+        closed: response,
+      });
+    });
+    this.http1.on('clientError', (error, socket) => {
+      this.log.debug({ err: error.message }, 'malformed HTTP/1 request');
+      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    });
+  }
+
+  /** Serves HTTP/1.x on `socket` (keep-alive: many requests per tunnel). */
+  serveHttp1(socket: Duplex, context: ConnectionContext): void {
+    (socket as ContextSocket)[kContext] = context;
+    this.connections.add(socket);
+    socket.once('close', () => this.connections.delete(socket));
+    this.http1.emit('connection', socket);
+  }
+
+  /** Serves HTTP/2 with prior knowledge on `socket`. */
+  serveH2(socket: Duplex, context: ConnectionContext): void {
+    this.connections.add(socket);
+    socket.once('close', () => this.connections.delete(socket));
+    const session = http2.performServerHandshake(socket, { settings: { enablePush: false } });
+    this.sessions.add(session);
+    session.once('close', () => this.sessions.delete(session));
+    session.on('error', (error: Error) => this.log.debug({ err: error.message }, 'HTTP/2 session error'));
+    session.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+      stream.on('error', () => undefined);
+      void this.serve(context, {
+        method: String(headers[':method'] ?? 'GET'), path: String(headers[':path'] ?? '/'), authority: String(headers[':authority'] ?? headers.host ?? ''),
+        headers, body: stream,
+      }, {
+        head: (status, outgoing) => {
+          stream.respond({ ':status': status, ...outgoing });
+          return stream;
+        },
+        closed: stream,
+      });
+    });
+    if (this.draining) session.close();
+  }
+
+  stopAccepting(): void {
+    this.draining = true;
+    for (const session of this.sessions.values()) session.close();
+    this.http1.closeIdleConnections();
+  }
+
+  idle(): Promise<void> {
+    return this.connections.idle();
+  }
+
+  forceClose(): void {
+    for (const session of this.sessions.values()) session.destroy();
+    this.connections.destroyAll();
+  }
+
+  private async serve(
+    context: ConnectionContext,
+    incoming: { method: string; path: string; authority: string; headers: IncomingHttpHeaders; body: Readable },
+    answer: { head(status: number, headers: http.OutgoingHttpHeaders): Writable; closed: Writable },
+  ): Promise<void> {
+    const abort = new AbortController();
+    answer.closed.once('close', () => {
+      if (!answer.closed.writableFinished) abort.abort(failure('closed', 'DC', 'the client went away'));
+    });
+    let body: Buffer;
+    try {
+      body = await readBody(incoming.body, this.maxBody);
+    } catch (error) {
+      const status = (error as { status?: number }).status ?? 400;
+      if (!answer.closed.destroyed) answer.head(status, { 'content-type': 'text/plain' }).end(`${(error as Error).message}\n`);
+      return;
+    }
+    const response: ProxyResponse = await this.options.handler({
+      id: connectionId(),
+      request: { method: incoming.method, path: incoming.path, authority: incoming.authority, headers: withoutHopByHop(incoming.headers), body },
+      source: context.source,
+      destination: context.destination,
+      signal: abort.signal,
+      trace: { retries: 0, flags: [] },
+    });
+    if (answer.closed.destroyed) {
+      if (!Buffer.isBuffer(response.body)) response.body.destroy();
+      return;
+    }
+    const sink = answer.head(response.status, outgoingHeaders(response.headers, response.body));
+    if (Buffer.isBuffer(response.body)) {
+      sink.end(response.body);
+      return;
+    }
+    const stream = response.body;
+    stream.once('error', () => sink.destroy());
+    stream.pipe(sink);
+  }
+}
+
+function outgoingHeaders(headers: HeaderMap, body: Readable | Buffer): http.OutgoingHttpHeaders {
+  const result: http.OutgoingHttpHeaders = withoutHopByHop(headers);
+  if (Buffer.isBuffer(body)) result['content-length'] = String(body.length);
+  return result;
+}
+
+function readBody(stream: Readable, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    stream.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        stream.removeAllListeners('data');
+        stream.resume();
+        reject(Object.assign(new Error(`request body larger than ${limit} bytes`), { status: 413 }));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    stream.once('end', () => resolve(Buffer.concat(chunks)));
+    stream.once('error', reject);
+  });
+}

@@ -1,0 +1,107 @@
+// Connections to endpoints. A mesh endpoint (its workload is HBONE) is
+// reached through a pooled HBONE tunnel to `<podIP>:<hbone port>`, expecting
+// the workload's identity and presenting the waypoint's own certificate, with
+// `:authority` podIP:targetPort; anything else gets plain TCP. HTTP rides
+// HTTP/1.1 keep-alive connections kept by an http.Agent whose
+// createConnection hands back such a stream (asynchronously, through its
+// callback).
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { SpiffeId } from '@ambit/core';
+import { formatAuthority, socketAddress } from '@ambit/api';
+import { dialTcp, type HbonePool } from '@ambit/hbone';
+import type { WorkloadCertificate } from '@ambit/identity';
+import type { Endpoint } from '../l7/exchange.js';
+
+export interface UpstreamOptions {
+  pool: HbonePool;
+  /** The waypoint's certificate (rotates; asked for at every new connection). */
+  certificate: () => WorkloadCertificate | Promise<WorkloadCertificate>;
+  /** The port mesh endpoints' ztunnels serve HBONE on. */
+  hbonePort: number;
+  connectTimeoutMs: number;
+  /** Idle keep-alive connections kept per endpoint. */
+  maxFreeSockets?: number;
+}
+
+const kEndpoint = Symbol('ambit.endpoint');
+
+export class Upstream {
+  readonly agent: http.Agent;
+
+  constructor(private readonly options: UpstreamOptions) {
+    this.agent = new StreamAgent((request) => {
+      const endpoint = request[kEndpoint] as Endpoint | undefined;
+      if (endpoint === undefined) return Promise.reject(new Error(`no endpoint for ${String(request.host)}:${String(request.port)}`));
+      return this.connect(endpoint);
+    }, { keepAlive: true, maxFreeSockets: options.maxFreeSockets ?? 64, scheduling: 'lifo' });
+  }
+
+  /** A byte stream to `endpoint`: an HBONE tunnel for mesh workloads, else TCP. */
+  async connect(endpoint: Endpoint, signal?: AbortSignal): Promise<Duplex> {
+    const workload = endpoint.workload;
+    if (workload === undefined || workload.protocol !== 'HBONE') {
+      return dialTcp(endpoint.address, { timeoutMs: this.options.connectTimeoutMs, ...(signal === undefined ? {} : { signal }) });
+    }
+    const node = socketAddress(endpoint.address.ip, this.options.hbonePort);
+    return this.options.pool.connect({
+      source: await this.options.certificate(),
+      destination: { address: node, identity: SpiffeId.parse(workload.identity) },
+      target: endpoint.address,
+      ...(signal === undefined ? {} : { signal }),
+    });
+  }
+
+  /** Request options that route an http.request through this upstream's agent to `endpoint`. */
+  requestOptions(endpoint: Endpoint): http.RequestOptions {
+    return { agent: this.agent, host: endpoint.address.ip, port: endpoint.address.port, [kEndpoint]: endpoint } as http.RequestOptions;
+  }
+
+  close(): void {
+    this.agent.destroy();
+  }
+}
+
+/**
+ * An http.Agent whose connections are any byte streams `connect` opens
+ * (tunnels): http.Agent accepts them through createConnection's callback.
+ */
+export class StreamAgent extends http.Agent {
+  constructor(private readonly open: (options: Record<string | symbol, unknown>) => Promise<Duplex>, options: http.AgentOptions = { keepAlive: true }) {
+    super(options);
+  }
+
+  override createConnection(options: Record<string | symbol, unknown>, callback: (error: Error | null, socket?: Duplex) => void): undefined {
+    this.open(options).then((stream) => callback(null, socketLike(stream)), (error: Error) => callback(error));
+    return undefined;
+  }
+
+  // The defaults call socket methods tunnel streams do not have (setKeepAlive, ref, unref).
+  override keepSocketAlive(): boolean {
+    return true;
+  }
+
+  override reuseSocket(_socket: Duplex, request: http.ClientRequest): void {
+    request.reusedSocket = true;
+  }
+}
+
+/** Gives a tunnel stream the few net.Socket methods the HTTP client calls. */
+function socketLike(stream: Duplex): Duplex {
+  const target = stream as Duplex & Record<string, unknown>;
+  const noop = function (this: Duplex): Duplex { return this; };
+  for (const name of ['setKeepAlive', 'setNoDelay', 'ref', 'unref']) if (typeof target[name] !== 'function') target[name] = noop;
+  if (typeof target.destroySoon !== 'function') target.destroySoon = () => { stream.end(); };
+  // The HTTP client writes its head as a latin1 string, corked with the body; an HTTP/2 stream's
+  // writev of string chunks can send them from memory already reused (garbled request lines), so
+  // strings become Buffers before they reach the stream.
+  const write = stream.write.bind(stream) as (chunk: unknown, encoding?: unknown, callback?: unknown) => boolean;
+  target.write = (chunk: unknown, encoding?: unknown, callback?: unknown): boolean => typeof chunk === 'string'
+    ? write(Buffer.from(chunk, typeof encoding === 'string' ? encoding as BufferEncoding : 'utf8'), typeof encoding === 'function' ? encoding : callback)
+    : write(chunk, encoding, callback);
+  return stream;
+}
+
+export function describeEndpoint(endpoint: Endpoint | undefined): string {
+  return endpoint === undefined ? '-' : formatAuthority(endpoint.address);
+}
