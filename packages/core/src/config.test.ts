@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigReader, parseDurationMs } from './config.js';
+import { ConfigReader, parseDurationMs, parseHostPort } from './config.js';
 import { isAmbitError } from './errors.js';
 
 /** Asserts `fn` throws invalid-config whose message names the key, the value and the reason. */
@@ -168,5 +168,24 @@ describe('ConfigReader.unused', () => {
 
   it('lists everything before anything is read', () => {
     assert.deepEqual(new ConfigReader({ a: '1', b: false }).unused(), ['a', 'b']);
+  });
+});
+
+describe('ConfigReader.hostPort and parseHostPort', () => {
+  it('parses host:port forms', () => {
+    assert.deepEqual(parseHostPort('10.0.0.2:15012'), { host: '10.0.0.2', port: 15012 });
+    assert.deepEqual(parseHostPort('[fd00::1]:15012'), { host: 'fd00::1', port: 15012 });
+    assert.deepEqual(parseHostPort('control-plane.ambit-system.svc:15012'), { host: 'control-plane.ambit-system.svc', port: 15012 });
+    for (const bad of ['[not-ip]:1', ':80', 'host:8o', '::1:15012', 'host', 'a b:80', '127.0.0.1:99999']) assert.equal(parseHostPort(bad), undefined, bad);
+  });
+
+  it('reads a default, requires a value without one, and names the key in errors', () => {
+    const reader = new ConfigReader({ 'control-plane': '10.0.0.2:0', hbone: 'localhost:15008', metrics: '[::1]:0' }, 'test');
+    assert.deepEqual(reader.hostPort('readiness', '127.0.0.1:15021'), { host: '127.0.0.1', port: 15021 });
+    assert.deepEqual(reader.hostPort('metrics', undefined, { ip: true }), { host: '::1', port: 0 });
+    assert.throws(() => reader.hostPort('control-plane', undefined, { nonZeroPort: true }), /control-plane="10.0.0.2:0" needs a port other than 0/);
+    assert.throws(() => reader.hostPort('hbone', '0.0.0.0:15008', { ip: true }), /hbone="localhost:15008" must be ip:port/);
+    assert.deepEqual(reader.hostPort('hbone', '0.0.0.0:15008'), { host: 'localhost', port: 15008 });
+    assert.throws(() => reader.hostPort('socks5', undefined), (error: unknown) => isAmbitError(error) && /socks5=undefined is required/.test(error.message));
   });
 });

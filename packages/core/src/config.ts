@@ -1,9 +1,22 @@
 // Config is parsed from a plain record (flags, env, a file: the caller
 // decides), so tests never touch process.env. Errors name the key, the value
 // and the reason.
+import { isIP } from 'node:net';
 import { AmbitError } from './errors.js';
 
 export type ConfigRecord = Readonly<Record<string, string | number | boolean | undefined>>;
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface HostPortOptions {
+  /** The host must be an IP address (listeners); otherwise a name is allowed too (resolved once, at start). */
+  ip?: boolean;
+  /** Port 0 (any free port) is refused: for addresses that are dialled, not bound. */
+  nonZeroPort?: boolean;
+}
 
 export class ConfigReader {
   private readonly used = new Set<string>();
@@ -62,6 +75,17 @@ export class ConfigReader {
     return text as T;
   }
 
+  /** `host:port` or `[v6]:port`; required when there is no fallback. */
+  hostPort(key: string, fallback: string | undefined, options: HostPortOptions = {}): HostPort {
+    const text = fallback === undefined ? this.required(key) : this.string(key, fallback);
+    const parsed = parseHostPort(text);
+    if (parsed === undefined || (options.ip === true && isIP(parsed.host) === 0)) {
+      throw this.error(key, text, `must be ${options.ip === true ? 'ip' : 'host'}:port, e.g. 127.0.0.1:15012 or [::1]:15012`);
+    }
+    if (parsed.port === 0 && options.nonZeroPort === true) throw this.error(key, text, 'needs a port other than 0');
+    return parsed;
+  }
+
   /** Keys present in the record that nothing asked for: usually typos. */
   unused(): string[] {
     return Object.keys(this.record).filter((k) => this.record[k] !== undefined && !this.used.has(k));
@@ -77,6 +101,29 @@ export class ConfigReader {
     this.used.add(key);
     return this.record[key];
   }
+}
+
+/** `host:port` or `[v6]:port`, else undefined; an unbracketed IPv6 address is ambiguous, so refused. */
+export function parseHostPort(text: string): HostPort | undefined {
+  let host: string;
+  let portText: string;
+  if (text.startsWith('[')) {
+    const close = text.indexOf(']');
+    if (close < 0 || text[close + 1] !== ':') return undefined;
+    host = text.slice(1, close);
+    if (isIP(host) !== 6) return undefined;
+    portText = text.slice(close + 2);
+  } else {
+    const colon = text.lastIndexOf(':');
+    if (colon <= 0) return undefined;
+    host = text.slice(0, colon);
+    if (/[\s:[\]]/.test(host)) return undefined;
+    portText = text.slice(colon + 1);
+  }
+  if (!/^\d{1,5}$/.test(portText)) return undefined;
+  const port = Number(portText);
+  if (port > 65535) return undefined;
+  return { host, port };
 }
 
 const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };

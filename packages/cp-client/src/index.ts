@@ -4,3 +4,7 @@ export { DiscoveryClient, DISCOVERY_PATH } from './discovery.js';
 export type { DiscoveryClientOptions, DiscoveryClientEvents } from './discovery.js';
 export { CaClient, CA_PATH } from './ca-client.js';
 export type { CaClientOptions } from './ca-client.js';
+export { readBootstrapInputs, readRoots, readBootstrapToken, parseBootstrapToken, resolveControlPlane } from './bootstrap.js';
+export type { BootstrapInputs, ProxyStartOptions } from './bootstrap.js';
+export { readProxySettings, DEFAULT_METRICS, DEFAULT_READINESS, DEFAULT_DRAIN_DEADLINE_MS, DEFAULT_CONNECT_TIMEOUT_MS } from './settings.js';
+export type { ProxySettings, ProxySettingsOptions } from './settings.js';

@@ -5,21 +5,17 @@
 // terminator; then every port is bound (HBONE, metrics, readiness, admin),
 // so a conflict fails start-up loudly; then discovery starts. Ready once
 // the certificate is issued, the first discovery sync is applied and the
-// listeners are bound.
-import { lookup } from 'node:dns/promises';
-import { isIP } from 'node:net';
+// listeners are bound. The admin socket answers GET /config_dump, /routes,
+// /policies, /certificates, plus core's /metrics, /healthz/ready and /logging.
 import type { Registry } from 'prom-client';
 import {
-  AmbitError, causeChain, createLogger, Drain, type BackoffOptions, type DrainResult, type Logger, type LogLevel,
+  adminServer, AmbitError, boundPort, causeChain, closeServer, createLogger, Drain, listen, metricsRoute, Readiness, readinessRoute,
+  routeServer, runCleanups, type Cleanup, type DrainResult, type HostPort, type LogLevel,
 } from '@ambit/core';
 import { formatAuthority, socketAddress, type SocketAddress } from '@ambit/api';
 import { HboneServer, HbonePool } from '@ambit/hbone';
-import type { KeyPair } from '@ambit/identity';
-import { CaClient, DiscoveryClient, MeshIndex } from '@ambit/cp-client';
-import { adminServer } from './admin.js';
-import { loadBootstrapToken, loadRoots } from './bootstrap.js';
-import { gatewayKey, type HostPort, type WaypointConfig } from './config.js';
-import { bind, boundPort, metricsRoute, readinessRoute, routeServer, stopServer } from './http.js';
+import { CaClient, DiscoveryClient, MeshIndex, readBootstrapInputs, type ProxyStartOptions } from '@ambit/cp-client';
+import { gatewayKey, type WaypointConfig } from './config.js';
 import { WaypointIdentity } from './identity.js';
 import { Balancer } from './l7/balancer.js';
 import type { RetryBudgetOptions } from './l7/retry-budget.js';
@@ -29,19 +25,10 @@ import { Frontends } from './proxy/frontends.js';
 import { L4Forwarder } from './proxy/l4.js';
 import { Terminator } from './proxy/terminate.js';
 import { Upstream } from './proxy/upstream.js';
-import { Readiness } from './readiness.js';
 
-export interface StartOptions {
-  logger?: Logger;
-  /** Key generation for the certificate (tests pass a cached key). */
-  generateKeys?: () => Promise<KeyPair>;
-  /** The bootstrap token itself, instead of reading `bootstrap-token-file`. */
-  bootstrapToken?: string;
-  /** PEM roots, instead of reading `ca-root-file`. */
-  roots?: readonly string[];
+export interface StartOptions extends ProxyStartOptions {
   /** The mesh index discovery fills; tests may apply extra updates to it (e.g. routes not yet translated). */
   index?: MeshIndex;
-  discoveryBackoff?: BackoffOptions;
   retryBudget?: RetryBudgetOptions;
   /** Randomness for weighted choice, faults, jitter and endpoint choice. */
   random?: () => number;
@@ -65,16 +52,13 @@ export async function startWaypoint(config: WaypointConfig, options: StartOption
   const gateway = gatewayKey(config);
   const root = options.logger ?? createLogger({ name: 'waypoint', level: config.logLevel });
   const log = root.child({ gateway });
-  const cleanups: { name: string; run: () => unknown }[] = [];
+  const cleanups: Cleanup[] = [];
   const readiness = new Readiness();
-  const certificateIssued = readiness.gate('certificate');
-  const firstSync = readiness.gate('discovery sync');
-  const listenersBound = readiness.gate('listeners');
+  const certificateIssued = readiness.block('certificate');
+  const firstSync = readiness.block('discovery sync');
+  const listenersBound = readiness.block('listeners');
   try {
-    const roots = options.roots ?? await loadRoots(config.caRootFile);
-    const token = options.bootstrapToken;
-    const bootstrapToken = token === undefined ? () => loadBootstrapToken(config.bootstrapTokenFile) : () => token;
-    const controlPlane = await resolveAddress(config.controlPlane);
+    const { roots, bootstrapToken, controlPlane } = await readBootstrapInputs(config, options);
 
     // Identity: bootstrap with the token, then the CA client authenticates with the certificate itself.
     const held: { identity?: WaypointIdentity } = {};
@@ -129,11 +113,11 @@ export async function startWaypoint(config: WaypointConfig, options: StartOption
       throw new AmbitError('unavailable', `cannot listen for HBONE on ${config.hbone.host}:${config.hbone.port}: ${error.code ?? error.message}`, { cause: error });
     });
     const metricsServer = routeServer({ '/metrics': metricsRoute(metrics.registry) });
-    await bind(metricsServer, config.metrics, 'metrics');
-    cleanups.push({ name: 'metrics', run: () => stopServer(metricsServer) });
-    const readinessServer = routeServer({ '/healthz/ready': readinessRoute(() => readiness.reason()) });
-    await bind(readinessServer, config.readiness, 'readiness');
-    cleanups.push({ name: 'readiness', run: () => stopServer(readinessServer) });
+    await listen(metricsServer, config.metrics, 'metrics');
+    cleanups.push({ name: 'metrics', run: () => closeServer(metricsServer) });
+    const readinessServer = routeServer({ '/healthz/ready': readinessRoute(() => readiness.notReady()) });
+    await listen(readinessServer, config.readiness, 'readiness');
+    cleanups.push({ name: 'readiness', run: () => closeServer(readinessServer) });
 
     const discovery = new DiscoveryClient({
       address: controlPlane,
@@ -156,29 +140,31 @@ export async function startWaypoint(config: WaypointConfig, options: StartOption
       readiness: socketAddress(hostIp(config.readiness), boundPort(readinessServer)),
     };
     const admin = adminServer({
-      registry: metrics.registry,
-      notReady: () => readiness.reason(),
+      metrics: metrics.registry,
+      notReady: () => readiness.notReady(),
       logLevel: { get: () => root.level, set: (level: LogLevel) => { root.level = level; } },
-      routes: () => index.routes(),
-      policies: () => index.authorizations().filter((p) => p.scope.kind === 'targets'),
-      certificates: () => identity.status(),
-      configDump: () => ({
-        gateway,
-        identity: identity.id.uri,
-        config: { ...config, controlPlaneIdentity: config.controlPlaneIdentity.uri },
-        readiness: { reason: readiness.reason(), pending: readiness.pending() },
-        discovery: { connected: discovery.connected, version: index.version, counts: { ...index.counts(), routes: index.routes().length } },
-        listeners: { hbone: formatAuthority(addresses.hbone), metrics: formatAuthority(addresses.metrics), readiness: formatAuthority(addresses.readiness) },
-        routes: index.routes(),
-        policies: index.authorizations().filter((p) => p.scope.kind === 'targets'),
-        certificates: identity.status(),
-        outliers: balancer.ejected(),
-        protocols: terminator.protocols,
-        hbone: { server: server.stats, pool: pool.stats() },
-      }),
+      endpoints: {
+        '/config_dump': () => ({
+          gateway,
+          identity: identity.id.uri,
+          config: { ...config, controlPlaneIdentity: config.controlPlaneIdentity.uri },
+          readiness: { reason: readiness.notReady(), pending: readiness.blockers() },
+          discovery: { connected: discovery.connected, version: index.version, counts: { ...index.counts(), routes: index.routes().length } },
+          listeners: { hbone: formatAuthority(addresses.hbone), metrics: formatAuthority(addresses.metrics), readiness: formatAuthority(addresses.readiness) },
+          routes: index.routes(),
+          policies: index.authorizations().filter((p) => p.scope.kind === 'targets'),
+          certificates: identity.status(),
+          outliers: balancer.ejected(),
+          protocols: terminator.protocols,
+          hbone: { server: server.stats, pool: pool.stats() },
+        }),
+        '/routes': () => index.routes(),
+        '/policies': () => index.authorizations().filter((p) => p.scope.kind === 'targets'),
+        '/certificates': () => identity.status(),
+      },
     }, log);
-    await bind(admin, config.adminSocket, 'admin');
-    cleanups.push({ name: 'admin', run: () => stopServer(admin) });
+    await listen(admin, config.adminSocket, 'admin', { busyHint: 'is another waypoint running for this Gateway?' });
+    cleanups.push({ name: 'admin', run: () => closeServer(admin) });
     listenersBound();
 
     discovery.once('synced', (version) => {
@@ -199,10 +185,10 @@ export async function startWaypoint(config: WaypointConfig, options: StartOption
       adminSocket: config.adminSocket,
       registry: metrics.registry,
       mesh: index,
-      notReady: () => readiness.reason(),
+      notReady: () => readiness.notReady(),
       ready: () => readiness.whenReady(),
       async drain(deadlineMs = config.drainDeadlineMs) {
-        readiness.drain();
+        readiness.startDraining();
         const result = await drain.drain(deadlineMs);
         await close();
         return result;
@@ -212,26 +198,6 @@ export async function startWaypoint(config: WaypointConfig, options: StartOption
   } catch (error) {
     await runCleanups(cleanups, log);
     throw error;
-  }
-}
-
-async function runCleanups(cleanups: { name: string; run: () => unknown }[], log: Logger): Promise<void> {
-  for (const cleanup of cleanups.splice(0).reverse()) {
-    try {
-      await cleanup.run();
-    } catch (error) {
-      log.warn({ step: cleanup.name, err: causeChain(error).join(': ') }, 'shutdown step failed');
-    }
-  }
-}
-
-/** The control plane's address; a name is resolved once, here. */
-async function resolveAddress(where: HostPort): Promise<SocketAddress> {
-  if (isIP(where.host) !== 0) return socketAddress(where.host, where.port);
-  try {
-    return socketAddress((await lookup(where.host)).address, where.port);
-  } catch (cause) {
-    throw new AmbitError('unavailable', `control-plane host ${where.host} cannot be resolved`, { cause, hint: 'use an IP address or a resolvable name' });
   }
 }
 

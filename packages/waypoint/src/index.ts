@@ -1,7 +1,7 @@
 export { startWaypoint } from './app.js';
 export type { StartOptions, Waypoint } from './app.js';
 export { parseWaypointConfig, gatewayKey, CONFIG_KEYS, DEFAULT_HBONE, DEFAULT_UPSTREAM_HBONE_PORT, DEFAULT_METRICS, DEFAULT_READINESS } from './config.js';
-export type { WaypointConfig, HostPort, ConfigKey } from './config.js';
+export type { WaypointConfig, ConfigKey } from './config.js';
 export { outcomeFor, failure } from './flags.js';
 export type { ResponseFlag } from './flags.js';
 export { WaypointMetrics } from './metrics.js';

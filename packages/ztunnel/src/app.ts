@@ -5,23 +5,22 @@
 // fails start-up loudly; then capture is programmed and discovery starts.
 // Readiness turns green after the first discovery sync has been applied
 // (enrolled set, certificates prefetched, per-pod listeners bound).
-import { lookup } from 'node:dns/promises';
+// The admin socket answers GET /config_dump, /workloads, /services,
+// /policies, /certificates, /connections, plus core's /metrics,
+// /healthz/ready and /logging.
 import type { Server } from 'node:http';
-import { isIP, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import {
-  AmbitError, causeChain, createLogger, Drain, type BackoffOptions, type DrainResult, type Logger, type LogLevel,
+  adminServer, causeChain, closeServer, createLogger, Drain, listen, metricsRoute, Readiness, readinessRoute, routeServer, runCleanups,
+  type Cleanup, type DrainResult, type HostPort, type Logger, type LogLevel,
 } from '@ambit/core';
 import { formatAuthority, normalizeIp, socketAddress, type SocketAddress } from '@ambit/api';
 import { HbonePool } from '@ambit/hbone';
-import type { KeyPair } from '@ambit/identity';
-import { CaClient, DiscoveryClient, MeshIndex } from '@ambit/cp-client';
-import { AdminServer } from './admin.js';
-import { readBootstrapToken, readRoots } from './bootstrap.js';
+import { CaClient, DiscoveryClient, MeshIndex, readBootstrapInputs, type ProxyStartOptions } from '@ambit/cp-client';
 import { NoCapture, type Capture } from './capture/capture.js';
 import { NftCapture } from './capture/nftables.js';
-import type { HostPort, ZtunnelConfig } from './config.js';
-import { closeHttp, listenHttp, metricsHandler, readinessHandler } from './http.js';
+import type { ZtunnelConfig } from './config.js';
 import { ZtunnelIdentity, type IdentityStatus } from './identity.js';
 import { ZtunnelMetrics } from './metrics.js';
 import { ConnectionTable } from './proxy/connections.js';
@@ -33,21 +32,11 @@ import { TcpListener } from './proxy/listener.js';
 import { Outbound } from './proxy/outbound.js';
 import type { Picker } from './proxy/resolve.js';
 import { socks5Handler } from './proxy/socks5.js';
-import { Readiness } from './readiness.js';
 import { ZtunnelState } from './state.js';
 
-export interface StartOptions {
-  logger?: Logger;
-  /** Key generation for certificates (tests pass a cached key). */
-  generateKeys?: () => Promise<KeyPair>;
-  /** The bootstrap token itself, instead of reading `bootstrap-token-file`. */
-  bootstrapToken?: string;
-  /** PEM roots, instead of reading `ca-root-file`. */
-  roots?: readonly string[];
+export interface StartOptions extends ProxyStartOptions {
   /** A capture implementation; by default the one `capture` names. */
   capture?: Capture;
-  /** Discovery reconnect backoff. */
-  discoveryBackoff?: BackoffOptions;
   /** Endpoint choice among healthy endpoints (default: random). */
   pick?: Picker;
 }
@@ -87,7 +76,7 @@ export interface Ztunnel {
 export async function startZtunnel(config: ZtunnelConfig, options: StartOptions = {}): Promise<Ztunnel> {
   const root = options.logger ?? createLogger({ name: 'ztunnel', level: config.logLevel });
   const log = root.child({ node: config.node });
-  const cleanups: { name: string; run: () => unknown }[] = [];
+  const cleanups: Cleanup[] = [];
   const readiness = new Readiness();
   const listenersBound = readiness.block('listeners');
   const nodeCertificate = readiness.block('node certificate');
@@ -95,10 +84,7 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
   const captureProgrammed = readiness.block('capture');
   try {
     // Inputs: the roots that verify the control plane, the token that proves the node, the control plane's address.
-    const roots = options.roots ?? await readRoots(config.caRootFile);
-    const token = options.bootstrapToken;
-    const bootstrapToken = token === undefined ? () => readBootstrapToken(config.bootstrapTokenFile) : () => token;
-    const controlPlane = await resolveAddress(config.controlPlane);
+    const { roots, bootstrapToken, controlPlane } = await readBootstrapInputs(config, options);
 
     // Identity: the CA client authenticates with the node certificate once there is one (it rotates too).
     const held: { identity?: ZtunnelIdentity } = {};
@@ -142,10 +128,12 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
     metrics.activeSource = () => connections.counts();
 
     // Bind every port before serving anything.
-    const metricsServer = await listenHttp(config.metrics, metricsHandler(metrics.registry), 'metrics');
-    cleanups.push({ name: 'metrics', run: () => closeHttp(metricsServer) });
-    const readinessServer = await listenHttp(config.readiness, readinessHandler(() => readiness.notReady()), 'readiness');
-    cleanups.push({ name: 'readiness', run: () => closeHttp(readinessServer) });
+    const metricsServer = routeServer({ '/metrics': metricsRoute(metrics.registry) });
+    await listen(metricsServer, config.metrics, 'metrics');
+    cleanups.push({ name: 'metrics', run: () => closeServer(metricsServer) });
+    const readinessServer = routeServer({ '/healthz/ready': readinessRoute(() => readiness.notReady()) });
+    await listen(readinessServer, config.readiness, 'readiness');
+    cleanups.push({ name: 'readiness', run: () => closeServer(readinessServer) });
     const bind = async (listener: TcpListener, where: HostPort, transparent: boolean): Promise<TcpListener> => {
       await listener.listen(where.host, where.port);
       if (transparent) capture.prepareListener(listener.server);
@@ -207,34 +195,37 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
       ...(options.discoveryBackoff === undefined ? {} : { backoff: options.discoveryBackoff }),
     });
     metrics.discoverySource = () => discovery.connected;
-    const admin = new AdminServer({
-      registry: metrics.registry,
+    const admin = adminServer({
+      metrics: metrics.registry,
       notReady: () => readiness.notReady(),
       logLevel,
-      workloads: () => state.workloads().map((w) => ({ ...w, local: w.node === config.node && w.protocol === 'HBONE' })),
-      services: () => state.services(),
-      policies: () => state.authorizations(),
-      certificates: () => flattenCertificates(identity.status()),
-      connections: () => connections.list(),
-      configDump: () => ({
-        node: config.node,
-        version: state.version,
-        config: { ...config, controlPlaneIdentity: config.controlPlaneIdentity.uri },
-        readiness: { ready: readiness.ready, reason: readiness.notReady(), blockers: readiness.blockers() },
-        discovery: { connected: discovery.connected, version: state.version, counts: state.counts() },
-        capture: capture.status(),
-        listeners: { ...addressesJson(addresses), failures: workloadListeners?.failures() ?? [] },
-        localWorkloads: state.localWorkloads().map((w) => `${w.namespace}/${w.name}`),
-        workloads: state.workloads(),
-        services: state.services(),
-        policies: state.authorizations(),
-        certificates: flattenCertificates(identity.status()),
-        connections: connections.list(),
-        hbone: { server: inbound.server.stats, pool: pool.stats() },
-      }),
+      endpoints: {
+        '/config_dump': () => ({
+          node: config.node,
+          version: state.version,
+          config: { ...config, controlPlaneIdentity: config.controlPlaneIdentity.uri },
+          readiness: { ready: readiness.ready, reason: readiness.notReady(), blockers: readiness.blockers() },
+          discovery: { connected: discovery.connected, version: state.version, counts: state.counts() },
+          capture: capture.status(),
+          listeners: { ...addressesJson(addresses), failures: workloadListeners?.failures() ?? [] },
+          localWorkloads: state.localWorkloads().map((w) => `${w.namespace}/${w.name}`),
+          workloads: state.workloads(),
+          services: state.services(),
+          policies: state.authorizations(),
+          certificates: flattenCertificates(identity.status()),
+          connections: connections.list(),
+          hbone: { server: inbound.server.stats, pool: pool.stats() },
+        }),
+        '/workloads': () => state.workloads().map((w) => ({ ...w, local: w.node === config.node && w.protocol === 'HBONE' })),
+        '/services': () => state.services(),
+        '/policies': () => state.authorizations(),
+        '/certificates': () => flattenCertificates(identity.status()),
+        '/connections': () => connections.list(),
+      },
     }, log);
-    await admin.listen(config.adminSocket);
-    cleanups.push({ name: 'admin', run: () => admin.close() });
+    await listen(admin, config.adminSocket, 'admin', { busyHint: 'is another ztunnel running for this node? stop it or choose another admin-socket' });
+    log.info({ socket: config.adminSocket }, 'admin listening');
+    cleanups.push({ name: 'admin', run: () => closeServer(admin) });
     listenersBound();
 
     // Capture: the rules go in before any pod is enrolled (the enrolled set starts empty).
@@ -297,27 +288,6 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
   } catch (error) {
     await runCleanups(cleanups, log);
     throw error;
-  }
-}
-
-async function runCleanups(cleanups: { name: string; run: () => unknown }[], log: Logger): Promise<void> {
-  for (const cleanup of cleanups.splice(0).reverse()) {
-    try {
-      await cleanup.run();
-    } catch (error) {
-      log.warn({ step: cleanup.name, err: causeChain(error).join(': ') }, 'shutdown step failed');
-    }
-  }
-}
-
-/** The control plane's address; a name is resolved once, here (tunnels themselves never resolve names). */
-async function resolveAddress(where: HostPort): Promise<SocketAddress> {
-  if (isIP(where.host) !== 0) return socketAddress(where.host, where.port);
-  try {
-    const { address } = await lookup(where.host);
-    return socketAddress(address, where.port);
-  } catch (cause) {
-    throw new AmbitError('unavailable', `control-plane host ${where.host} cannot be resolved`, { cause, hint: 'use an IP address or a resolvable name' });
   }
 }
 

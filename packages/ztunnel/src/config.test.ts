@@ -1,9 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AmbitError } from '@ambit/core';
-import { CONFIG_KEYS, parseHostPort, parseZtunnelConfig } from './config.js';
-import { parseBootstrapToken } from './bootstrap.js';
-import { Readiness } from './readiness.js';
+import { CONFIG_KEYS, parseZtunnelConfig } from './config.js';
 
 const minimal = {
   node: 'node-1',
@@ -97,40 +95,5 @@ describe('ztunnel config', () => {
   it('lists every key it reads', () => {
     const record = Object.fromEntries(CONFIG_KEYS.map((k) => [k, undefined]));
     assert.doesNotThrow(() => parseZtunnelConfig({ ...record, ...minimal }));
-  });
-
-  it('parses host:port forms', () => {
-    assert.deepEqual(parseHostPort('[fd00::1]:15012'), { host: 'fd00::1', port: 15012 });
-    assert.equal(parseHostPort('[not-ip]:1'), undefined);
-    assert.equal(parseHostPort(':80'), undefined);
-    assert.equal(parseHostPort('host:8o'), undefined);
-  });
-});
-
-describe('bootstrap token file', () => {
-  it('reads the local cluster format and a bare token', () => {
-    assert.equal(parseBootstrapToken('node node-1\nabc123\n'), 'abc123');
-    assert.equal(parseBootstrapToken('eyJhbGciOi.x.y\n'), 'eyJhbGciOi.x.y');
-  });
-  it('refuses an empty file', () => {
-    assert.throws(() => parseBootstrapToken('\n\n', 'token.txt'), /token\.txt holds no bootstrap token/);
-  });
-});
-
-describe('readiness', () => {
-  it('is ready once every blocker cleared, and never again after draining', async () => {
-    const readiness = new Readiness();
-    const a = readiness.block('discovery sync');
-    const b = readiness.block('capture');
-    assert.equal(readiness.notReady(), 'waiting for discovery sync, capture');
-    const ready = readiness.whenReady();
-    a();
-    a();
-    assert.equal(readiness.notReady(), 'waiting for capture');
-    b();
-    await ready;
-    assert.equal(readiness.notReady(), undefined);
-    readiness.startDraining();
-    assert.equal(readiness.notReady(), 'draining');
   });
 });

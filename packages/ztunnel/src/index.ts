@@ -1,10 +1,10 @@
 export { startZtunnel } from './app.js';
 export type { StartOptions, Ztunnel, ZtunnelAddresses } from './app.js';
 export {
-  parseZtunnelConfig, parseHostPort, CONFIG_KEYS, DEFAULT_HBONE_PORT, DEFAULT_OUTBOUND_PORT, DEFAULT_INBOUND_PLAINTEXT_PORT,
+  parseZtunnelConfig, CONFIG_KEYS, DEFAULT_HBONE_PORT, DEFAULT_OUTBOUND_PORT, DEFAULT_INBOUND_PLAINTEXT_PORT,
   DEFAULT_SOCKS5, DEFAULT_METRICS, DEFAULT_READINESS, DEFAULT_DRAIN_DEADLINE_MS, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_TABLE,
 } from './config.js';
-export type { ZtunnelConfig, HostPort, CaptureMode, ConfigKey } from './config.js';
+export type { ZtunnelConfig, CaptureMode, ConfigKey } from './config.js';
 export { ZtunnelState, isLocalHbone, guessInboundService } from './state.js';
 export type { MeshLookup, ObservableMeshView } from './state.js';
 export { ZtunnelIdentity, ZTUNNEL_SERVICE_ACCOUNT } from './identity.js';
@@ -21,8 +21,6 @@ export { parseGreeting, parseRequest, encodeReply, Reply } from './proxy/socks5.
 export type { ReplyCode } from './proxy/socks5.js';
 export { ZtunnelMetrics } from './metrics.js';
 export type { TrafficLabels, Reporter, SecurityPolicy } from './metrics.js';
-export { Readiness } from './readiness.js';
-export { parseBootstrapToken } from './bootstrap.js';
 export { NoCapture, CAPTURE_MARK } from './capture/capture.js';
 export type { Capture, CapturePorts, CaptureStatus } from './capture/capture.js';
 export { NftCapture } from './capture/nftables.js';

@@ -3,9 +3,8 @@
 // proxying, client sockets are half-open capable so a client's FIN travels
 // on without closing the other direction.
 import net from 'node:net';
-import { AmbitError, Tracker, type DrainParticipant, type Logger } from '@ambit/core';
+import { AmbitError, bindError, Tracker, type DrainParticipant, type Logger } from '@ambit/core';
 import { formatAuthority, socketAddress, type SocketAddress } from '@ambit/api';
-import { bindError } from '../http.js';
 
 export class TcpListener implements DrainParticipant {
   readonly server: net.Server;

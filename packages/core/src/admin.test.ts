@@ -3,22 +3,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
-import http from 'node:http';
+import type http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Registry, Counter } from 'prom-client';
-import { AmbitError, createLogger, silentLogger, type LogLevel } from '@ambit/core';
-import { AdminServer, type AdminSources } from './admin.js';
-
-function request(socketPath: string, path: string, method = 'GET'): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    http.request({ socketPath, path, method }, (response) => {
-      let body = '';
-      response.on('data', (chunk: Buffer) => { body += chunk.toString(); });
-      response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
-    }).on('error', reject).end();
-  });
-}
+import { adminServer, type AdminSources } from './admin.js';
+import { AmbitError } from './errors.js';
+import { createLogger, silentLogger, type LogLevel } from './log.js';
+import { closeServer, listen } from './serve.js';
+import { httpRequest as request } from './testing.js';
 
 /** A unix socket left behind by a process that died without cleaning up. */
 async function staleSocket(path: string): Promise<void> {
@@ -35,18 +27,16 @@ async function staleSocket(path: string): Promise<void> {
 
 describe('admin server', () => {
   let dir: string;
-  let admin: AdminServer;
+  let admin: http.Server;
   let level: LogLevel = 'info';
-  const registry = new Registry();
-  new Counter({ name: 'admin_test_total', help: 'test', registers: [registry] }).inc(3);
   const sources: AdminSources = {
-    configDump: () => ({ node: 'node-1' }),
-    workloads: () => [{ name: 'a' }],
-    services: () => [],
-    policies: () => [],
-    certificates: () => [{ kind: 'node', identity: 'spiffe://cluster.local/ns/ambit-system/sa/ztunnel', state: 'available' }],
-    connections: () => [],
-    registry,
+    endpoints: {
+      '/config_dump': () => ({ node: 'node-1' }),
+      '/workloads': () => [{ name: 'a' }],
+      '/certificates': () => [{ kind: 'node', identity: 'spiffe://cluster.local/ns/ambit-system/sa/ztunnel', state: 'available' }],
+      '/broken': () => { throw new Error('no dump today'); },
+    },
+    metrics: { metrics: () => Promise.resolve('admin_test_total 3\n'), contentType: 'text/plain; version=0.0.4; charset=utf-8' },
     notReady: () => 'waiting for discovery sync',
     logLevel: { get: () => level, set: (l) => { level = l; } },
   };
@@ -55,36 +45,39 @@ describe('admin server', () => {
     dir = await mkdtemp(join(tmpdir(), 'ambit-admin-'));
   });
   after(async () => {
-    await admin.close();
+    await closeServer(admin);
     await rm(dir, { recursive: true, force: true });
   });
 
   it('replaces a stale socket, listens with mode 0600 and answers JSON', async () => {
     const path = join(dir, 'admin.sock');
     await staleSocket(path);
-    admin = new AdminServer(sources, silentLogger);
-    await admin.listen(path);
+    admin = adminServer(sources, silentLogger);
+    await listen(admin, path, 'admin');
     assert.equal((await stat(path)).mode & 0o777, 0o600);
-    const certificates = await request(path, '/certificates');
+    const certificates = await request({ socketPath: path, path: '/certificates' });
     assert.equal(certificates.status, 200);
     assert.equal((JSON.parse(certificates.body) as { kind: string }[])[0]?.kind, 'node');
-    assert.deepEqual(JSON.parse((await request(path, '/config_dump')).body), { node: 'node-1' });
-    assert.match((await request(path, '/metrics')).body, /admin_test_total 3/);
-    const ready = await request(path, '/healthz/ready');
+    assert.deepEqual(JSON.parse((await request({ socketPath: path, path: '/config_dump' })).body), { node: 'node-1' });
+    assert.match((await request({ socketPath: path, path: '/metrics' })).body, /admin_test_total 3/);
+    const ready = await request({ socketPath: path, path: '/healthz/ready' });
     assert.equal(ready.status, 503);
-    assert.match(ready.body, /waiting for discovery sync/);
-    const missing = await request(path, '/nope');
+    assert.deepEqual(JSON.parse(ready.body), { ready: false, reason: 'waiting for discovery sync' });
+    const missing = await request({ socketPath: path, path: '/nope' });
     assert.equal(missing.status, 404);
     assert.match(missing.body, /\/config_dump/);
-    assert.equal((await request(path, '/workloads', 'DELETE')).status, 405);
+    assert.equal((await request({ socketPath: path, path: '/workloads', method: 'DELETE' })).status, 405);
+    const broken = await request({ socketPath: path, path: '/broken' });
+    assert.equal(broken.status, 500);
+    assert.match(broken.body, /no dump today/);
   });
 
   it('changes the log level with POST /logging, and refuses unknown levels', async () => {
     const path = join(dir, 'admin.sock');
-    assert.equal((await request(path, '/logging?level=debug', 'POST')).status, 200);
+    assert.equal((await request({ socketPath: path, path: '/logging?level=debug', method: 'POST' })).status, 200);
     assert.equal(level, 'debug');
-    assert.deepEqual(JSON.parse((await request(path, '/logging')).body), { level: 'debug' });
-    const bad = await request(path, '/logging?level=loud', 'POST');
+    assert.deepEqual(JSON.parse((await request({ socketPath: path, path: '/logging' })).body), { level: 'debug' });
+    const bad = await request({ socketPath: path, path: '/logging?level=loud', method: 'POST' });
     assert.equal(bad.status, 400);
     assert.match(bad.body, /not a log level/);
     assert.equal(level, 'debug');
@@ -98,17 +91,20 @@ describe('admin server', () => {
   });
 
   it('refuses a path where another process is listening, or that is not a socket', async () => {
-    const other = new AdminServer(sources, silentLogger);
-    await assert.rejects(other.listen(join(dir, 'admin.sock')), (error: unknown) => error instanceof AmbitError && /another process is serving/.test(error.message));
+    const other = adminServer(sources, silentLogger);
+    await assert.rejects(
+      listen(other, join(dir, 'admin.sock'), 'admin', { busyHint: 'is another ztunnel running for this node?' }),
+      (error: unknown) => error instanceof AmbitError && /another process is serving/.test(error.message) && error.hint === 'is another ztunnel running for this node?',
+    );
     const file = join(dir, 'file');
     await writeFile(file, 'not a socket');
-    await assert.rejects(other.listen(file), /exists and is not a socket/);
+    await assert.rejects(listen(other, file, 'admin'), /exists and is not a socket/);
     assert.equal(existsSync(file), true, 'never removed');
   });
 
   it('removes its socket on close', async () => {
     const path = join(dir, 'admin.sock');
-    await admin.close();
+    await closeServer(admin);
     assert.equal(existsSync(path), false);
   });
 });

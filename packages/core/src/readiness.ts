@@ -37,7 +37,7 @@ export class Readiness {
     this.draining = true;
   }
 
-  /** The names still blocking, for the admin dump. */
+  /** The names still blocking, for admin dumps. */
   blockers(): string[] {
     return [...this.pending];
   }
