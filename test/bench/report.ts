@@ -239,6 +239,18 @@ export async function writeSection(file: string, section: string): Promise<void>
   await writeAtomic(file, `${text.trimEnd()}\n`);
 }
 
+/**
+ * Prints a benchmark's section to stdout and, when `write`, records it: the
+ * samples to `resultsFile`, the section into `docFile`. Returns a line for the log.
+ */
+export async function publish(section: string, results: unknown, target: { write: boolean; docFile: string; resultsFile: string }): Promise<string> {
+  console.log(`\n${section}`);
+  if (!target.write) return 'not written (smoke run); pass --write to record it';
+  await writeJson(target.resultsFile, results);
+  await writeSection(target.docFile, section);
+  return `wrote ${target.docFile} and ${target.resultsFile}`;
+}
+
 export async function writeJson(file: string, value: unknown): Promise<void> {
   await writeAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
 }

@@ -24,9 +24,9 @@ import {
   cpuSeconds, freePort, machineBusySeconds, peakRssMiB, ProcessSet, run, setClockTicks, waitForPort, type Managed,
 } from './processes.js';
 import {
-  markdownSection, PATH_LABELS, summarize, writeJson, writeSection, type PathName, type Report, type Sample,
+  markdownSection, PATH_LABELS, publish, summarize, type PathName, type Report, type Sample,
 } from './report.js';
-import { positiveInt, shouldWrite } from './args.js';
+import { LOAD_OPTIONS, loadTiming, positiveInt, shouldWrite } from './args.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const PAIR_SCRIPT = fileURLToPath(new URL('./hbone-pair.js', import.meta.url));
@@ -57,25 +57,15 @@ function parseOptions(argv: string[]): Options {
   const { values } = parseArgs({
     args: argv,
     options: {
-      duration: { type: 'string' },
-      repeat: { type: 'string' },
-      warmup: { type: 'string' },
+      ...LOAD_OPTIONS,
       connections: { type: 'string', default: '16,64' },
-      'pin-load': { type: 'string' },
-      'pin-proxies': { type: 'string' },
-      quick: { type: 'boolean', default: false },
-      write: { type: 'boolean' },
-      'no-write': { type: 'boolean' },
     },
     strict: true,
   });
   const quick = values.quick;
-  const positive = positiveInt;
-  const connections = values.connections.split(',').map((c) => positive('connections', c.trim(), 0));
+  const connections = values.connections.split(',').map((c) => positiveInt('connections', c.trim(), 0));
   return {
-    durationSeconds: positive('duration', values.duration, quick ? 3 : 10),
-    repeat: positive('repeat', values.repeat, quick ? 1 : 3),
-    warmupSeconds: values.warmup === '0' ? 0 : positive('warmup', values.warmup, quick ? 1 : 2),
+    ...loadTiming(values, quick),
     connections,
     pinLoad: values['pin-load'],
     pinProxies: values['pin-proxies'],
@@ -184,14 +174,7 @@ async function benchmark(options: Options, set: ProcessSet, dir: string): Promis
   };
   const summary = summarize(samples);
   const section = markdownSection(report, summary);
-  console.log(`\n${section}`);
-  if (options.write) {
-    await writeJson(RESULTS_FILE, { ...report, summary });
-    await writeSection(DOC_FILE, section);
-    log(`wrote ${DOC_FILE} and ${RESULTS_FILE}`);
-  } else {
-    log('not written (smoke run); pass --write to record it');
-  }
+  log(await publish(section, { ...report, summary }, { write: options.write, docFile: DOC_FILE, resultsFile: RESULTS_FILE }));
 }
 
 /** Starts the servers and both tunnel pairs; returns the three routes, no tunnel first. */

@@ -1,0 +1,215 @@
+// One measurement of one route of the mesh benchmark: iperf3, the open-loop
+// HTTP generator, wrk, or many idle connections held open. Load generators
+// run in the route's client pod; the proxies' CPU time (from /proc/PID/stat)
+// is counted over the measured window only.
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { iperf3, wrk } from './load.js';
+import { HOLDER_SCRIPT, routeUrl, type Proxy, type Route } from './mesh-cluster.js';
+import type { HoldResult, MemoryDump, ProxyMemory } from './mesh-report.js';
+import { START_EVENT, type OpenLoopResult } from './open-loop.js';
+import {
+  cpuSeconds, machineBusySeconds, procStatus, resetPeak, RssSampler, type CpuAccount, type ProcessSet,
+} from './processes.js';
+
+const OPEN_LOOP_SCRIPT = fileURLToPath(new URL('./open-loop.js', import.meta.url));
+const HOLD_SAMPLE_MS = 3_000;
+const AFTER_CLOSE_MS = 2_000;
+const HOLD_OPEN_TIMEOUT_MS = 120_000;
+const DUMP_TIMEOUT_MS = 120_000;
+
+export interface LoadOptions {
+  seconds: number;
+  pinLoad: string | undefined;
+  /** The CPU time of everything the benchmark started (its cgroup), to tell other workloads apart; none if unavailable. */
+  account: CpuAccount | undefined;
+}
+
+/**
+ * CPU time of a route's proxies, of the whole machine and of other workloads
+ * over a window; the machine's from the cpuacct root group when there is an
+ * account (exact), else from /proc/stat.
+ */
+class Meter {
+  private proxyCpu: number[] = [];
+  private machine = 0;
+  private ours = 0;
+  private started = 0n;
+
+  constructor(private readonly proxies: readonly Proxy[], private readonly account: CpuAccount | undefined) {}
+
+  begin(): void {
+    this.proxyCpu = this.proxies.map((p) => cpuSeconds(p.pid));
+    this.machine = this.machineSeconds();
+    this.ours = this.account?.seconds() ?? 0;
+    this.started = process.hrtime.bigint();
+  }
+
+  end(): Record<string, number> {
+    const wallSeconds = Number(process.hrtime.bigint() - this.started) / 1e9;
+    const machine = this.machineSeconds() - this.machine;
+    const metrics: Record<string, number> = { wallSeconds, machineBusyCores: machine / wallSeconds };
+    if (this.account !== undefined) metrics.otherProcessesCores = (machine - (this.account.seconds() - this.ours)) / wallSeconds;
+    if (this.proxies.length === 0) return metrics;
+    const used = this.proxies.map((p, i) => cpuSeconds(p.pid) - this.proxyCpu[i]!);
+    metrics.proxyCpuSeconds = used.reduce((a, b) => a + b, 0);
+    metrics.proxyCores = metrics.proxyCpuSeconds / wallSeconds;
+    // The client-side proxy first, the server side second (one ztunnel is both ends on the same node).
+    if (used.length === 2) {
+      metrics.clientProxyCores = used[0]! / wallSeconds;
+      metrics.serverProxyCores = used[1]! / wallSeconds;
+    }
+    return metrics;
+  }
+
+  private machineSeconds(): number {
+    return this.account?.machineSeconds() ?? machineBusySeconds();
+  }
+}
+
+function perThousand(metrics: Record<string, number>, requests: number): void {
+  if (metrics.proxyCpuSeconds !== undefined && requests > 0) metrics.cpuSecondsPer1kRequests = metrics.proxyCpuSeconds / (requests / 1000);
+}
+
+export async function measureIperf3(set: ProcessSet, route: Route, options: LoadOptions): Promise<Record<string, number>> {
+  const meter = new Meter(route.proxies, options.account);
+  meter.begin();
+  const r = await iperf3(set, route.iperfPort, options.seconds, options.pinLoad, { host: route.host, netns: route.clientNetns });
+  return {
+    gbps: r.receivedBps / 1e9, sentGbps: r.sentBps / 1e9, ...(r.retransmits === undefined ? {} : { retransmits: r.retransmits }),
+    ...meter.end(),
+  };
+}
+
+/** The open-loop generator in the client pod; proxy CPU from its first scheduled request to its exit. */
+export async function measureOpenLoop(
+  set: ProcessSet, route: Route, options: LoadOptions & { rate: number; connections: number },
+): Promise<Record<string, number>> {
+  const meter = new Meter(route.proxies, options.account);
+  const generator = set.start({
+    name: `open-loop:${route.path}`,
+    command: process.execPath,
+    args: [OPEN_LOOP_SCRIPT, '--url', routeUrl(route), '--rate', String(options.rate), '--connections', String(options.connections),
+      '--duration', String(options.seconds)],
+    netns: route.clientNetns,
+    cpus: options.pinLoad,
+  });
+  await generator.waitForLine(new RegExp(START_EVENT.replace(/[{}]/g, '\\$&')), 30_000);
+  meter.begin();
+  const code = await generator.exited;
+  const window = meter.end();
+  const last = generator.tail().split('\n').reverse().find((line) => line.startsWith('{"sent"'));
+  if (code !== 0 || last === undefined) throw new Error(`open-loop through ${route.path} exited with ${code}:\n${generator.tail()}`);
+  const r = JSON.parse(last) as OpenLoopResult;
+  const metrics: Record<string, number> = {
+    p50Ms: r.latencyMs.p50, p90Ms: r.latencyMs.p90, p99Ms: r.latencyMs.p99, p999Ms: r.latencyMs.p999, maxMs: r.latencyMs.max,
+    meanMs: r.latencyMs.mean, achievedRate: r.achievedRate, completed: r.completed, errors: r.errors,
+    fromSendP50Ms: r.fromSendMs.p50, fromSendP99Ms: r.fromSendMs.p99, lagP99Ms: r.schedulerLagMs.p99, lagMaxMs: r.schedulerLagMs.max, ...window,
+  };
+  perThousand(metrics, r.completed);
+  return metrics;
+}
+
+export async function measureWrk(set: ProcessSet, route: Route, options: LoadOptions & { connections: number }): Promise<Record<string, number>> {
+  const meter = new Meter(route.proxies, options.account);
+  meter.begin();
+  const r = await wrk(set, routeUrl(route), options.connections, options.seconds, options.pinLoad, { netns: route.clientNetns });
+  const metrics: Record<string, number> = {
+    rps: r.requestsPerSec, p50Ms: r.p50Ms, p90Ms: r.p90Ms, p99Ms: r.p99Ms, requests: r.requests, errors: r.errors, ...meter.end(),
+  };
+  perThousand(metrics, r.requests);
+  return metrics;
+}
+
+export function proxyMemory(proxy: Proxy): ProxyMemory {
+  const s = procStatus(proxy.pid);
+  return { name: proxy.name, node: proxy.node, rssMiB: mib(s.rssKiB), hwmMiB: mib(s.hwmKiB), anonMiB: mib(s.anonKiB), fileMiB: mib(s.fileKiB) };
+}
+
+/**
+ * Where a ztunnel's memory is (process.memoryUsage before and after a full
+ * GC), asked for with SIGUSR2 and read back from its log file; undefined for
+ * a process without the preloaded handler (see mesh-memdump.ts).
+ */
+export async function memoryDump(proxy: Proxy): Promise<MemoryDump | undefined> {
+  if (proxy.log === undefined) return undefined;
+  const offset = (await readFile(proxy.log)).length;
+  process.kill(proxy.pid, 'SIGUSR2');
+  const deadline = Date.now() + DUMP_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    await sleep(100);
+    const line = (await readFile(proxy.log)).subarray(offset).toString('utf8').split('\n').find((l) => l.startsWith('{"memdump":'));
+    if (line === undefined) continue;
+    const dump = JSON.parse(line) as { before: { memory: NodeJS.MemoryUsage }; afterGc: { memory: NodeJS.MemoryUsage }; snapshot?: string };
+    const m = (u: NodeJS.MemoryUsage): MemoryDump['before'] => ({
+      rssMiB: u.rss / 2 ** 20, heapTotalMiB: u.heapTotal / 2 ** 20, heapUsedMiB: u.heapUsed / 2 ** 20,
+      externalMiB: u.external / 2 ** 20, arrayBuffersMiB: u.arrayBuffers / 2 ** 20,
+    });
+    return { name: proxy.name, before: m(dump.before.memory), afterGc: m(dump.afterGc.memory), ...(dump.snapshot === undefined ? {} : { snapshot: dump.snapshot }) };
+  }
+  throw new Error(`${proxy.name} wrote no memory dump to ${proxy.log} within ${DUMP_TIMEOUT_MS} ms of SIGUSR2`);
+}
+
+export interface HoldOptions {
+  pinLoad: string | undefined;
+  /** Asks the proxies how many connections they track. */
+  countConnections?: () => Promise<Record<string, number>>;
+}
+
+/**
+ * `count` connections from the client pod through the route, each proven end
+ * to end, held while the proxies' VmRSS is sampled every 100 ms; then (after
+ * a memory dump of the proxies that answer one) closed.
+ */
+export async function holdConnections(set: ProcessSet, route: Route, count: number, options: HoldOptions): Promise<HoldResult> {
+  const { pinLoad, countConnections } = options;
+  const before = route.proxies.map(proxyMemory);
+  const peakReset = route.proxies.every((p) => resetPeak(p.pid));
+  const samplers = route.proxies.map((p) => new RssSampler(p.pid));
+  const holder = set.start({
+    name: `holder:${route.path}`,
+    command: process.execPath,
+    args: [HOLDER_SCRIPT, 'hold', '--target', `${route.host}:${route.holdPort}`, '--count', String(count)],
+    netns: route.clientNetns,
+    cpus: pinLoad,
+  });
+  try {
+    const heldLine = await holder.waitForLine(/"event":"held"/, HOLD_OPEN_TIMEOUT_MS);
+    const held = JSON.parse(heldLine) as { count: number; openMs: number };
+    for (const s of samplers) s.phase('held');
+    const tracked = countConnections === undefined ? undefined : await countConnections();
+    await sleep(HOLD_SAMPLE_MS);
+    for (const s of samplers) s.phase('closing');
+    const duringHold = route.proxies.map((p) => procStatus(p.pid));
+    const dumps: MemoryDump[] = [];
+    for (const proxy of route.proxies) {
+      const dump = await memoryDump(proxy);
+      if (dump !== undefined) dumps.push(dump);
+    }
+    await holder.stop();
+    const released = holder.tail().split('\n').find((line) => line.includes('"event":"released"'));
+    const dropped = released === undefined ? Number.NaN : (JSON.parse(released) as { droppedWhileHeld: number }).droppedWhileHeld;
+    await sleep(AFTER_CLOSE_MS);
+    return {
+      path: route.path, requested: count, held: held.count, openMs: held.openMs, droppedWhileHeld: dropped, peakReset,
+      ...(tracked === undefined ? {} : { trackedByProxy: tracked }),
+      ...(dumps.length === 0 ? {} : { memoryDumps: dumps }),
+      proxies: route.proxies.map((p, i) => ({
+        name: p.name, node: p.node,
+        beforeMiB: before[i]!.rssMiB,
+        heldMiB: mib(samplers[i]!.max('held')),
+        heldAnonMiB: mib(duringHold[i]!.anonKiB),
+        peakMiB: mib(duringHold[i]!.hwmKiB),
+        afterCloseMiB: mib(procStatus(p.pid).rssKiB),
+      })),
+    };
+  } finally {
+    for (const s of samplers) s.stop();
+    await holder.stop();
+  }
+}
+
+function mib(kib: number): number {
+  return kib / 1024;
+}
