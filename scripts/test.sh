@@ -36,6 +36,9 @@ if ! command -v pnpm >/dev/null || [ "$(pnpm --version)" != "$PNPM_VERSION" ]; t
   npm install -g --silent "pnpm@$PNPM_VERSION"
 fi
 
+# sockopt is compiled by node-gyp, which must use this machine's Node headers (there is no internet for
+# downloading them); npm's own config usually says so already.
+if [ -z "${npm_config_nodedir:-}" ] && [ -f /usr/include/node/node.h ]; then export npm_config_nodedir=/usr; fi
 pnpm install --frozen-lockfile --reporter=append-only
 pnpm run build
 pnpm run lint
