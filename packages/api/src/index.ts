@@ -15,7 +15,7 @@ export { LineSplitter, encodeLine, DEFAULT_MAX_LINE_BYTES } from './ndjson.js';
 export { evaluateL4, appliesTo, cidrContains, stringMatches, ROOT_NAMESPACE } from './rbac.js';
 export type { L4Request, L4Decision } from './rbac.js';
 export { matchesLabels, parseCidr } from './selection.js';
-export { routeKey } from './route.js';
+export { routeKey, compareMatches } from './route.js';
 export type {
   HttpRoute, HttpRouteRule, HttpRouteMatch, HttpBackend, HeaderModifier, RetryPolicy, FaultPolicy, PathMatchType, ValueMatchType,
 } from './route.js';

@@ -78,3 +78,24 @@ export interface HttpRoute {
 export function routeKey(route: Pick<HttpRoute, 'key'>): string {
   return route.key;
 }
+
+// Gateway API rule precedence (HTTPRouteRule docs), shared by the control
+// plane (which orders each route's rules) and the waypoint (which merges the
+// routes of one parent): among matches that all fit a request, the first of
+// these wins — an Exact path; the longest PathPrefix; a method match; the most
+// header matches; the most query parameter matches; then the route (oldest;
+// the key stands in) and the order inside it. RegularExpression paths rank
+// after every Exact and PathPrefix match (the Gateway API leaves regex
+// precedence to the implementation; Istio does the same), longer first.
+const PATH_RANK = { Exact: 0, PathPrefix: 1, RegularExpression: 2 } as const;
+
+/** Negative when `a` takes precedence over `b`; 0 when only route age, name or order can decide. */
+export function compareMatches(a: HttpRouteMatch, b: HttpRouteMatch): number {
+  const pa = a.path ?? { type: 'PathPrefix', value: '/' };
+  const pb = b.path ?? { type: 'PathPrefix', value: '/' };
+  return PATH_RANK[pa.type] - PATH_RANK[pb.type]
+    || (pa.type === 'Exact' ? 0 : pb.value.length - pa.value.length)
+    || Number(b.method !== undefined) - Number(a.method !== undefined)
+    || (b.headers?.length ?? 0) - (a.headers?.length ?? 0)
+    || (b.queryParams?.length ?? 0) - (a.queryParams?.length ?? 0);
+}

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { HttpRouteMatch, HttpRouteRule } from '@ambit/api';
 import type { Gateway, HTTPRouteRule, HTTPRouteSpec, ParentReference, Service } from '../resources.js';
-import { compareMatches } from './route-precedence.js';
+import { compareMatches } from '@ambit/api';
 import { parseDuration, parseFaultAbort, parseFaultDelay, parseRetryOn } from './route-values.js';
 import { translateRoute, translateRoutes, type RouteContext, type RouteOutcome } from './routes.js';
 import { gateway, httpRoute, service } from './testing.js';

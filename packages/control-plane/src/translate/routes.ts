@@ -16,7 +16,7 @@ import type { HttpRoute, HttpRouteRule } from '@ambit/api';
 import type { Condition, Gateway, HTTPRoute, ParentReference, RouteParentStatus, Service } from '../resources.js';
 import { WAYPOINT_PORT } from '../resources.js';
 import { compare } from './labels.js';
-import { compareMatches } from './route-precedence.js';
+import { compareMatches } from '@ambit/api';
 import { CONDITION_ACCEPTED } from './status.js';
 import { convertRule, type RuleContext, type RuleIssues } from './route-rules.js';
 import {

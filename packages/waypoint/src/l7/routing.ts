@@ -5,7 +5,7 @@
 // longest prefix, then regular expressions; then a method match; then more
 // header matches; then more query matches; then the route key (oldest route
 // in the API; the key is the stable stand-in); then rule order.
-import type { HttpBackend, HttpRoute, HttpRouteMatch, HttpRouteRule } from '@ambit/api';
+import { compareMatches, type HttpBackend, type HttpRoute, type HttpRouteMatch, type HttpRouteRule } from '@ambit/api';
 import { headerValue, type HeaderMap } from './exchange.js';
 
 export interface RouteRequest {
@@ -108,23 +108,21 @@ function hostnameMatches(pattern: string, host: string): boolean {
   return pattern === host;
 }
 
-type Rank = [number, number, number, number, number, string, number];
-
-function rankOf(match: HttpRouteMatch, routeKey: string, ruleIndex: number): Rank {
-  const path = match.path ?? IMPLICIT.path!;
-  const kind = path.type === 'Exact' ? 0 : path.type === 'PathPrefix' ? 1 : 2;
-  // Lower sorts first: so negate what should be larger.
-  return [kind, -path.value.length, match.method === undefined ? 1 : 0, -(match.headers?.length ?? 0), -(match.queryParams?.length ?? 0), routeKey, ruleIndex];
+interface Rank {
+  match: HttpRouteMatch;
+  routeKey: string;
+  ruleIndex: number;
 }
 
+function rankOf(match: HttpRouteMatch, routeKey: string, ruleIndex: number): Rank {
+  return { match, routeKey, ruleIndex };
+}
+
+/** The control plane's precedence (compareMatches), then the route (the key stands in for age), then rule order. */
 function compareRank(a: Rank, b: Rank): number {
-  for (let i = 0; i < a.length; i++) {
-    const x = a[i] as number | string;
-    const y = b[i] as number | string;
-    if (x < y) return -1;
-    if (x > y) return 1;
-  }
-  return 0;
+  return compareMatches(a.match, b.match)
+    || (a.routeKey < b.routeKey ? -1 : a.routeKey > b.routeKey ? 1 : 0)
+    || a.ruleIndex - b.ruleIndex;
 }
 
 const regexes = new Map<string, RegExp | null>();
