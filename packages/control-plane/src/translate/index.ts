@@ -126,7 +126,7 @@ export { translatePolicy, scopeOf } from './authorization.js';
 export type { PolicyOutcome, PolicyTarget } from './authorization.js';
 export { translateRoute, translateRoutes, ROUTE_CONTROLLER_NAME, CONDITION_RESOLVED_REFS, CONDITION_PARTIALLY_INVALID } from './routes.js';
 export type { RouteContext, RouteOutcome } from './routes.js';
-export { compareMatches } from './route-precedence.js';
+export { compareMatches } from '@ambit/api';
 export { UNRESOLVED_BACKEND_PREFIX, DEFAULT_RETRY_ATTEMPTS } from './route-rules.js';
 export {
   parseDuration, parseRetryOn, parseFaultDelay, parseFaultAbort,
