@@ -5,7 +5,7 @@
 // (its SPIFFE ID and, for node certificates, the node) or a bearer token.
 import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { TLSSocket } from 'node:tls';
-import { AmbitError, silentLogger, Tracker, type DrainParticipant, type Logger, type SpiffeId } from '@ambit/core';
+import { AmbitError, readBody as readWhole, silentLogger, Tracker, type DrainParticipant, type Logger, type SpiffeId } from '@ambit/core';
 import { socketAddress, type SocketAddress } from '@ambit/api';
 import { identityOf, meshServerOptions, nodeOf, type WorkloadCertificate } from '@ambit/identity';
 
@@ -146,21 +146,7 @@ export function respondError(stream: ServerHttp2Stream, status: number, reason: 
   stream.end(JSON.stringify({ error: reason }));
 }
 
-/** Reads a request body up to `limit` bytes. */
-export function readBody(stream: ServerHttp2Stream, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    stream.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        reject(new AmbitError('limit', `request body over ${limit} bytes`));
-        stream.pause();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    stream.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    stream.once('error', reject);
-  });
+/** Reads a request body up to `limit` bytes (`limit` error beyond). */
+export async function readBody(stream: ServerHttp2Stream, limit: number): Promise<string> {
+  return (await readWhole(stream, limit)).toString('utf8');
 }

@@ -16,7 +16,7 @@ export type { DaemonSpec } from './daemon.js';
 export { Readiness } from './readiness.js';
 export { runCleanups } from './cleanups.js';
 export type { Cleanup } from './cleanups.js';
-export { routeServer, listen, closeServer, boundPort, bindError, readinessRoute, metricsRoute, sendJson } from './serve.js';
+export { routeServer, listen, closeServer, boundPort, bindError, readinessRoute, metricsRoute, sendJson, readBody } from './serve.js';
 export type { Route, MetricsSource, ListenOptions } from './serve.js';
 export { adminServer } from './admin.js';
 export type { AdminSources } from './admin.js';

@@ -1,7 +1,9 @@
 import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { AmbitError } from './errors.js';
-import { boundPort, closeServer, listen, metricsRoute, readinessRoute, routeServer } from './serve.js';
+import { Readable } from 'node:stream';
+import { boundPort, closeServer, listen, metricsRoute, readBody, readinessRoute, routeServer } from './serve.js';
+import { rejectsWith } from './testing.js';
 import { httpRequest as request } from './testing.js';
 
 describe('HTTP servers for probes and scraping', () => {
@@ -61,5 +63,18 @@ describe('HTTP servers for probes and scraping', () => {
       return true;
     });
     await closeServer(other);
+  });
+});
+
+describe('readBody', () => {
+  it('returns the whole body', async () => {
+    assert.equal((await readBody(Readable.from([Buffer.from('ab'), Buffer.from('cd')]))).toString(), 'abcd');
+  });
+
+  it('refuses a body over the limit with `limit` and drains the rest', async () => {
+    const stream = Readable.from([Buffer.alloc(4), Buffer.alloc(4), Buffer.alloc(4)]);
+    await rejectsWith(readBody(stream, 6), 'limit', /larger than 6 bytes/);
+    if (!stream.readableEnded) await new Promise((resolve) => stream.once('end', resolve));
+    assert.ok(stream.readableEnded);
   });
 });

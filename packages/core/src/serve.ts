@@ -121,3 +121,28 @@ async function removeStaleSocket(path: string, what: string, busyHint = 'stop it
   if (live) throw new AmbitError('unavailable', `another process is serving on the ${what} socket ${path}`, { hint: busyHint });
   await unlink(path);
 }
+
+/**
+ * A request or response body, whole, up to `limit` bytes. Beyond it the
+ * promise rejects with `limit` and the rest is drained, so the connection can
+ * still carry an answer.
+ */
+export function readBody(stream: NodeJS.ReadableStream, limit = Number.POSITIVE_INFINITY): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        stream.off('data', onData);
+        stream.resume();
+        reject(new AmbitError('limit', `body larger than ${limit} bytes`, { details: { limit } }));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    stream.on('data', onData);
+    stream.once('end', () => resolve(Buffer.concat(chunks)));
+    stream.once('error', reject);
+  });
+}

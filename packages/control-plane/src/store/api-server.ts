@@ -15,7 +15,7 @@
 // of RemoteStore as the same AmbitError.
 import http from 'node:http';
 import { promises as fs } from 'node:fs';
-import { AmbitError, findAmbitError, silentLogger, systemCode, type ErrorCode, type Logger } from '@ambit/core';
+import { AmbitError, findAmbitError, listen, readBody, silentLogger, type ErrorCode, type Logger } from '@ambit/core';
 import { isKind, type Kind, type KubeObject } from '../resources.js';
 import type { Store } from './store.js';
 
@@ -42,16 +42,8 @@ export class StoreApiServer {
   }
 
   /** Binds the socket (replacing a stale one left by a crash) and restricts it to the owner. */
-  async listen(path: string): Promise<void> {
-    await removeStaleSocket(path);
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(path, () => {
-        this.server.off('error', reject);
-        resolve();
-      });
-    });
-    await fs.chmod(path, 0o600);
+  listen(path: string): Promise<void> {
+    return listen(this.server, path, 'the store API', { busyHint: 'is another control plane using this state directory?' });
   }
 
   async close(): Promise<void> {
@@ -168,27 +160,15 @@ function send(response: http.ServerResponse, status: number, body: unknown): voi
 }
 
 async function readJson<T>(request: http.IncomingMessage): Promise<T> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new AmbitError('bad-request', `request body exceeds ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
+  let body: Buffer;
+  try {
+    body = await readBody(request, MAX_BODY_BYTES);
+  } catch (error) {
+    throw findAmbitError(error)?.code === 'limit' ? new AmbitError('bad-request', `request body exceeds ${MAX_BODY_BYTES} bytes`) : error;
   }
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as T;
+    return JSON.parse(body.toString('utf8')) as T;
   } catch (error) {
     throw new AmbitError('bad-request', `request body is not JSON: ${(error as Error).message}`);
-  }
-}
-
-/** A socket file left by a crashed control plane would make listen fail with EADDRINUSE. */
-async function removeStaleSocket(path: string): Promise<void> {
-  try {
-    const stat = await fs.lstat(path);
-    if (!stat.isSocket()) throw new AmbitError('invalid-config', `${path} exists and is not a socket; refusing to replace it`);
-    await fs.rm(path);
-  } catch (error) {
-    if (systemCode(error) !== 'ENOENT') throw error;
   }
 }

@@ -3,7 +3,7 @@
 // plane owns the local store. Errors come back as the same AmbitErrors the
 // store raised; a control plane that is not running is `unavailable`.
 import http from 'node:http';
-import { AmbitError, systemCode } from '@ambit/core';
+import { AmbitError, readBody, systemCode } from '@ambit/core';
 import { LineSplitter } from '@ambit/api';
 import { RESOURCE_TYPES, type Kind, type KubeObject } from '../resources.js';
 import { fromWire, NO_NAMESPACE, type WireError } from './api-server.js';
@@ -69,7 +69,7 @@ export class RemoteStore implements Store {
       path: `/v1/${kind}${query({ ...options, watch: '1' })}`,
     }, (response) => {
       if (response.statusCode !== 200) {
-        void readBody(response).then((text) => fail(errorFrom(response.statusCode ?? 0, text)), fail);
+        void readText(response).then((text) => fail(errorFrom(response.statusCode ?? 0, text)), fail);
         return;
       }
       const lines = new LineSplitter();
@@ -106,7 +106,7 @@ export class RemoteStore implements Store {
         socketPath: this.socketPath, method, path, agent: this.agent, timeout: this.timeoutMs,
         headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
       }, (response) => {
-        readBody(response).then((text) => {
+        readText(response).then((text) => {
           const status = response.statusCode ?? 0;
           if (status >= 200 && status < 300) resolve(JSON.parse(text) as T);
           else reject(errorFrom(status, text));
@@ -138,13 +138,9 @@ function query(values: { [key: string]: string | undefined } | ListOptions): str
   return text === '' ? '' : `?${text}`;
 }
 
-function readBody(response: http.IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    response.on('data', (chunk: Buffer) => chunks.push(chunk));
-    response.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    response.once('error', reject);
-  });
+
+async function readText(response: http.IncomingMessage): Promise<string> {
+  return (await readBody(response)).toString('utf8');
 }
 
 function errorFrom(status: number, text: string): AmbitError {

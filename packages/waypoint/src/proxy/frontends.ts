@@ -7,7 +7,7 @@
 import http from 'node:http';
 import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import type { Duplex, Readable, Writable } from 'node:stream';
-import { connectionId, Tracker, type DrainParticipant, type Logger } from '@ambit/core';
+import { connectionId, findAmbitError, readBody, Tracker, type DrainParticipant, type Logger } from '@ambit/core';
 import { failure } from '../flags.js';
 import { withoutHopByHop } from '../l7/forward.js';
 import type { Destination, Handler, HeaderMap, ProxyResponse, Source } from '../l7/exchange.js';
@@ -121,7 +121,7 @@ export class Frontends implements DrainParticipant {
     try {
       body = await readBody(incoming.body, this.maxBody);
     } catch (error) {
-      const status = (error as { status?: number }).status ?? 400;
+      const status = findAmbitError(error)?.code === 'limit' ? 413 : 400;
       if (!answer.closed.destroyed) answer.head(status, { 'content-type': 'text/plain' }).end(`${(error as Error).message}\n`);
       return;
     }
@@ -152,23 +152,4 @@ function outgoingHeaders(headers: HeaderMap, body: Readable | Buffer): http.Outg
   const result: http.OutgoingHttpHeaders = withoutHopByHop(headers);
   if (Buffer.isBuffer(body)) result['content-length'] = String(body.length);
   return result;
-}
-
-function readBody(stream: Readable, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    stream.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        stream.removeAllListeners('data');
-        stream.resume();
-        reject(Object.assign(new Error(`request body larger than ${limit} bytes`), { status: 413 }));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    stream.once('end', () => resolve(Buffer.concat(chunks)));
-    stream.once('error', reject);
-  });
 }
