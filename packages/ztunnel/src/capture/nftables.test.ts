@@ -34,7 +34,7 @@ describe('captureRuleset', () => {
   it('prerouting at mangle: established, local, then outbound capture with a drop fallback', () => {
     assert.match(ruleset, /chain prerouting \{\n\s+type filter hook prerouting priority mangle; policy accept;/);
     assert.deepEqual(chain(ruleset, 'prerouting'), [
-      `meta l4proto tcp socket transparent 1 meta mark set ${mark} accept`,
+      `meta l4proto tcp socket transparent 1 socket wildcard 0 meta mark set ${mark} accept`,
       'fib daddr type local accept',
       `meta l4proto tcp ip saddr @enrolled4 meta mark set ${mark} tproxy ip to :15001 accept`,
       'meta l4proto tcp ip saddr @enrolled4 drop',
@@ -47,7 +47,7 @@ describe('captureRuleset', () => {
     assert.match(ruleset, /chain inbound \{\n\s+type filter hook prerouting priority dstnat \+ 10; policy accept;/);
     assert.deepEqual(chain(ruleset, 'inbound'), [
       `meta mark & ${mark} == ${mark} accept`,
-      `meta l4proto tcp socket transparent 1 meta mark set ${mark} accept`,
+      `meta l4proto tcp socket transparent 1 socket wildcard 0 meta mark set ${mark} accept`,
       'fib daddr type local accept',
       `meta l4proto tcp ip daddr @enrolled4 tcp dport 15008 meta mark set ${mark} tproxy ip to :15008 accept`,
       'meta l4proto tcp ip daddr @enrolled4 tcp dport 15008 drop',

@@ -9,9 +9,12 @@
 //   chain prerouting (filter, priority mangle = -150; before the kube-proxy
 //   DNAT at -100, so a pod's connection to a Service VIP is captured with the
 //   VIP still as its destination):
-//     1. `socket transparent 1` → mark, accept. Later packets of a captured
-//        connection belong to ztunnel's transparent socket; the mark routes
-//        them to it (established flows follow their socket).
+//     1. `socket transparent 1 socket wildcard 0` → mark, accept. Later
+//        packets of a captured connection belong to ztunnel's transparent
+//        socket; the mark routes them to it (established flows follow their
+//        socket). `wildcard 0` matters: the lookup also finds ztunnel's
+//        listeners on 0.0.0.0, which would otherwise capture every pod's
+//        connection to any :15008, e.g. a waypoint's HBONE to another node.
 //     2. `fib daddr type local` → accept. Traffic for the node itself is never
 //        touched; this exempts ztunnel's own upstream sockets, whose replies
 //        come back to the node's address, and node-local health checks.
@@ -258,7 +261,7 @@ export function captureRuleset(spec: RulesetSpec): string {
     ...sets(spec.enrolled),
     '  chain prerouting {',
     '    type filter hook prerouting priority mangle; policy accept;',
-    `    meta l4proto tcp socket transparent 1 meta mark set ${mark} accept`,
+    `    meta l4proto tcp socket transparent 1 socket wildcard 0 meta mark set ${mark} accept`,
     '    fib daddr type local accept',
     ...capture('ip saddr @enrolled4', ports.outbound, 'ip'),
     ...capture('ip6 saddr @enrolled6', ports.outbound, 'ip6'),
@@ -266,7 +269,7 @@ export function captureRuleset(spec: RulesetSpec): string {
     '  chain inbound {',
     '    type filter hook prerouting priority dstnat + 10; policy accept;',
     `    meta mark & ${mark} == ${mark} accept`,
-    `    meta l4proto tcp socket transparent 1 meta mark set ${mark} accept`,
+    `    meta l4proto tcp socket transparent 1 socket wildcard 0 meta mark set ${mark} accept`,
     '    fib daddr type local accept',
     ...capture(`ip daddr @enrolled4 tcp dport ${ports.hbone}`, ports.hbone, 'ip'),
     ...capture(`ip6 daddr @enrolled6 tcp dport ${ports.hbone}`, ports.hbone, 'ip6'),

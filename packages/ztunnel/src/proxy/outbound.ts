@@ -146,7 +146,7 @@ export class Outbound {
         return { kind: 'tunnel', stream: await this.tunnel(source, socketAddress(route.target.ip, this.options.hbonePort), route.workload.identity, route.target, clientIp, signal) };
       case 'waypoint': {
         const { waypoint } = route;
-        return { kind: 'tunnel', stream: await this.tunnel(source, socketAddress(waypoint.address, waypoint.port), waypoint.identity, route.target, clientIp, signal) };
+        return { kind: 'tunnel', stream: await this.tunnel(source, route.hop, waypoint.identity, route.target, clientIp, signal) };
       }
     }
   }
@@ -210,7 +210,7 @@ export class Outbound {
     switch (route.kind) {
       case 'waypoint':
         return {
-          ...base, hop: formatAuthority({ ip: route.waypoint.address, port: route.waypoint.port }),
+          ...base, hop: formatAuthority(route.hop),
           destination: { workload: route.workload, identity: route.waypoint.identity, service: route.service },
           securityPolicy: 'mutual_tls',
         };

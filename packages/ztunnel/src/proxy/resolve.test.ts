@@ -36,9 +36,23 @@ const pair = service('pair', {
   ],
 });
 
+// A controller-run waypoint: its binding names its Service's VIP; ztunnel picks a ready pod of that Service.
+const viaVip: WaypointBinding = { gateway: 'demo/wp-svc', address: '10.96.0.20', port: 15008, identity: 'spiffe://cluster.local/ns/demo/sa/wp-svc' };
+const wpSvcPod = workload('wp-svc-0', { ip: '10.0.1.60', node: 'node-b' });
+const wpSvc = service('wp-svc', {
+  vips: ['10.96.0.20'], ports: [{ port: 15008, targetPort: 15008 }],
+  endpoints: [{ workloadUid: wpSvcPod.uid, address: '10.0.1.60', ports: { 15008: 15008 }, healthy: true }],
+});
+const behindVipWaypoint = service('vip-front', { vips: ['10.96.0.21'], waypoint: viaVip, endpoints: [{ workloadUid: remote.uid, address: '10.0.1.2', ports: { 80: 8080 }, healthy: true }] });
+const wpDown = service('wp-down', { vips: ['10.96.0.22'], ports: [{ port: 15008, targetPort: 15008 }], endpoints: [{ workloadUid: wpSvcPod.uid, address: '10.0.1.60', ports: { 15008: 15008 }, healthy: false }] });
+const behindDownWaypoint = service('down-front', {
+  vips: ['10.96.0.23'], waypoint: { ...viaVip, gateway: 'demo/wp-down', address: '10.96.0.22' },
+  endpoints: [{ workloadUid: remote.uid, address: '10.0.1.2', ports: { 80: 8080 }, healthy: true }],
+});
+
 const lookup = new ListLookup(
-  [client, local, remote, legacy, guarded, waypointPod, sick],
-  [echo, behindWaypoint, down, empty, external, toLegacy, toGuarded, pair],
+  [client, local, remote, legacy, guarded, waypointPod, sick, wpSvcPod],
+  [echo, behindWaypoint, down, empty, external, toLegacy, toGuarded, pair, wpSvc, behindVipWaypoint, wpDown, behindDownWaypoint],
 );
 
 function resolve(ip: string, port: number, source = client, pick = (): number => 0): Route {
@@ -50,6 +64,7 @@ describe('outbound resolution', () => {
     { name: 'a VIP picks a healthy endpoint and maps the port', ip: '10.96.0.10', port: 80, route: 'hbone 10.0.1.2:8080' },
     { name: 'a VIP with a waypoint goes to the waypoint, authority VIP:port', ip: '10.96.0.11', port: 80, route: 'waypoint demo/waypoint (10.0.0.50:15008) for 10.96.0.11:80' },
     { name: 'the waypoint itself is not sent back to itself', ip: '10.96.0.11', port: 80, source: waypointPod, route: 'hbone 10.0.1.2:8080' },
+    { name: 'a waypoint addressed by a VIP is reached at a ready pod of its Service', ip: '10.96.0.21', port: 80, route: 'waypoint demo/wp-svc (10.0.1.60:15008) for 10.96.0.21:80' },
     { name: 'a VIP endpoint without a workload is passthrough', ip: '10.96.0.14', port: 80, route: 'passthrough 192.0.2.7:9090' },
     { name: 'a VIP whose endpoint is not enrolled is plain TCP', ip: '10.96.0.15', port: 80, route: 'tcp 10.0.1.3:8080' },
     { name: 'a VIP whose endpoint has a workload waypoint goes there, authority pod:port', ip: '10.96.0.16', port: 80, route: 'waypoint demo/waypoint (10.0.0.50:15008) for 10.0.1.4:8080' },
@@ -65,6 +80,10 @@ describe('outbound resolution', () => {
       assert.equal(describeRoute(resolve(c.ip, c.port, c.source)), c.route);
     });
   }
+
+  it('refuses (NR) when a VIP-addressed waypoint has no ready pod, rather than bypassing it', () => {
+    assert.throws(() => resolve('10.96.0.23', 80), (error: unknown) => error instanceof AmbitError && /wp-down has no healthy endpoint/.test(error.message));
+  });
 
   it('keeps the service on routes through it (for telemetry)', () => {
     const route = resolve('10.96.0.10', 80);

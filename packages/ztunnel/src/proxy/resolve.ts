@@ -16,8 +16,12 @@ import type { MeshLookup } from '../state.js';
 import { refusal } from './flags.js';
 
 export type Route =
-  /** HBONE to the waypoint, presenting the source identity and expecting the waypoint's. */
-  | { kind: 'waypoint'; waypoint: WaypointBinding; target: SocketAddress; service?: Service; workload?: Workload }
+  /**
+   * HBONE to the waypoint, presenting the source identity and expecting the
+   * waypoint's. `hop` is where: one ready pod of the waypoint's Service when
+   * its address is a VIP, else the address itself.
+   */
+  | { kind: 'waypoint'; waypoint: WaypointBinding; hop: SocketAddress; target: SocketAddress; service?: Service; workload?: Workload }
   /** HBONE to an enrolled workload: in process when `local`, else to its node's ztunnel at podIP:hbonePort. */
   | { kind: 'hbone'; workload: Workload; target: SocketAddress; service?: Service; local: boolean }
   /** Plain TCP to a workload outside the mesh. */
@@ -45,27 +49,38 @@ export function resolveOutbound(lookup: MeshLookup, request: ResolveRequest, pic
   const service = lookup.serviceByVip(destination.ip);
   if (service !== undefined) {
     if (service.waypoint !== undefined && !isWaypointItself(source, service.waypoint)) {
-      return { kind: 'waypoint', waypoint: service.waypoint, target: destination, service };
+      return { kind: 'waypoint', waypoint: service.waypoint, hop: waypointHop(lookup, service.waypoint, pick), target: destination, service };
     }
     const endpoint = chooseEndpoint(service, destination, pick);
     const port = endpoint.ports[destination.port] as number;
     const target = socketAddress(endpoint.address, port);
     const workload = lookup.workload(endpoint.workloadUid) ?? lookup.workloadByAddress(endpoint.address);
     if (workload === undefined) return { kind: 'passthrough', target, service };
-    return toWorkload(workload, target, request, service);
+    return toWorkload(lookup, workload, target, request, service, pick);
   }
   const workload = lookup.workloadByAddress(destination.ip);
   if (workload === undefined) return { kind: 'passthrough', target: destination };
-  return toWorkload(workload, destination, request, undefined);
+  return toWorkload(lookup, workload, destination, request, undefined, pick);
 }
 
-function toWorkload(workload: Workload, target: SocketAddress, request: ResolveRequest, service: Service | undefined): Route {
+function toWorkload(
+  lookup: MeshLookup, workload: Workload, target: SocketAddress, request: ResolveRequest, service: Service | undefined, pick: Picker,
+): Route {
   const withService = service === undefined ? {} : { service };
   if (workload.waypoint !== undefined && !isWaypointItself(request.source, workload.waypoint)) {
-    return { kind: 'waypoint', waypoint: workload.waypoint, target, workload, ...withService };
+    return { kind: 'waypoint', waypoint: workload.waypoint, hop: waypointHop(lookup, workload.waypoint, pick), target, workload, ...withService };
   }
   if (workload.protocol === 'HBONE') return { kind: 'hbone', workload, target, local: workload.node === request.node, ...withService };
   return { kind: 'tcp', workload, target, ...withService };
+}
+
+/** A waypoint addressed by its Service's VIP is reached at one of that Service's ready pods. */
+function waypointHop(lookup: MeshLookup, waypoint: WaypointBinding, pick: Picker): SocketAddress {
+  const address = socketAddress(waypoint.address, waypoint.port);
+  const service = lookup.serviceByVip(waypoint.address);
+  if (service === undefined) return address;
+  const endpoint = chooseEndpoint(service, address, pick);
+  return socketAddress(endpoint.address, endpoint.ports[waypoint.port] as number);
 }
 
 function chooseEndpoint(service: Service, destination: SocketAddress, pick: Picker): Endpoint {
@@ -98,7 +113,7 @@ function isWaypointItself(source: Workload, waypoint: WaypointBinding): boolean 
 /** The route as a short string for logs and the connection table. */
 export function describeRoute(route: Route): string {
   switch (route.kind) {
-    case 'waypoint': return `waypoint ${route.waypoint.gateway} (${route.waypoint.address}:${route.waypoint.port}) for ${formatAuthority(route.target)}`;
+    case 'waypoint': return `waypoint ${route.waypoint.gateway} (${formatAuthority(route.hop)}) for ${formatAuthority(route.target)}`;
     case 'hbone': return `${route.local ? 'same-node' : 'hbone'} ${formatAuthority(route.target)}`;
     case 'tcp': return `tcp ${formatAuthority(route.target)}`;
     case 'passthrough': return `passthrough ${formatAuthority(route.target)}`;
