@@ -1,23 +1,25 @@
 // Discovery end to end on loopback with real certificates: snapshot, push
 // latency, NACK bookkeeping, restart convergence, last-known-good state,
-// slow subscribers, refusals and resume.
+// slow subscribers, refusals, resume, and waypoints scoped to their Gateway.
 import { describe, it, afterEach } from 'node:test';
 import http2 from 'node:http2';
 import assert from 'node:assert/strict';
 import { ControlPlaneEndpoint, DiscoveryService, DISCOVERY_PATH, type DiscoveryServiceOptions } from '@ambit/control-plane';
-import { DiscoveryClient } from '@ambit/cp-client';
+import { DiscoveryClient, type MeshChange } from '@ambit/cp-client';
 import type { AmbitError } from '@ambit/core';
-import type { Resource, Service } from '@ambit/api';
+import type { Authorization, Endpoint, Resource, Service, WaypointBinding } from '@ambit/api';
 import { rawRequest, rawSession } from '../support/hbone.js';
 import { testMesh, type TestMesh } from '../support/pki.js';
 import { eventually } from '../support/net.js';
-import { asResources, service, workload } from '../support/mesh.js';
+import { addressFor, asResources, policy, service, workload } from '../support/mesh.js';
 
 interface Setup {
   mesh: TestMesh;
   server: DiscoveryService;
   endpoint: ControlPlaneEndpoint;
   client: (node?: string) => Promise<DiscoveryClient>;
+  /** A waypoint's subscription, presenting the Gateway's identity. */
+  waypoint: (gateway?: string) => Promise<DiscoveryClient>;
   close: () => Promise<void>;
 }
 
@@ -53,8 +55,60 @@ async function setup(options: { debounceMs?: number; mesh?: TestMesh; port?: num
       await client.start();
       return client;
     },
+    waypoint: async (gateway = 'demo/wp') => {
+      const [namespace = '', name = ''] = gateway.split('/');
+      const certificate = await mesh.cert(namespace, name);
+      const client = new DiscoveryClient({
+        address: endpoint.address,
+        serverIdentity: cpCert.identity,
+        certificate: () => certificate,
+        subscription: { role: 'waypoint', gateway },
+        backoff: { initialMs: 50, maxMs: 200, jitter: 0 },
+      });
+      closers.push(client);
+      await client.start();
+      return client;
+    },
   };
 }
+
+const WAYPOINT: WaypointBinding = { gateway: 'demo/wp', address: '10.244.9.9', port: 15008, identity: 'spiffe://cluster.local/ns/demo/sa/wp' };
+
+const endpoints = (...uids: string[]): Endpoint[] =>
+  uids.map((uid) => ({ workloadUid: uid, address: addressFor(uid), ports: { 80: 8080 }, healthy: true }));
+
+const toService = (name: string): Authorization['scope'] => ({ kind: 'targets', namespace: 'demo', targets: [{ kind: 'Service', key: `demo/${name}` }] });
+
+/** The route attached to `echo`, sending to the services `backends`. */
+const echoRoute = (backends: string[]): Resource => ({
+  kind: 'route',
+  value: {
+    key: 'demo/echo', namespace: 'demo', name: 'echo', parents: [{ kind: 'Service', key: 'demo/echo', port: 80 }], hostnames: [],
+    rules: [{ matches: [], backends: backends.map((name) => ({ service: `demo/${name}`, port: 80, weight: 1 })) }],
+  },
+});
+
+/**
+ * `echo` is bound to the waypoint demo/wp; `a` and `b` are not, and each has
+ * a policy; workloads w1..w3 exist throughout. With `backends`, a route on
+ * echo sends to them, which brings them (and their policies) into the
+ * waypoint's scope though they do not change.
+ */
+const scopedMesh = (...backends: string[]): Resource[] => [
+  ...asResources({
+    workloads: [workload('w1'), workload('w2'), workload('w3')],
+    services: [
+      service('echo', '10.96.0.10', { waypoint: WAYPOINT, endpoints: endpoints('w1') }),
+      service('a', '10.96.0.11', { endpoints: endpoints('w2') }),
+      service('b', '10.96.0.12', { endpoints: endpoints('w3') }),
+    ],
+    policies: [policy('to-a', { scope: toService('a') }), policy('to-b', { scope: toService('b') })],
+  }),
+  ...(backends.length === 0 ? [] : [echoRoute(backends)]),
+];
+
+const ids = (resources: Resource[]): string[] =>
+  resources.map((r) => `${r.kind}/${r.kind === 'workload' ? r.value.uid : r.kind === 'service' ? r.value.name : r.value.key}`).sort();
 
 describe('discovery', () => {
   afterEach(async () => {
@@ -177,6 +231,73 @@ describe('discovery', () => {
     const stuckStatus = server.subscribers().find((s) => s.node === 'stuck');
     assert.equal(stuckStatus?.backlogged, true, 'the stuck subscriber is skipped, not queued');
     assert.notEqual(stuckStatus?.lastSentVersion, server.version);
+  });
+
+  it('sends a waypoint its Gateway\'s scope and every workload, and a ztunnel everything', async () => {
+    const { server, client, waypoint } = await setup();
+    server.publish(scopedMesh('a'));
+    server.flush();
+    const [z, wp] = await Promise.all([client(), waypoint()]);
+    assert.deepEqual(z.index.counts(), { workloads: 3, services: 3, authorizations: 2 });
+    assert.deepEqual(wp.index.counts(), { workloads: 3, services: 2, authorizations: 1 });
+    assert.equal(wp.index.service('demo/echo')?.name, 'echo');
+    assert.equal(wp.index.service('demo/a')?.name, 'a', 'a route backend');
+    assert.equal(wp.index.service('demo/b'), undefined);
+    assert.deepEqual(wp.index.authorizations().map((p) => p.key), ['demo/to-a']);
+    assert.deepEqual(wp.index.routes().map((r) => r.key), ['demo/echo']);
+    assert.equal(wp.index.workload('w3')?.uid, 'w3', 'a workload of no service in scope: it may still call');
+    await eventually(() => server.subscribers().every((s) => s.lastAckedVersion === server.version) || undefined);
+    assert.deepEqual(server.subscribers().map((s) => s.role).sort(), ['waypoint', 'ztunnel']);
+  });
+
+  it('delivers a service entering or leaving a waypoint\'s scope as an upsert or a removal', async () => {
+    const { server, client, waypoint } = await setup();
+    server.publish(scopedMesh());
+    server.flush();
+    const [z, wp] = await Promise.all([client(), waypoint()]);
+    assert.deepEqual(wp.index.counts(), { workloads: 3, services: 1, authorizations: 0 });
+    const zChanges: MeshChange[] = [];
+    const wpChanges: MeshChange[] = [];
+    z.index.on('change', (change) => zChanges.push(change));
+    wp.index.on('change', (change) => wpChanges.push(change));
+
+    server.publish(scopedMesh('a')); // a and its policy enter the scope without changing
+    server.flush();
+    await eventually(() => wp.index.version === server.version && z.index.version === server.version || undefined);
+    assert.equal(wpChanges[0]?.snapshot, false);
+    assert.deepEqual(ids(wpChanges[0]?.upserted ?? []), ['authorization/demo/to-a', 'route/demo/echo', 'service/a']);
+    assert.deepEqual(ids(zChanges[0]?.upserted ?? []), ['route/demo/echo'], 'the ztunnel gets only what changed');
+
+    server.publish(scopedMesh()); // the route goes: a leaves the scope, still in the mesh
+    server.flush();
+    await eventually(() => wp.index.version === server.version && z.index.version === server.version || undefined);
+    assert.equal(wpChanges[1]?.snapshot, false);
+    assert.deepEqual(ids(wpChanges[1]?.upserted ?? []), []);
+    assert.deepEqual(ids(wpChanges[1]?.removed ?? []), ['authorization/demo/to-a', 'route/demo/echo', 'service/a']);
+    assert.equal(wp.index.service('demo/a'), undefined);
+    assert.deepEqual(wp.index.counts(), { workloads: 3, services: 1, authorizations: 0 });
+    assert.deepEqual(ids(zChanges[1]?.removed ?? []), ['route/demo/echo']);
+    assert.equal(z.index.service('demo/a')?.name, 'a');
+  });
+
+  it('resumes a waypoint with a delta carrying what entered and left its scope while it was away', async () => {
+    const { server, waypoint } = await setup();
+    server.publish(scopedMesh('a'));
+    server.flush();
+    const wp = await waypoint();
+    const changes: MeshChange[] = [];
+    wp.index.on('change', (change) => changes.push(change));
+    server.goAway();
+    await eventually(() => !wp.connected || undefined);
+    server.publish(scopedMesh('b')); // the route now sends to b: a leaves, b enters, neither changed
+    server.flush();
+    await eventually(() => wp.index.version === server.version || undefined);
+    assert.deepEqual(changes.map((c) => c.snapshot), [false]);
+    assert.deepEqual(ids(changes[0]?.upserted ?? []), ['authorization/demo/to-b', 'route/demo/echo', 'service/b']);
+    assert.deepEqual(ids(changes[0]?.removed ?? []), ['authorization/demo/to-a', 'service/a']);
+    assert.equal(wp.index.service('demo/a'), undefined);
+    assert.equal(wp.index.service('demo/b')?.name, 'b');
+    assert.deepEqual(wp.index.counts(), { workloads: 3, services: 2, authorizations: 1 });
   });
 
   it('refuses a subscription the authorize hook denies, with the reason', async () => {

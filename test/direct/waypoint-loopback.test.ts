@@ -1,11 +1,16 @@
 // A waypoint in process against a real control plane on the local backend,
 // with the backends' ztunnel (node-b, no capture) in process too. Pods are
-// loopback addresses: node-a's 127.0.1.x, node-b's 127.0.2.x; service VIPs
-// 127.0.9.x. Clients open HBONE tunnels to the waypoint directly with a
-// workload certificate the control plane's CA issued (so the suite does not
-// depend on the waypoint controller), with :authority = the VIP they call.
-// HTTPRoutes and waypoint policies are applied to the waypoint's mesh index
-// directly, since their translation is built elsewhere.
+// loopback addresses: node-a's 127.0.1.x, node-b's 127.0.2.x; the waypoint
+// 127.0.3.1; service VIPs 127.0.9.x. The waypoint is a Gateway in the store
+// that the demo namespace's services are bound to; with no kubelet to run
+// the waypoint controller's pods, the controller is off and the test runs
+// the waypoint itself, publishing its address in the Gateway's status as
+// whoever runs a waypoint would. Clients open HBONE tunnels to the waypoint
+// directly with a workload certificate the control plane's CA issued, with
+// :authority = the VIP they call. HTTPRoutes and waypoint policies are
+// applied to the waypoint's mesh index directly (their translation has its
+// own tests); the services they name are in the waypoint's scope because
+// they are bound, and the client's workload because every workload is.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -17,7 +22,7 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { createLogger, silentLogger, SpiffeId } from '@ambit/core';
 import { socketAddress, type Authorization, type HttpRoute, type Resource } from '@ambit/api';
-import { writeBootstrapToken, type Store } from '@ambit/control-plane';
+import { writeBootstrapToken, type Gateway, type Store } from '@ambit/control-plane';
 import { MeshIndex } from '@ambit/cp-client';
 import { HbonePool } from '@ambit/hbone';
 import { CertificateManager, type WorkloadCertificate } from '@ambit/identity';
@@ -33,7 +38,7 @@ const WAYPOINT = `${TD}/ns/demo/sa/waypoint`;
 const CLIENT = `${TD}/ns/demo/sa/client`;
 
 const ip = {
-  client: '127.0.1.1', v1: '127.0.2.1', v2: '127.0.2.2', flaky: '127.0.2.3', slow: '127.0.2.4', broken: '127.0.2.5',
+  client: '127.0.1.1', waypoint: '127.0.3.1', v1: '127.0.2.1', v2: '127.0.2.2', flaky: '127.0.2.3', slow: '127.0.2.4', broken: '127.0.2.5',
   vip: { echo: '127.0.9.1', v1: '127.0.9.2', v2: '127.0.9.3', flaky: '127.0.9.4', slow: '127.0.9.5', broken: '127.0.9.6' },
 };
 
@@ -90,7 +95,7 @@ describe('waypoint on loopback (HBONE in, L7 routing and policy, HBONE out)', ()
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ambit-wp-'));
-    run = await runControlPlane();
+    run = await runControlPlane({ settings: { 'waypoint-image': 'off' } });
     store = run.cp.store;
     const rootsFile = join(dir, 'roots.pem');
     await writeFile(rootsFile, run.cp.ca.roots.join(''));
@@ -109,7 +114,13 @@ describe('waypoint on loopback (HBONE in, L7 routing and policy, HBONE out)', ()
       servers.push(echo);
     }
 
-    await createNamespace(store, 'demo', { 'ambit.dev/dataplane-mode': 'ambient' });
+    // Every service in demo is bound to the waypoint, the route backends echo-v1 and echo-v2 included.
+    await createNamespace(store, 'demo', { 'ambit.dev/dataplane-mode': 'ambient', 'ambit.dev/use-waypoint': 'waypoint' });
+    await store.create<Gateway>({
+      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'waypoint', namespace: 'demo' },
+      spec: { gatewayClassName: 'ambit-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
+    });
+    await store.updateStatus<Gateway>('Gateway', 'waypoint', 'demo', { addresses: [{ type: 'IPAddress', value: ip.waypoint }] });
     await createPod(store, { name: 'client', namespace: 'demo', node: 'node-a', ip: ip.client, serviceAccount: 'client', labels: { app: 'client' } });
     const pods: [string, string, Record<string, string>][] = [
       ['echo-v1', ip.v1, { app: 'echo', version: 'v1' }], ['echo-v2', ip.v2, { app: 'echo', version: 'v2' }],
@@ -139,7 +150,7 @@ describe('waypoint on loopback (HBONE in, L7 routing and policy, HBONE out)', ()
     const { file: waypointToken } = await writeBootstrapToken(run.stateDir, { identity: SpiffeId.parse(WAYPOINT) });
     waypoint = await startWaypoint(parseWaypointConfig({
       gateway: 'demo/waypoint', 'control-plane': `127.0.0.1:${run.cp.address.port}`, 'ca-root-file': rootsFile,
-      'bootstrap-token-file': waypointToken, hbone: '127.0.0.1:0', 'upstream-hbone-port': String(hbonePort),
+      'bootstrap-token-file': waypointToken, hbone: `${ip.waypoint}:0`, 'upstream-hbone-port': String(hbonePort),
       metrics: '127.0.0.1:0', readiness: '127.0.0.1:0', 'admin-socket': join(dir, 'waypoint.sock'), 'connect-timeout': '2s', 'log-level': 'silent',
     }), { logger: process.env.WP_LOG === undefined ? silentLogger : createLogger({ level: 'debug' }), generateKeys: testKeys, index: new MeshIndex(), discoveryBackoff: { initialMs: 50, maxMs: 300, jitter: 0 } });
 
@@ -178,6 +189,14 @@ describe('waypoint on loopback (HBONE in, L7 routing and policy, HBONE out)', ()
     assert.equal((await httpGet({ port: waypoint.addresses.readiness.port }, '/healthz/ready')).status, 200);
     const certificates = JSON.parse((await httpGet({ socketPath: waypoint.adminSocket }, '/certificates')).body) as { identity: string; state: string }[];
     assert.deepEqual(certificates.map((c) => [c.identity, c.state]), [[WAYPOINT, 'available']]);
+  });
+
+  it('receives the services bound to its Gateway and the client\'s workload, and keeps the routes and policy applied', () => {
+    const bindings = Object.values(ip.vip).map((vip) => waypoint.mesh.serviceByVip(vip)?.waypoint?.gateway);
+    assert.deepEqual(bindings, Object.values(ip.vip).map(() => 'demo/waypoint'));
+    assert.equal(waypoint.mesh.workloadByAddress(ip.client)?.identity, CLIENT, 'bound to nothing, yet in scope: the waypoint names its callers');
+    assert.deepEqual(waypoint.mesh.routes().map((r) => r.key).sort(), ['demo/broken', 'demo/echo', 'demo/flaky', 'demo/slow']);
+    assert.deepEqual(waypoint.mesh.authorizations().map((a) => a.key), ['demo/deny-admin-post']);
   });
 
   it('routes by path and by header to v1 and v2, modifying headers both ways', async () => {

@@ -20,11 +20,18 @@ export interface RunningControlPlane {
   close(): Promise<void>;
 }
 
-export async function runControlPlane(options: StartOptions & { stateDir?: string; backend?: 'local' | 'kubernetes' } = {}): Promise<RunningControlPlane> {
+export interface RunOptions extends StartOptions {
+  stateDir?: string;
+  backend?: 'local' | 'kubernetes';
+  /** Further control-plane settings, as the config record names them (e.g. `'waypoint-image': 'off'`). */
+  settings?: Record<string, string>;
+}
+
+export async function runControlPlane(options: RunOptions = {}): Promise<RunningControlPlane> {
   const stateDir = options.stateDir ?? await mkdtemp(join(tmpdir(), 'ambit-cp-'));
   const config = parseConfig({
     backend: options.backend ?? 'local', 'state-dir': stateDir, listen: '127.0.0.1:0', metrics: '127.0.0.1:0', readiness: '127.0.0.1:0',
-    debounce: '20ms', 'log-level': 'silent',
+    debounce: '20ms', 'log-level': 'silent', ...options.settings,
   });
   // Tests bootstrap ztunnels with token files on either backend (TokenReview has its own tests).
   const startOptions: StartOptions = { ...options, bootstrap: options.bootstrap ?? new DirectoryBootstrap(stateDir) };

@@ -4,7 +4,10 @@
 // snapshot, then deltas. Publishes are coalesced in a fixed debounce window;
 // a subscriber whose stream is backpressured is skipped and later sent one
 // coalesced delta, so it never delays others and costs one version number
-// of memory.
+// of memory. A ztunnel receives the whole state; a waypoint only the scope
+// of its Gateway (scope.ts), whose membership is recorded per version
+// (membership.ts) so resources entering or leaving it arrive as upserts and
+// removals.
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import type { ServerHttp2Stream, IncomingHttpHeaders } from 'node:http2';
@@ -13,9 +16,14 @@ import {
   LineSplitter, encodeLine, type DiscoveryAck, type DiscoveryUpdate, type Resource, type SubscribeRequest,
 } from '@ambit/api';
 import { respondError, type Caller } from '../endpoint.js';
+import { ScopeMembership } from './membership.js';
+import { ScopeIndex } from './scope.js';
 import { VersionedState } from './state.js';
 
 export const DISCOVERY_PATH = '/ambit.v1/discovery';
+
+/** How long a Gateway's scope is kept after its last waypoint left, so one that reconnects resumes with a delta. */
+export const IDLE_SCOPE_RETENTION_MS = 5 * 60_000;
 
 export interface SubscriberStatus {
   id: string;
@@ -47,6 +55,16 @@ interface Subscriber {
   stream: ServerHttp2Stream;
   /** Numeric part of the last version sent. */
   sent: number | undefined;
+  /** A waypoint's: the scope it receives. */
+  scope: GatewayScope | undefined;
+}
+
+interface GatewayScope {
+  gateway: string;
+  membership: ScopeMembership;
+  subscribers: number;
+  /** When the last subscriber left (epoch ms). */
+  idleSince: number;
 }
 
 export interface DiscoveryServiceEvents {
@@ -66,6 +84,9 @@ export class DiscoveryService extends EventEmitter<DiscoveryServiceEvents> {
   private pending: readonly Resource[] | undefined;
   private readonly encodedCache = new Map<string, Buffer>();
   private encodedVersion = -1;
+  /** By Gateway key; every one is updated at every version (a delta needs the membership at its starting point). */
+  private readonly scopes = new Map<string, GatewayScope>();
+  private scopeIndex: { version: number; index: ScopeIndex } | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly options: DiscoveryServiceOptions = {}) {
@@ -94,11 +115,42 @@ export class DiscoveryService extends EventEmitter<DiscoveryServiceEvents> {
     const started = Date.now();
     const changed = this.state.publish(resources);
     if (changed > 0) {
+      this.rescope();
       for (const subscriber of this.subscriberSet) this.send(subscriber);
       this.emit('pushed', { version: this.version, subscribers: this.subscriberSet.size, durationMs: Date.now() - started });
       this.log.debug({ version: this.version, changed, subscribers: this.subscriberSet.size }, 'pushed');
     }
     return changed;
+  }
+
+  /** Records every kept Gateway scope at the new version; forgets those idle for longer than the retention. */
+  private rescope(): void {
+    const now = Date.now();
+    for (const [gateway, scope] of this.scopes) {
+      if (scope.subscribers === 0 && now - scope.idleSince >= IDLE_SCOPE_RETENTION_MS) {
+        this.scopes.delete(gateway);
+        continue;
+      }
+      scope.membership.update(this.state.version, this.index().scopeOf(gateway));
+    }
+  }
+
+  /** The scope index of the current version, built at most once per version and only when a waypoint needs it. */
+  private index(): ScopeIndex {
+    if (this.scopeIndex?.version !== this.state.version) {
+      this.scopeIndex = { version: this.state.version, index: new ScopeIndex(this.state.resources()) };
+    }
+    return this.scopeIndex.index;
+  }
+
+  private joinScope(gateway: string): GatewayScope {
+    let scope = this.scopes.get(gateway);
+    if (scope === undefined) {
+      scope = { gateway, membership: new ScopeMembership(this.state.version, this.index().scopeOf(gateway)), subscribers: 0, idleSince: 0 };
+      this.scopes.set(gateway, scope);
+    }
+    scope.subscribers++;
+    return scope;
   }
 
   subscribers(): SubscriberStatus[] {
@@ -160,6 +212,7 @@ export class DiscoveryService extends EventEmitter<DiscoveryServiceEvents> {
     stream.once('close', () => {
       if (subscriber === undefined) return;
       this.subscriberSet.delete(subscriber);
+      if (subscriber.scope !== undefined && --subscriber.scope.subscribers === 0) subscriber.scope.idleSince = Date.now();
       this.log.info({ subscriber: subscriber.status.id, peer: caller.identity?.uri }, 'subscriber disconnected');
     });
   };
@@ -187,7 +240,9 @@ export class DiscoveryService extends EventEmitter<DiscoveryServiceEvents> {
       ...(request.node === undefined ? {} : { node: request.node }),
       ...(request.gateway === undefined ? {} : { gateway: request.gateway }),
     };
-    const subscriber: Subscriber = { status, stream, sent: this.parse(request.lastVersion) };
+    const subscriber: Subscriber = {
+      status, stream, sent: this.parse(request.lastVersion), scope: request.role === 'waypoint' ? this.joinScope(request.gateway as string) : undefined,
+    };
     this.subscriberSet.add(subscriber);
     stream.respond({ ':status': 200, 'content-type': 'application/x-ndjson' });
     stream.on('drain', () => {
@@ -207,7 +262,7 @@ export class DiscoveryService extends EventEmitter<DiscoveryServiceEvents> {
       status.backlogged = true;
       return;
     }
-    stream.write(this.encoded(subscriber.sent));
+    stream.write(this.encoded(subscriber));
     subscriber.sent = this.state.version;
     status.backlogged = false;
     status.lastSentVersion = this.version;
@@ -215,19 +270,22 @@ export class DiscoveryService extends EventEmitter<DiscoveryServiceEvents> {
   }
 
   /**
-   * The update taking a receiver from `sent` to the current version, encoded
-   * once per version and starting point and shared by every subscriber in the
-   * same place: 100 proxies syncing at once hold one snapshot buffer, not 100.
+   * The update taking a subscriber from its last version to the current one,
+   * encoded once per version, starting point and scope and shared by every
+   * subscriber in the same place: 100 proxies syncing at once hold one
+   * snapshot buffer, not 100 (and a waypoint's replicas share theirs).
    */
-  private encoded(sent: number | undefined): Buffer {
+  private encoded(subscriber: Subscriber): Buffer {
     if (this.encodedVersion !== this.state.version) {
       this.encodedCache.clear();
       this.encodedVersion = this.state.version;
     }
-    const key = this.state.needsSnapshot(sent) ? 'snapshot' : String(sent);
+    const { sent, scope } = subscriber;
+    const from = (scope?.membership ?? this.state).needsSnapshot(sent) ? 'snapshot' : String(sent);
+    const key = scope === undefined ? from : `${scope.gateway} ${from}`;
     let buffer = this.encodedCache.get(key);
     if (buffer === undefined) {
-      const changes = this.state.changesSince(sent);
+      const changes = scope === undefined ? this.state.changesSince(sent) : scope.membership.changesSince(sent, this.state);
       const update: DiscoveryUpdate = {
         type: 'update', version: this.format(changes.version), snapshot: changes.snapshot, upserts: changes.upserts, removals: changes.removals,
       };

@@ -83,7 +83,17 @@ export class VersionedState {
   }
 
   get(kind: ResourceKind, key: string): Resource | undefined {
-    return this.entries.get(`${kind}/${key}`)?.resource;
+    return this.entries.get(resourceId(kind, key))?.resource;
+  }
+
+  /** A resource by its id (`kind/key`) with the version that last changed it. */
+  lookup(id: string): { resource: Resource; version: number } | undefined {
+    return this.entries.get(id);
+  }
+
+  /** Every current resource. */
+  *resources(): IterableIterator<Resource> {
+    for (const entry of this.entries.values()) yield entry.resource;
   }
 
   private pruneTombstones(): void {
@@ -99,6 +109,17 @@ export class VersionedState {
   }
 }
 
+/** How resources are identified across kinds: `kind/key` (keys themselves contain slashes). */
+export function resourceId(kind: ResourceKind, key: string): string {
+  return `${kind}/${key}`;
+}
+
+/** The removal that takes the resource `id` away. */
+export function removalOf(id: string): Removal {
+  const at = id.indexOf('/');
+  return { kind: id.slice(0, at) as ResourceKind, key: id.slice(at + 1) };
+}
+
 function keyOf(resource: Resource): string {
-  return `${resource.kind}/${resourceKey(resource)}`;
+  return resourceId(resource.kind, resourceKey(resource));
 }
