@@ -93,6 +93,43 @@ export type Service = KubeObject<ServiceSpec, { conditions?: Condition[] }>;
 
 export type ServiceAccount = KubeObject;
 
+export interface EnvVar {
+  name: string;
+  value?: string;
+  valueFrom?: unknown;
+}
+
+export interface Container {
+  name: string;
+  image?: string;
+  args?: string[];
+  env?: EnvVar[];
+  ports?: ContainerPort[];
+  readinessProbe?: { httpGet?: { path: string; port: number | string } };
+  [other: string]: unknown;
+}
+
+// --- apps/v1 -------------------------------------------------------------------
+
+export interface DeploymentSpec {
+  replicas?: number;
+  selector: { matchLabels?: Record<string, string> };
+  template: {
+    metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> };
+    spec: Omit<PodSpec, 'containers'> & { containers: Container[]; [other: string]: unknown };
+  };
+}
+
+export interface DeploymentStatus {
+  observedGeneration?: number;
+  replicas?: number;
+  readyReplicas?: number;
+  availableReplicas?: number;
+  conditions?: Condition[];
+}
+
+export type Deployment = KubeObject<DeploymentSpec, DeploymentStatus>;
+
 /** Secrets hold base64 data at the top level (no spec); the control plane keeps its root CA in one. */
 export type Secret = KubeObject & { type?: string; data?: Record<string, string> };
 
@@ -269,6 +306,7 @@ export const RESOURCE_TYPES = {
   Service: { kind: 'Service', apiVersion: 'v1', group: '', version: 'v1', plural: 'services', namespaced: true, hasStatus: true },
   ServiceAccount: { kind: 'ServiceAccount', apiVersion: 'v1', group: '', version: 'v1', plural: 'serviceaccounts', namespaced: true, hasStatus: false },
   Secret: { kind: 'Secret', apiVersion: 'v1', group: '', version: 'v1', plural: 'secrets', namespaced: true, hasStatus: false },
+  Deployment: { kind: 'Deployment', apiVersion: 'apps/v1', group: 'apps', version: 'v1', plural: 'deployments', namespaced: true, hasStatus: true },
   Gateway: {
     kind: 'Gateway', apiVersion: 'gateway.networking.k8s.io/v1', group: 'gateway.networking.k8s.io', version: 'v1',
     plural: 'gateways', namespaced: true, hasStatus: true,

@@ -21,6 +21,8 @@ import type { ControlPlaneConfig } from './config.js';
 import { listenHttp, metricsHandler, portOf, readinessHandler } from './health.js';
 import { ControlPlaneMetrics } from './metrics.js';
 import { MeshPipeline } from './pipeline.js';
+import { WaypointController } from '../waypoint-controller/controller.js';
+import type { Gateway } from '../resources.js';
 
 export const CONTROL_PLANE_SERVICE_ACCOUNT = { namespace: 'ambit-system', name: 'control-plane' } as const;
 export const ZTUNNEL_SERVICE_ACCOUNT = { namespace: 'ambit-system', name: 'ztunnel' } as const;
@@ -79,8 +81,10 @@ export async function startControlPlane(config: ControlPlaneConfig, options: Sta
     const metrics = new ControlPlaneMetrics();
     const discovery = new DiscoveryService({ authorize: authorizeSubscriber, debounceMs: config.debounceMs, logger: log });
     cleanups.push(() => discovery.close());
+    let controller: WaypointController | undefined;
     const pipeline = new MeshPipeline(store, {
       discovery, debounceMs: config.debounceMs, logger: log,
+      ...(config.waypointImage === undefined ? {} : { waypointRuntime: () => waypointRuntime(discovery, controller) }),
       translate: { trustDomain: config.trustDomain, clusterDomain: config.clusterDomain },
       onTranslated: (info) => {
         metrics.translations.observe(info.durationMs / 1000);
@@ -125,6 +129,21 @@ export async function startControlPlane(config: ControlPlaneConfig, options: Sta
     cleanups.push(() => closeHttp(readinessServer));
 
     await pipeline.start();
+    if (config.waypointImage !== undefined) {
+      const gateways = pipeline.informers.Gateway;
+      controller = new WaypointController(store, {
+        image: config.waypointImage, trustDomain: config.trustDomain, debounceMs: config.debounceMs, logger: log,
+        ...(config.waypointControlPlane === undefined ? {} : { controlPlane: config.waypointControlPlane }),
+        gateways: () => gateways.list() as Gateway[],
+        onApplied: () => pipeline.refresh(),
+      });
+      const started = controller;
+      gateways.on(() => started.schedule());
+      // A waypoint's first acknowledgement (or its going away) changes its Gateway's Programmed condition.
+      discovery.on('ack', (subscriber) => { if (subscriber.role === 'waypoint') pipeline.refresh(); });
+      cleanups.push(() => started.stop());
+      await controller.start();
+    }
     ready = true;
     const startedAt = new Date();
     log.info({ listen: `${address.ip}:${address.port}`, backend: config.backend, metrics: portOf(metricsServer), readiness: portOf(readinessServer) }, 'control plane ready');
@@ -186,4 +205,13 @@ function closeHttp(server: http.Server): Promise<void> {
     server.closeAllConnections();
     server.close(() => resolve());
   });
+}
+
+/** Gateways whose waypoint has a connected subscriber that acknowledged a version, and the controller's problems. */
+function waypointRuntime(discovery: DiscoveryService, controller: WaypointController | undefined): { synced: Set<string>; problems: ReadonlyMap<string, string> } {
+  const synced = new Set<string>();
+  for (const subscriber of discovery.subscribers()) {
+    if (subscriber.role === 'waypoint' && subscriber.gateway !== undefined && subscriber.lastAckedVersion !== undefined) synced.add(subscriber.gateway);
+  }
+  return { synced, problems: controller?.problems() ?? new Map<string, string>() };
 }

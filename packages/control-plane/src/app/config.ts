@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import { ConfigReader, DEFAULT_TRUST_DOMAIN, isLogLevel, SpiffeId, type ConfigRecord, type LogLevel } from '@ambit/core';
 import { API_SOCKET_FILE } from '../store/api-server.js';
+import { DEFAULT_WAYPOINT_IMAGE } from '../waypoint-controller/objects.js';
 
 export interface HostPort {
   host: string;
@@ -27,11 +28,15 @@ export interface ControlPlaneConfig {
   debounceMs: number;
   drainDeadlineMs: number;
   logLevel: LogLevel;
+  /** The waypoint controller: the image its Deployments run, or undefined when it is off. */
+  waypointImage: string | undefined;
+  /** host:port of the control plane as waypoint pods reach it (their AMBIT_WAYPOINT_CONTROL_PLANE); unset, the runtime supplies it. */
+  waypointControlPlane: string | undefined;
 }
 
 export const CONFIG_KEYS = [
   'backend', 'state-dir', 'kubeconfig', 'api-socket', 'listen', 'metrics', 'readiness', 'trust-domain', 'cluster-domain', 'cert-ttl',
-  'debounce', 'drain-deadline', 'log-level',
+  'debounce', 'drain-deadline', 'log-level', 'waypoint-image', 'waypoint-control-plane',
 ] as const;
 
 export function parseConfig(record: ConfigRecord, source = 'control plane config'): ControlPlaneConfig {
@@ -60,7 +65,11 @@ export function parseConfig(record: ConfigRecord, source = 'control plane config
     debounceMs: reader.durationMs('debounce', 100),
     drainDeadlineMs: reader.durationMs('drain-deadline', 10_000),
     logLevel,
+    waypointImage: undefined,
+    waypointControlPlane: reader.string('waypoint-control-plane'),
   };
+  const waypointImage = reader.string('waypoint-image', DEFAULT_WAYPOINT_IMAGE);
+  if (waypointImage !== 'off') config.waypointImage = waypointImage;
   if (backend === 'local' && apiSocket !== 'off') config.apiSocket = apiSocket ?? join(config.stateDir, API_SOCKET_FILE);
   if (backend === 'kubernetes' && apiSocket !== undefined && apiSocket !== 'off') {
     throw reader.error('api-socket', apiSocket, 'is for the local backend; on Kubernetes clients use the API server');

@@ -9,7 +9,7 @@ import type { AuthorizationPolicy, PeerAuthentication, Gateway, HTTPRoute, Kind,
 import { Informer } from '../store/informer.js';
 import type { Store } from '../store/store.js';
 import { translate } from '../translate/index.js';
-import type { MeshState, StatusKind, TranslateOptions } from '../translate/types.js';
+import type { ClusterSnapshot, MeshState, StatusKind, TranslateOptions } from '../translate/types.js';
 import type { DiscoveryService } from '../discovery/server.js';
 import { StatusWriter } from './status-writer.js';
 
@@ -24,6 +24,8 @@ export interface PipelineOptions {
   /** Whether this replica writes status (the leader, on Kubernetes). */
   writeStatus?: () => boolean;
   onTranslated?: (info: TranslationInfo) => void;
+  /** When this control plane runs waypoints: their sync state and the controller's problems (see ClusterSnapshot). */
+  waypointRuntime?: () => NonNullable<ClusterSnapshot['waypointRuntime']>;
 }
 
 export interface TranslationInfo {
@@ -97,6 +99,11 @@ export class MeshPipeline {
     return this.running;
   }
 
+  /** Translates again soon (something outside the informers changed, e.g. a waypoint acknowledged). */
+  refresh(): void {
+    this.schedule();
+  }
+
   private schedule(): void {
     if (this.stopped || this.timer !== undefined) return;
     this.timer = setTimeout(() => {
@@ -114,6 +121,7 @@ export class MeshPipeline {
         namespaces: list<Namespace>('Namespace'), pods: list<Pod>('Pod'), services: list<Service>('Service'),
         gateways: list<Gateway>('Gateway'), httpRoutes: list<HTTPRoute>('HTTPRoute'), policies: list<AuthorizationPolicy>('AuthorizationPolicy'),
         peerAuthentications: list<PeerAuthentication>('PeerAuthentication'),
+        ...(this.options.waypointRuntime === undefined ? {} : { waypointRuntime: this.options.waypointRuntime() }),
       }, this.options.translate);
     } catch (error) {
       this.log.error({ err: (error as Error).message }, 'translation failed; proxies keep the previous state');

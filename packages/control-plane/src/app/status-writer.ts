@@ -7,7 +7,8 @@
 // nothing changed. A conflict just waits for the next round (the object
 // changed, so a new translation is coming).
 import { isAmbitError, silentLogger, type Logger } from '@ambit/core';
-import type { Condition, HTTPRoute, Kind, KubeObject, ParentReference, RouteParentStatus } from '../resources.js';
+import { WAYPOINT_GATEWAY_CLASS } from '../resources.js';
+import type { Condition, Gateway, HTTPRoute, Kind, KubeObject, ParentReference, RouteParentStatus } from '../resources.js';
 import type { Store } from '../store/store.js';
 import type { ConditionStatusKind, StatusKind, StatusUpdate } from '../translate/types.js';
 import { CONDITION_ACCEPTED, CONDITION_PROGRAMMED, CONDITION_WAYPOINT_BOUND } from '../translate/status.js';
@@ -15,7 +16,7 @@ import { ROUTE_CONTROLLER_NAME } from '../translate/routes.js';
 
 /** The condition types this control plane owns, per kind (HTTPRoute: whole parents entries, see above). */
 export const OWNED_CONDITIONS: Record<ConditionStatusKind, readonly string[]> = {
-  Gateway: [CONDITION_PROGRAMMED],
+  Gateway: [CONDITION_ACCEPTED, CONDITION_PROGRAMMED],
   Service: [CONDITION_WAYPOINT_BOUND],
   AuthorizationPolicy: [CONDITION_ACCEPTED],
   PeerAuthentication: [CONDITION_ACCEPTED],
@@ -46,10 +47,16 @@ export class StatusWriter {
           if (canonical(current) !== canonical(next)) writes.push(this.write(kind, object, { parents: next }));
           continue;
         }
+        // Gateways of other classes belong to other controllers.
+        if (kind === 'Gateway' && (object as Gateway).spec?.gatewayClassName !== WAYPOINT_GATEWAY_CLASS) continue;
         const current = conditionsOf(object);
-        const next = merge(current, update?.kind !== 'HTTPRoute' ? update?.conditions ?? [] : [], OWNED_CONDITIONS[kind], now);
-        if (sameConditions(current, next)) continue;
-        writes.push(this.write(kind, object, { conditions: next }));
+        const conditionUpdate = update?.kind !== 'HTTPRoute' ? update : undefined;
+        const next = merge(current, conditionUpdate?.conditions ?? [], OWNED_CONDITIONS[kind], now);
+        const fields: Record<string, unknown> = {};
+        if (!sameConditions(current, next)) fields.conditions = next;
+        const addresses = conditionUpdate?.addresses;
+        if (addresses !== undefined && canonical((object as Gateway).status?.addresses ?? []) !== canonical(addresses)) fields.addresses = addresses;
+        if (Object.keys(fields).length > 0) writes.push(this.write(kind, object, fields));
       }
     }
     await Promise.all(writes);

@@ -427,6 +427,11 @@ const SCHEMAS: Record<Kind, z.ZodType> = {
   Pod: resource(subdomain, podSpec, podStatus),
   Service: resource(dns1035Label, serviceSpec, conditionsStatus),
   ServiceAccount: resource(subdomain, anyObject),
+  Deployment: resource(subdomain, object({
+    replicas: z.number().int().min(0).optional(),
+    selector: object({ matchLabels: labels.optional() }),
+    template: object({ metadata: anyObject.optional(), spec: podSpec }),
+  })),
   Secret: object({
     apiVersion: str(), kind: str(), metadata: metadata(subdomain), type: str().optional(),
     data: z.record(z.string(), str().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')).optional(),

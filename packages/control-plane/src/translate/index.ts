@@ -4,20 +4,20 @@ import type { Authorization, Service as MeshService, Workload } from '@ambit/api
 import type { Gateway, Namespace, Pod, Service } from '../resources.js';
 import { translatePolicy } from './authorization.js';
 import { translatePeerAuthentications } from './peer-authentication.js';
-import { isEnrolled, isTerminal, podIPs } from './enrollment.js';
+import { isEnrolled, isHealthy, isTerminal, podIPs } from './enrollment.js';
 import { byNamespaceName, compare } from './labels.js';
 import { selects, toService } from './services.js';
 import { translateRoutes } from './routes.js';
 import { gatewayStatus, policyStatus, serviceStatus } from './status.js';
 import { DEFAULT_CLUSTER_DOMAIN } from './types.js';
 import type { ClusterSnapshot, MeshState, StatusUpdate, TranslateOptions } from './types.js';
-import { enforcementOf, isWaypointGateway, isWaypointPod, resolveWaypoint, waypointsOf } from './waypoints.js';
+import { enforcementOf, isWaypointGateway, isWaypointPod, LABEL_GATEWAY_NAME, resolveWaypoint, waypointsOf } from './waypoints.js';
 import { toWorkload } from './workloads.js';
 
 export function translate(snapshot: ClusterSnapshot, options: TranslateOptions): MeshState {
   const clusterDomain = options.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN;
   const namespaces = new Map<string, Namespace>(snapshot.namespaces.map((ns) => [ns.metadata.name, ns]));
-  const waypoints = waypointsOf(snapshot.gateways, options.trustDomain);
+  const waypoints = waypointsOf(snapshot.gateways, options.trustDomain, snapshot.services);
   const podsByNamespace = groupBy(snapshot.pods, (pod) => pod.metadata.namespace ?? 'default');
   // A service selects only pods of its own namespace: index once, not services × pods.
   const servicesByNamespace = groupBy(snapshot.services, (service) => service.metadata.namespace ?? 'default');
@@ -83,8 +83,19 @@ export function translate(snapshot: ClusterSnapshot, options: TranslateOptions):
 
   for (const gateway of snapshot.gateways) {
     if (!isWaypointGateway(gateway)) continue;
-    const waypoint = waypoints.get(`${gateway.metadata.namespace ?? 'default'}/${gateway.metadata.name}`);
-    if (waypoint !== undefined) status.push(gatewayStatus(gateway, waypoint));
+    const key = `${gateway.metadata.namespace ?? 'default'}/${gateway.metadata.name}`;
+    const waypoint = waypoints.get(key);
+    if (waypoint === undefined) continue;
+    const runtime = snapshot.waypointRuntime;
+    if (runtime === undefined) {
+      status.push(gatewayStatus(gateway, waypoint));
+      continue;
+    }
+    const pods = (podsByNamespace.get(waypoint.namespace) ?? []).filter((pod) => pod.metadata.labels?.[LABEL_GATEWAY_NAME] === waypoint.name && !isTerminal(pod));
+    const problem = runtime.problems.get(key);
+    status.push(gatewayStatus(gateway, waypoint, {
+      pods: pods.length, readyPods: pods.filter(isHealthy).length, synced: runtime.synced.has(key), ...(problem === undefined ? {} : { problem }),
+    }));
   }
 
   return {

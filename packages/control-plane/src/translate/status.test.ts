@@ -1,25 +1,51 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { translatePolicy } from './authorization.js';
-import { gatewayStatus, policyStatus, serviceStatus } from './status.js';
+import { gatewayStatus, policyStatus, serviceStatus, type WaypointRuntime } from './status.js';
 import type { AuthorizationPolicySpec } from '../resources.js';
 import { gateway, policy, service } from './testing.js';
 import { toWaypoint } from './waypoints.js';
 import type { BindingResult, TargetEnforcement } from './waypoints.js';
 
 describe('gatewayStatus', () => {
-  const cases: { name: string; gw: ReturnType<typeof gateway>; status: string; reason: string; message: RegExp }[] = [
+  const cases: { name: string; gw: ReturnType<typeof gateway>; runtime?: WaypointRuntime; status: string; reason: string; message: RegExp; accepted?: string }[] = [
     { name: 'address → Programmed', gw: gateway('wp', { address: '10.0.9.1' }), status: 'True', reason: 'Programmed', message: /service traffic at 10\.0\.9\.1/ },
     { name: 'no address → AddressNotAssigned', gw: gateway('wp'), status: 'False', reason: 'AddressNotAssigned', message: /no address/ },
-    { name: 'no HBONE listener → Invalid', gw: gateway('wp', { address: '10.0.9.1', listener: { port: 15008, protocol: 'TCP' } }), status: 'False', reason: 'Invalid', message: /HBONE/ },
+    {
+      name: 'no HBONE listener → Invalid, not Accepted', gw: gateway('wp', { address: '10.0.9.1', listener: { port: 15008, protocol: 'TCP' } }),
+      status: 'False', reason: 'Invalid', message: /HBONE/, accepted: 'False',
+    },
+    {
+      name: 'run by the controller, no pod yet → Pending', gw: gateway('wp', { address: '10.0.9.1' }),
+      runtime: { pods: 0, readyPods: 0, synced: false }, status: 'False', reason: 'Pending', message: /no waypoint pod/,
+    },
+    {
+      name: 'pod not ready → Pending with the count', gw: gateway('wp', { address: '10.0.9.1' }),
+      runtime: { pods: 1, readyPods: 0, synced: false }, status: 'False', reason: 'Pending', message: /0 of 1/,
+    },
+    {
+      name: 'ready but not synced → Pending', gw: gateway('wp', { address: '10.0.9.1' }),
+      runtime: { pods: 1, readyPods: 1, synced: false }, status: 'False', reason: 'Pending', message: /not acknowledged/,
+    },
+    {
+      name: 'ready and synced → Programmed', gw: gateway('wp', { address: '10.0.9.1' }),
+      runtime: { pods: 2, readyPods: 1, synced: true }, status: 'True', reason: 'Programmed', message: /1 of 2 pod/,
+    },
+    {
+      name: 'a controller problem → Invalid, with the problem', gw: gateway('wp', { address: '10.0.9.1' }),
+      runtime: { pods: 0, readyPods: 0, synced: false, problem: 'a Service demo/wp that the waypoint controller does not manage already exists' },
+      status: 'False', reason: 'Invalid', message: /does not manage/,
+    },
   ];
   for (const c of cases) {
     it(c.name, () => {
-      const update = gatewayStatus(c.gw, toWaypoint(c.gw, 'td'));
+      const update = gatewayStatus(c.gw, toWaypoint(c.gw, 'td'), c.runtime);
       assert.equal(update.kind, 'Gateway');
       assert.equal(update.name, 'wp');
       assert.equal(update.namespace, 'demo');
-      const [condition] = update.conditions;
+      const [accepted, condition] = update.conditions;
+      assert.equal(accepted?.type, 'Accepted');
+      assert.equal(accepted.status, c.accepted ?? 'True');
       assert.equal(condition?.type, 'Programmed');
       assert.equal(condition.status, c.status);
       assert.equal(condition.reason, c.reason);
@@ -27,6 +53,15 @@ describe('gatewayStatus', () => {
       assert.equal(condition.observedGeneration, 2);
     });
   }
+  it('publishes the address in status.addresses, and none without one', () => {
+    const gw = gateway('wp', { address: '10.0.9.1' });
+    assert.deepEqual(gatewayStatus(gw, toWaypoint(gw, 'td')).addresses, [{ type: 'IPAddress', value: '10.0.9.1' }]);
+    assert.deepEqual(gatewayStatus(gateway('wp'), toWaypoint(gateway('wp'), 'td')).addresses, []);
+  });
+  it("prefers the managed Service's cluster IP over a stale status address", () => {
+    const gw = gateway('wp', { address: '10.0.9.1' });
+    assert.equal(toWaypoint(gw, 'td', '10.96.0.40').address, '10.96.0.40');
+  });
 });
 
 describe('serviceStatus', () => {

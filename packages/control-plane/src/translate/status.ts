@@ -11,16 +11,42 @@ export const CONDITION_PROGRAMMED = 'Programmed';
 export const CONDITION_WAYPOINT_BOUND = 'ambit.dev/WaypointBound';
 export const CONDITION_ACCEPTED = 'Accepted';
 
-export function gatewayStatus(gateway: Gateway, waypoint: Waypoint): ConditionStatusUpdate {
-  let condition: Condition;
-  if (waypoint.invalid !== undefined) {
-    condition = cond(CONDITION_PROGRAMMED, 'False', 'Invalid', `not a waypoint: ${waypoint.invalid}`, gateway);
-  } else if (waypoint.address === undefined) {
-    condition = cond(CONDITION_PROGRAMMED, 'False', 'AddressNotAssigned', 'the waypoint has no address yet: it is not running or not ready', gateway);
-  } else {
-    condition = cond(CONDITION_PROGRAMMED, 'True', 'Programmed', `waypoint for ${waypoint.for} traffic at ${waypoint.address}`, gateway);
+/**
+ * How a controller-run waypoint is doing, beyond its Gateway: what the
+ * controller could not do, its pods, and whether one of them has
+ * acknowledged the mesh state.
+ */
+export interface WaypointRuntime {
+  problem?: string;
+  pods: number;
+  readyPods: number;
+  synced: boolean;
+}
+
+/**
+ * Accepted and Programmed, and the address. Without `runtime` (nobody runs
+ * waypoints here) Programmed follows the address alone.
+ */
+export function gatewayStatus(gateway: Gateway, waypoint: Waypoint, runtime?: WaypointRuntime): ConditionStatusUpdate {
+  const accepted = waypoint.invalid !== undefined
+    ? cond(CONDITION_ACCEPTED, 'False', 'Invalid', `not a waypoint: ${waypoint.invalid}`, gateway)
+    : cond(CONDITION_ACCEPTED, 'True', 'Accepted', `waypoint for ${waypoint.for} traffic`, gateway);
+  const programmed = cond(CONDITION_PROGRAMMED, ...programmedOf(waypoint, runtime), gateway);
+  const result = update('Gateway', gateway, [accepted, programmed]);
+  result.addresses = waypoint.invalid !== undefined || waypoint.address === undefined ? [] : [{ type: 'IPAddress', value: waypoint.address }];
+  return result;
+}
+
+function programmedOf(waypoint: Waypoint, runtime: WaypointRuntime | undefined): [Condition['status'], string, string] {
+  if (waypoint.invalid !== undefined) return ['False', 'Invalid', `not a waypoint: ${waypoint.invalid}`];
+  if (runtime?.problem !== undefined) return ['False', 'Invalid', runtime.problem];
+  if (waypoint.address === undefined) return ['False', 'AddressNotAssigned', 'the waypoint has no address yet: its Service has no cluster IP'];
+  if (runtime === undefined) return ['True', 'Programmed', `waypoint for ${waypoint.for} traffic at ${waypoint.address}`];
+  if (runtime.readyPods === 0) {
+    return ['False', 'Pending', runtime.pods === 0 ? 'no waypoint pod is running yet' : `0 of ${runtime.pods} waypoint pod(s) ready`];
   }
-  return update('Gateway', gateway, [condition]);
+  if (!runtime.synced) return ['False', 'Pending', 'the waypoint is running but has not acknowledged the mesh state yet'];
+  return ['True', 'Programmed', `waypoint for ${waypoint.for} traffic at ${waypoint.address} (${runtime.readyPods} of ${runtime.pods} pod(s) ready)`];
 }
 
 /** Undefined when the service asks for no waypoint (no label, or `none`): nothing of ours to show. */

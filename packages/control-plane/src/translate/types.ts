@@ -15,6 +15,12 @@ export interface ClusterSnapshot {
   /** mTLS modes; absent means PERMISSIVE everywhere. */
   peerAuthentications?: PeerAuthentication[];
   serviceAccounts?: ServiceAccount[];
+  /**
+   * Set when this control plane runs waypoints (its controller): Gateways
+   * whose waypoint acknowledged discovery, and what the controller could not
+   * do per Gateway. Absent, a waypoint is programmed once it has an address.
+   */
+  waypointRuntime?: { synced: ReadonlySet<string>; problems: ReadonlyMap<string, string> };
 }
 
 export interface TranslateOptions {
@@ -36,6 +42,8 @@ export interface ConditionStatusUpdate {
   namespace: string;
   name: string;
   conditions: Condition[];
+  /** Gateway only: status.addresses (owned entirely by the control plane for waypoints). */
+  addresses?: { type: string; value: string }[];
 }
 
 /**

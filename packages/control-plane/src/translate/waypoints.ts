@@ -8,7 +8,8 @@ import type { WaypointBinding, WaypointFor } from '@ambit/api';
 import {
   LABEL_USE_WAYPOINT, LABEL_WAYPOINT_FOR, WAYPOINT_GATEWAY_CLASS, WAYPOINT_PORT,
 } from '../resources.js';
-import type { Gateway, Namespace, Pod } from '../resources.js';
+import type { Gateway, Namespace, Pod, Service } from '../resources.js';
+import { managedServiceAddress } from '../waypoint-controller/objects.js';
 
 export const LABEL_USE_WAYPOINT_NAMESPACE = 'ambit.dev/use-waypoint-namespace';
 /** Set by the Gateway API on the pods that run a Gateway (and by our controller). */
@@ -20,7 +21,11 @@ export interface Waypoint {
   namespace: string;
   name: string;
   for: WaypointFor;
-  /** From status.addresses[0]; absent until the controller has placed it. */
+  /**
+   * The clusterIP of the waypoint's managed Service (ztunnels pick one of its
+   * ready pods), else status.addresses[0] (a waypoint run by someone else);
+   * absent until one exists.
+   */
   address?: string;
   identity: string;
   /** Why the Gateway cannot act as a waypoint (no HBONE listener on 15008). */
@@ -42,22 +47,26 @@ export function isWaypointGateway(gateway: Gateway): boolean {
   return gateway.spec?.gatewayClassName === WAYPOINT_GATEWAY_CLASS;
 }
 
-/** Gateways of class ambit-waypoint, keyed by namespace/name (invalid ones included, flagged). */
-export function waypointsOf(gateways: readonly Gateway[], trustDomain: string): Map<string, Waypoint> {
+/**
+ * Gateways of class ambit-waypoint, keyed by namespace/name (invalid ones
+ * included, flagged). `services`: where the controller's Services are found.
+ */
+export function waypointsOf(gateways: readonly Gateway[], trustDomain: string, services: readonly Service[] = []): Map<string, Waypoint> {
   const result = new Map<string, Waypoint>();
   for (const gateway of gateways) {
     if (!isWaypointGateway(gateway)) continue;
-    const waypoint = toWaypoint(gateway, trustDomain);
+    const key = `${gateway.metadata.namespace ?? 'default'}/${gateway.metadata.name}`;
+    const waypoint = toWaypoint(gateway, trustDomain, managedServiceAddress(services, key));
     result.set(waypoint.key, waypoint);
   }
   return result;
 }
 
-export function toWaypoint(gateway: Gateway, trustDomain: string): Waypoint {
+export function toWaypoint(gateway: Gateway, trustDomain: string, managedAddress?: string): Waypoint {
   const namespace = gateway.metadata.namespace ?? 'default';
   const name = gateway.metadata.name;
   const hasHbone = (gateway.spec?.listeners ?? []).some((l) => l.port === WAYPOINT_PORT && l.protocol === 'HBONE');
-  const address = gateway.status?.addresses?.[0]?.value;
+  const address = managedAddress ?? gateway.status?.addresses?.[0]?.value;
   const waypoint: Waypoint = {
     key: `${namespace}/${name}`,
     namespace,
