@@ -19,7 +19,7 @@ import { hostsFile, removeEtcNetns, writePodResolution } from './hosts.js';
 import { kubeProxyRuleset, serviceRules } from './kube-proxy.js';
 import { clusterNetns, clusterPrefix, nodeNetns, podNetns, validateClusterId, validateNamespaceName, validateObjectName } from './names.js';
 import { createClusterNetwork, createNodeNetwork, createPodNetwork, deleteNetns } from './network.js';
-import { namespaceObject, nodeObject, podObject, remove, serviceAccountObject, serviceObject, upsert } from './objects.js';
+import { ensure, namespaceObject, nodeObject, podObject, remove, serviceAccountObject, serviceObject, upsert } from './objects.js';
 import {
   execInNetns, isRecordedProcess, logPath, netnsPids, spawnInNetns, stopProcesses, type ExecOptions, type SpawnedProcess,
 } from './processes.js';
@@ -167,10 +167,10 @@ export class LocalCluster {
       for (const node of this.state.nodes) await upsert(store, nodeObject(this.id, node));
       for (const namespace of this.state.namespaces) {
         await upsert(store, namespaceObject(namespace));
-        await upsert(store, serviceAccountObject(namespace.name, DEFAULT_SERVICE_ACCOUNT));
+        await ensure(store, serviceAccountObject(namespace.name, DEFAULT_SERVICE_ACCOUNT));
       }
       for (const pod of this.state.pods) {
-        await upsert(store, serviceAccountObject(pod.namespace, pod.serviceAccount));
+        await ensure(store, serviceAccountObject(pod.namespace, pod.serviceAccount));
         await upsert(store, podObject(pod, this.findNode(pod.node)));
       }
       for (const service of this.state.services) await upsert(store, serviceObject(service));
@@ -217,7 +217,7 @@ export class LocalCluster {
       await this.applyKubeProxy();
       if (this.store !== undefined) {
         await this.writeObjects(`pod ${pod.namespace}/${pod.name}`, async (store) => {
-          await upsert(store, serviceAccountObject(pod.namespace, pod.serviceAccount));
+          await ensure(store, serviceAccountObject(pod.namespace, pod.serviceAccount));
           await upsert(store, podObject(pod, node));
         });
       }
@@ -268,6 +268,7 @@ export class LocalCluster {
       if (vip === undefined) throw new AmbitError('limit', 'no free service VIP in 10.96.0.0/16', { hint: 'remove unused services' });
       const service: ServiceState = {
         namespace: options.namespace, name: options.name, vip, selector: { ...options.selector }, ports, labels: { ...(options.labels ?? {}) },
+        ...(options.adopted === true ? { adopted: true } : {}),
       };
       await this.ensureNamespace(service.namespace);
       this.state.services.push(service);
@@ -365,7 +366,7 @@ export class LocalCluster {
       const current = namespace;
       await this.writeObjects(`namespace ${name}`, async (store) => {
         await upsert(store, namespaceObject(current));
-        await upsert(store, serviceAccountObject(name, DEFAULT_SERVICE_ACCOUNT));
+        await ensure(store, serviceAccountObject(name, DEFAULT_SERVICE_ACCOUNT));
       });
     }
     return namespace;

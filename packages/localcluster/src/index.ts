@@ -16,5 +16,7 @@ export type {
 } from './state.js';
 export type { CommandResult } from './command.js';
 export type { ExecOptions } from './processes.js';
-export { LocalMesh, BINS, CONTROL_PLANE_PORT, CONTROL_PLANE_DIR, ZTUNNEL_DIR } from './mesh.js';
+export { LocalMesh, BINS, CONTROL_PLANE_PORT, CONTROL_PLANE_DIR, ZTUNNEL_DIR, WAYPOINT_DIR, WAYPOINT_IMAGE } from './mesh.js';
+export { LocalKubelet, LABEL_DEPLOYMENT, LABEL_TEMPLATE_HASH, templateHash } from './kubelet.js';
+export type { ImageRuntime, RunContext, ContainerRun, KubeletOptions } from './kubelet.js';
 export type { MeshOptions, Tracked } from './mesh.js';

@@ -6,15 +6,23 @@
 //
 //   <stateDir>/control-plane/          the control plane's state (store, CA root, bootstrap tokens, api.sock)
 //   <stateDir>/ztunnel/<node>.sock     ztunnel admin (config dump, certificates, metrics, readiness)
+//   <stateDir>/waypoint/<ns>.<pod>.sock  waypoint admin, for pods the kubelet runs from the
+//                                        waypoint controller's Deployments
+//
+// The kubelet (kubelet.ts) runs in this process: Deployments of image
+// ambit/waypoint become waypoint pods with a workload bootstrap token for
+// their service account, probed through their admin socket.
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { AmbitError, silentLogger, type Logger } from '@ambit/core';
+import { AmbitError, DEFAULT_TRUST_DOMAIN, silentLogger, SpiffeId, type Logger } from '@ambit/core';
 import { API_SOCKET_FILE, BOOTSTRAP_DIR, RemoteStore, writeBootstrapToken } from '@ambit/control-plane';
 import type { ClusterProcess, LocalCluster } from './cluster.js';
 import { isAlive } from './processes.js';
+import { LocalKubelet, type ContainerRun, type RunContext } from './kubelet.js';
+import type { PodRef } from './specs.js';
 
 export const CONTROL_PLANE_PORT = 15012;
 export const CONTROL_PLANE_DIR = 'control-plane';
@@ -26,12 +34,17 @@ const require = createRequire(import.meta.url);
 export const BINS = {
   controlPlane: require.resolve('@ambit/control-plane/package.json').replace(/package\.json$/, 'dist/bin/control-plane.js'),
   ztunnel: require.resolve('@ambit/ztunnel/package.json').replace(/package\.json$/, 'dist/bin/ztunnel.js'),
+  waypoint: require.resolve('@ambit/waypoint/package.json').replace(/package\.json$/, 'dist/bin/waypoint.js'),
 } as const;
+export const WAYPOINT_DIR = 'waypoint';
+export const WAYPOINT_IMAGE = 'ambit/waypoint';
 
 export interface MeshOptions {
   logLevel?: string;
   /** Extra settings for every ztunnel (flag name → value), e.g. {'drain-deadline': '2s'}. */
   ztunnelSettings?: Record<string, string>;
+  /** Extra settings for every waypoint the kubelet runs (flag name → value). */
+  waypointSettings?: Record<string, string>;
   readyTimeoutMs?: number;
   logger?: Logger;
 }
@@ -39,6 +52,7 @@ export interface MeshOptions {
 export class LocalMesh {
   private controlPlane: Tracked | undefined;
   private readonly ztunnels = new Map<string, Tracked>();
+  private kubelet: LocalKubelet | undefined;
   private readonly log: Logger;
   readonly store: RemoteStore;
 
@@ -52,12 +66,46 @@ export class LocalMesh {
   get rootCertFile(): string { return join(this.controlPlaneDir, 'ca', 'root-cert.pem'); }
   adminSocket(node: string): string { return join(this.cluster.stateDir, ZTUNNEL_DIR, `${node}.sock`); }
   tokenFile(node: string): string { return join(this.controlPlaneDir, BOOTSTRAP_DIR, `node-${node}.token`); }
+  waypointAdminSocket(pod: PodRef): string {
+    const { namespace, name } = this.cluster.pod(pod);
+    return join(this.cluster.stateDir, WAYPOINT_DIR, `${namespace}.${name}.sock`);
+  }
 
-  /** Starts the control plane, attaches the cluster's objects to its store, then a ztunnel per node. */
+  /** Starts the control plane, attaches the cluster's objects to its store, a ztunnel per node, then the kubelet. */
   async start(): Promise<void> {
     await this.startControlPlane();
     await this.cluster.attachStore(this.store);
     for (const node of this.cluster.nodes) await this.startZtunnel(node.name);
+    await this.startKubelet();
+  }
+
+  /** Runs what controllers put in the store (the waypoint controller's Deployments and Services). */
+  async startKubelet(): Promise<void> {
+    if (this.kubelet !== undefined) return;
+    this.kubelet = new LocalKubelet(this.cluster, this.store, {
+      runtimes: { [WAYPOINT_IMAGE]: (context) => this.waypointRun(context) },
+      ...(this.options.logger === undefined ? {} : { logger: this.options.logger }),
+    });
+    await this.kubelet.start();
+  }
+
+  private async waypointRun({ pod, env }: RunContext): Promise<ContainerRun> {
+    const identity = SpiffeId.of(env['AMBIT_WAYPOINT_TRUST_DOMAIN'] ?? DEFAULT_TRUST_DOMAIN, pod.namespace, pod.serviceAccount);
+    const { file } = await writeBootstrapToken(this.controlPlaneDir, { identity });
+    const admin = join(this.cluster.stateDir, WAYPOINT_DIR, `${pod.namespace}.${pod.name}.sock`);
+    await mkdir(join(this.cluster.stateDir, WAYPOINT_DIR), { recursive: true, mode: 0o700 });
+    const settings: Record<string, string> = {
+      'control-plane': `${this.cluster.clusterAddress}:${CONTROL_PLANE_PORT}`,
+      'ca-root-file': this.rootCertFile, 'bootstrap-token-file': file, 'admin-socket': admin,
+      metrics: '0.0.0.0:15020', readiness: '0.0.0.0:15021', 'log-level': this.options.logLevel ?? 'info',
+      ...this.options.waypointSettings,
+    };
+    return {
+      // The container's env (gateway, trust domain) plus what this cluster supplies, as flags.
+      argv: [process.execPath, BINS.waypoint, ...Object.entries(settings).flatMap(([k, v]) => [`--${k}`, v])],
+      env,
+      probe: async () => (await unixGet(admin, '/healthz/ready')).status === 200,
+    };
   }
 
   async startControlPlane(): Promise<void> {
@@ -114,17 +162,7 @@ export class LocalMesh {
 
   /** GET (or POST) on a ztunnel's admin socket. */
   admin(node: string, path: string, method = 'GET'): Promise<{ status: number; body: string }> {
-    return new Promise((resolve, reject) => {
-      const request = http.request({ socketPath: this.adminSocket(node), path, method, timeout: 5_000 }, (response) => {
-        const chunks: Buffer[] = [];
-        response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.once('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        response.once('error', reject);
-      });
-      request.once('timeout', () => request.destroy(new AmbitError('timeout', `ztunnel admin on ${node} did not answer ${path}`)));
-      request.once('error', reject);
-      request.end();
-    });
+    return unixGet(this.adminSocket(node), path, method, `ztunnel admin on ${node}`);
   }
 
   async adminJson<T>(node: string, path: string): Promise<T> {
@@ -134,6 +172,8 @@ export class LocalMesh {
   }
 
   async stop(): Promise<void> {
+    await this.kubelet?.stop();
+    this.kubelet = undefined;
     for (const node of [...this.ztunnels.keys()]) await this.stopZtunnel(node);
     await this.store.close();
     await this.controlPlane?.stop();
@@ -161,6 +201,21 @@ export class LocalMesh {
       hint: `see the logs under ${join(this.cluster.stateDir, 'logs')}`,
     });
   }
+}
+
+/** An HTTP request on a unix socket (admin APIs). */
+function unixGet(socketPath: string, path: string, method = 'GET', what = socketPath): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const request = http.request({ socketPath, path, method, timeout: 5_000 }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.once('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      response.once('error', reject);
+    });
+    request.once('timeout', () => request.destroy(new AmbitError('timeout', `${what} did not answer ${path}`)));
+    request.once('error', reject);
+    request.end();
+  });
 }
 
 /** A process and, once it ended, how. */

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalStore, type Pod, type Service } from '@ambit/control-plane';
-import { nodeObject, podObject, remove, serviceObject, upsert } from './objects.js';
+import { ensure, nodeObject, podObject, remove, serviceAccountObject, serviceObject, upsert } from './objects.js';
 import type { NodeState, PodState } from './state.js';
 
 const node: NodeState = { name: 'node-1', index: 1, netns: 'ambit-x-node-1', address: '10.200.0.11', podCidr: '10.244.1.0/24', gateway: '10.244.1.1' };
@@ -40,6 +40,12 @@ describe('store objects', () => {
       assert.deepEqual(service?.spec?.ports, [{ port: 80, targetPort: 8080, protocol: 'TCP' }]);
       const stored1 = await store.get('Node', 'node-1');
       assert.deepEqual((stored1?.spec as { podCIDR?: string }).podCIDR, '10.244.1.0/24');
+      // ensure() leaves an existing object alone (a controller's ServiceAccount keeps its labels).
+      await store.create({ ...serviceAccountObject('default', 'waypoint'), metadata: { name: 'waypoint', namespace: 'default', labels: { owner: 'controller' } } });
+      await ensure(store, serviceAccountObject('default', 'waypoint'));
+      await ensure(store, serviceAccountObject('default', 'fresh'));
+      assert.deepEqual((await store.get('ServiceAccount', 'waypoint', 'default'))?.metadata.labels, { owner: 'controller' });
+      assert.notEqual(await store.get('ServiceAccount', 'fresh', 'default'), undefined);
       await remove(store, 'Pod', 'echo', 'default');
       await remove(store, 'Pod', 'echo', 'default');
       assert.equal(await store.get('Pod', 'echo', 'default'), undefined);

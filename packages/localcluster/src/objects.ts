@@ -87,6 +87,18 @@ export async function upsert<T extends KubeObject>(store: Store, object: T): Pro
   if (status !== undefined) await store.updateStatus(kind, name, namespace, status);
 }
 
+/**
+ * Creates the object unless one of that name exists, which is left as it is
+ * (a ServiceAccount another controller made keeps its labels).
+ */
+export async function ensure<T extends KubeObject>(store: Store, object: T): Promise<void> {
+  try {
+    await store.create(object);
+  } catch (error) {
+    if (!isAmbitError(error, 'already-exists')) throw error;
+  }
+}
+
 /** Deletes, treating `not-found` as done. */
 export async function remove(store: Store, kind: Kind, name: string, namespace?: string): Promise<void> {
   try {

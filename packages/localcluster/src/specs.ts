@@ -37,6 +37,8 @@ export interface AddServiceOptions {
   selector: Record<string, string>;
   ports: readonly (number | ServicePortOptions)[];
   labels?: Record<string, string>;
+  /** Created because its object appeared in the store without a cluster IP (the kubelet); removed when that object goes. */
+  adopted?: boolean;
 }
 
 export function parseRef(ref: PodRef, kind: 'pod' | 'service'): { namespace: string; name: string } {

@@ -54,6 +54,8 @@ export interface ServiceState {
   selector: Record<string, string>;
   ports: ServicePortState[];
   labels: Record<string, string>;
+  /** See AddServiceOptions.adopted. */
+  adopted?: boolean;
 }
 
 export interface NamespaceState {

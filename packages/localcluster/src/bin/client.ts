@@ -1,23 +1,30 @@
 #!/usr/bin/env node
 // Sample client, no dependencies:
 //
-//   ambit-client http URL [--count N] [--header name:value]... [--timeout ms]
-//     one JSON line per request: {"status":200,"body":...}; a new connection each time
+//   ambit-client http URL [--count N] [--method M] [--header name:value]... [--timeout ms]
+//                         [--keep-alive | --h2c]
+//     one JSON line per request: {"status":200,"body":...}; a new connection
+//     each time, or one HTTP/1.1 keep-alive connection (--keep-alive), or one
+//     HTTP/2 prior-knowledge connection (--h2c) for all of them
 //   ambit-client tcp HOST:PORT --send TEXT [--timeout ms]
 //     sends TEXT, half-closes, prints what came back
 //
 // Exit codes: 0 success, 1 a request failed (connection error, timeout or
 // an HTTP status >= 400), 2 usage error.
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 
-const USAGE = 'usage: ambit-client http URL [--count N] [--header name:value] [--timeout ms]\n       ambit-client tcp HOST:PORT --send TEXT [--timeout ms]\n';
+const USAGE = 'usage: ambit-client http URL [--count N] [--method M] [--header name:value] [--timeout ms] [--keep-alive | --h2c]\n       ambit-client tcp HOST:PORT --send TEXT [--timeout ms]\n';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     count: { type: 'string', default: '1' },
+    method: { type: 'string', default: 'GET' },
+    'keep-alive': { type: 'boolean', default: false },
+    h2c: { type: 'boolean', default: false },
     header: { type: 'string', multiple: true, default: [] },
     send: { type: 'string' },
     timeout: { type: 'string', default: '5000' },
@@ -39,21 +46,39 @@ const [mode, target] = positionals;
 const timeoutMs = positive(values.timeout, 'timeout');
 if (target === undefined) usage('missing target');
 
-function httpRequest(url: URL, headers: Record<string, string>): Promise<{ status: number; body: unknown }> {
+interface Answer { status: number; body: unknown }
+
+function parsed(status: number, chunks: Buffer[]): Answer {
+  const text = Buffer.concat(chunks).toString();
+  let body: unknown = text;
+  try { body = JSON.parse(text); } catch { /* not JSON: print it as a string */ }
+  return { status, body };
+}
+
+function httpRequest(url: URL, method: string, headers: Record<string, string>, agent: http.Agent | false): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const request = http.get(url, { headers, agent: false, timeout: timeoutMs }, (response) => {
+    const request = http.request(url, { method, headers, agent, timeout: timeoutMs }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => {
-        const text = Buffer.concat(chunks).toString();
-        let body: unknown = text;
-        try { body = JSON.parse(text); } catch { /* not JSON: print it as a string */ }
-        resolve({ status: response.statusCode ?? 0, body });
-      });
+      response.on('end', () => resolve(parsed(response.statusCode ?? 0, chunks)));
       response.on('error', reject);
     });
     request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
     request.on('error', reject);
+    request.end();
+  });
+}
+
+function h2Request(session: http2.ClientHttp2Session, url: URL, method: string, headers: Record<string, string>): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':method': method, ':path': `${url.pathname}${url.search}`, ':authority': url.host, ...headers }, { endStream: true });
+    const chunks: Buffer[] = [];
+    let status = 0;
+    stream.setTimeout(timeoutMs, () => stream.close(http2.constants.NGHTTP2_CANCEL));
+    stream.on('response', (h) => { status = Number(h[':status'] ?? 0); });
+    stream.on('data', (chunk: Buffer) => chunks.push(chunk));
+    stream.on('end', () => (status === 0 ? reject(new Error(`no answer within ${timeoutMs} ms`)) : resolve(parsed(status, chunks))));
+    stream.on('error', reject);
   });
 }
 
@@ -85,9 +110,15 @@ async function main(): Promise<number> {
     }
     let failed = 0;
     const count = positive(values.count, 'count');
+    const method = values.method.toUpperCase();
+    if (values['keep-alive'] && values.h2c) usage('choose --keep-alive or --h2c, not both');
+    // One connection for every request (keep-alive or h2c), or a new one each time.
+    const agent = values['keep-alive'] ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : false;
+    const session = values.h2c ? http2.connect(url.origin) : undefined;
+    session?.on('error', () => undefined);
     for (let i = 0; i < count; i++) {
       try {
-        const result = await httpRequest(url, headers);
+        const result = session === undefined ? await httpRequest(url, method, headers, agent) : await h2Request(session, url, method, headers);
         process.stdout.write(`${JSON.stringify(result)}\n`);
         if (result.status >= 400) failed++;
       } catch (error) {
@@ -95,6 +126,8 @@ async function main(): Promise<number> {
         failed++;
       }
     }
+    if (agent !== false) agent.destroy();
+    session?.close();
     return failed === 0 ? 0 : 1;
   }
   if (mode === 'tcp') {

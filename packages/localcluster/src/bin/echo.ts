@@ -6,7 +6,10 @@
 //   ambit-echo [--http-port 8080] [--tcp-port 9000] [--version v1] [--host 0.0.0.0]
 //
 // HTTP answers JSON {pod, namespace, node, version, client, server, method,
-// path, headers}; GET /status/<code> answers with that status code.
+// path, headers}; GET /status/<code> answers with that status code,
+// /delay/<ms> answers after that long (at most 60 s), /flaky answers 503 to
+// every other request (the 1st, 3rd, ...) and 200 otherwise; `?delay=<ms>`
+// delays any answer.
 import http from 'node:http';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
@@ -32,23 +35,35 @@ const identity = {
   version: values.version ?? (env['VERSION'] || env['POD_VERSION'] || 'v1'),
 };
 
+let flaky = 0;
+
 const httpServer = http.createServer((request, response) => {
   request.resume();
   request.on('end', () => {
-    const path = request.url ?? '/';
-    const status = /^\/status\/([1-5]\d\d)$/.exec(path)?.[1];
-    const body = JSON.stringify({
-      ...identity,
-      client: `${request.socket.remoteAddress ?? ''}:${request.socket.remotePort ?? 0}`,
-      server: `${request.socket.localAddress ?? ''}:${request.socket.localPort ?? 0}`,
-      method: request.method,
-      path,
-      headers: request.headers,
-    });
-    response.writeHead(status === undefined ? 200 : Number(status), { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-    response.end(body);
+    const url = new URL(request.url ?? '/', 'http://echo');
+    const path = url.pathname;
+    const delay = /^\/delay\/(\d{1,5})$/.exec(path)?.[1] ?? url.searchParams.get('delay') ?? undefined;
+    const code = /^\/status\/([1-5]\d\d)$/.exec(path)?.[1];
+    const status = path === '/flaky' ? (flaky++ % 2 === 0 ? 503 : 200) : code === undefined ? 200 : Number(code);
+    if (delay === undefined || !/^\d{1,5}$/.test(delay)) return answer(request, response, status);
+    const timer = setTimeout(() => answer(request, response, status), Math.min(Number(delay), 60_000));
+    response.once('close', () => clearTimeout(timer));
   });
 });
+
+function answer(request: http.IncomingMessage, response: http.ServerResponse, status: number): void {
+  const path = request.url ?? '/';
+  const body = JSON.stringify({
+    ...identity,
+    client: `${request.socket.remoteAddress ?? ''}:${request.socket.remotePort ?? 0}`,
+    server: `${request.socket.localAddress ?? ''}:${request.socket.localPort ?? 0}`,
+    method: request.method,
+    path,
+    headers: request.headers,
+  });
+  response.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  response.end(body);
+}
 
 const tcpServer = net.createServer({ allowHalfOpen: true }, (socket) => {
   socket.on('error', () => socket.destroy());

@@ -3,6 +3,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import http2 from 'node:http2';
+import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -62,6 +64,46 @@ describe('sample workloads', () => {
     const result = await client('http', `http://127.0.0.1:${ports.http}/status/503`);
     assert.equal(result.code, 1);
     assert.equal((JSON.parse(result.stdout) as { status: number }).status, 503);
+  });
+
+  it('client reuses one connection with --keep-alive, and sends --method', async () => {
+    const result = await client('http', `http://127.0.0.1:${ports.http}/x`, '--count', '3', '--method', 'POST', '--keep-alive');
+    assert.equal(result.code, 0, result.stderr);
+    const bodies = result.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { body: { client: string; method: string } }).body);
+    assert.deepEqual(bodies.map((b) => b.method), ['POST', 'POST', 'POST']);
+    assert.equal(new Set(bodies.map((b) => b.client)).size, 1, 'one client port for every request');
+    const fresh = await client('http', `http://127.0.0.1:${ports.http}/x`, '--count', '2');
+    const clients = fresh.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { body: { client: string } }).body.client);
+    assert.notEqual(clients[0], clients[1], 'without either, a new connection per request');
+  });
+
+  it('client speaks HTTP/2 prior knowledge with --h2c, all requests on one session', async () => {
+    const sessions = new Set<unknown>();
+    const server = http2.createServer((request, response) => {
+      sessions.add(request.stream.session);
+      response.setHeader('content-type', 'application/json');
+      response.end(JSON.stringify({ method: request.method, path: request.url, version: request.httpVersion }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (server.address() as AddressInfo).port;
+      const result = await client('http', `http://127.0.0.1:${port}/h2?q=1`, '--count', '3', '--h2c', '--method', 'DELETE');
+      assert.equal(result.code, 0, result.stderr);
+      const bodies = result.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { status: number; body: Record<string, string> }));
+      assert.deepEqual(bodies.map((b) => [b.status, b.body.method, b.body.path, b.body.version]), Array(3).fill([200, 'DELETE', '/h2?q=1', '2.0']));
+      assert.equal(sessions.size, 1);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('echo answers /flaky with 503 then 200 alternately, and delays with ?delay=', async () => {
+    const result = await client('http', `http://127.0.0.1:${ports.http}/flaky`, '--count', '4');
+    assert.deepEqual(result.stdout.trim().split('\n').map((line) => (JSON.parse(line) as { status: number }).status), [503, 200, 503, 200]);
+    const started = Date.now();
+    const slow = await client('http', `http://127.0.0.1:${ports.http}/status/201?delay=300`);
+    assert.ok(Date.now() - started >= 250, 'answered after the delay');
+    assert.equal((JSON.parse(slow.stdout) as { status: number }).status, 201);
   });
 
   it('echo echoes raw TCP', async () => {

@@ -20,6 +20,8 @@ export interface ConnectionContext {
 export interface FrontendOptions {
   handler: Handler;
   logger: Logger;
+  /** The waypoint's own SPIFFE ID: `By=` in the x-forwarded-client-cert header it sets. */
+  identity: string;
   /** Request bodies are buffered (for retries) up to this size; larger ones get 413. */
   maxRequestBodyBytes?: number;
 }
@@ -127,7 +129,10 @@ export class Frontends implements DrainParticipant {
     }
     const response: ProxyResponse = await this.options.handler({
       id: connectionId(),
-      request: { method: incoming.method, path: incoming.path, authority: incoming.authority, headers: withoutHopByHop(incoming.headers), body },
+      request: {
+        method: incoming.method, path: incoming.path, authority: incoming.authority, body,
+        headers: withClientCert(withoutHopByHop(incoming.headers), this.options.identity, context.source.principal),
+      },
       source: context.source,
       destination: context.destination,
       signal: abort.signal,
@@ -147,6 +152,17 @@ export class Frontends implements DrainParticipant {
     stream.pipe(sink);
   }
 }
+
+/**
+ * Tells the upstream who the waypoint is and which peer it authenticated, as
+ * Envoy's x-forwarded-client-cert does (By=us;URI=peer). A client's own value
+ * is replaced, never trusted.
+ */
+export function withClientCert(headers: HeaderMap, own: string, peer: string): HeaderMap {
+  return { ...headers, [CLIENT_CERT_HEADER]: `By=${own};URI=${peer}` };
+}
+
+export const CLIENT_CERT_HEADER = 'x-forwarded-client-cert';
 
 function outgoingHeaders(headers: HeaderMap, body: Readable | Buffer): http.OutgoingHttpHeaders {
   const result: http.OutgoingHttpHeaders = withoutHopByHop(headers);

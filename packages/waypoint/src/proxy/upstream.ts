@@ -76,13 +76,10 @@ export class StreamAgent extends http.Agent {
     return undefined;
   }
 
-  // The defaults call socket methods tunnel streams do not have (setKeepAlive, ref, unref).
+  // The default sets a TCP keep-alive and an idle timeout on the socket; a tunnel stream has neither.
+  // (reuseSocket stays Node's: it removes the free-socket error listener, and socketLike supplies ref.)
   override keepSocketAlive(): boolean {
     return true;
-  }
-
-  override reuseSocket(_socket: Duplex, request: http.ClientRequest): void {
-    request.reusedSocket = true;
   }
 }
 
