@@ -140,7 +140,9 @@ export async function startControlPlane(config: ControlPlaneConfig, options: Sta
       const started = controller;
       gateways.on(() => started.schedule());
       // A waypoint's first acknowledgement (or its going away) changes its Gateway's Programmed condition.
-      discovery.on('ack', (subscriber) => { if (subscriber.role === 'waypoint') pipeline.refresh(); });
+      const waypointChanged = (subscriber: { role: string }): void => { if (subscriber.role === 'waypoint') pipeline.refresh(); };
+      discovery.on('ack', waypointChanged);
+      discovery.on('disconnected', waypointChanged);
       cleanups.push(() => started.stop());
       await controller.start();
     }

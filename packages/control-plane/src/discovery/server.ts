@@ -71,6 +71,8 @@ export interface DiscoveryServiceEvents {
   pushed: [{ version: string; subscribers: number; durationMs: number }];
   ack: [SubscriberStatus];
   nack: [SubscriberStatus];
+  /** A subscriber's stream ended (its last status). */
+  disconnected: [SubscriberStatus];
   refused: [string];
 }
 
@@ -214,6 +216,7 @@ export class DiscoveryService extends EventEmitter<DiscoveryServiceEvents> {
       this.subscriberSet.delete(subscriber);
       if (subscriber.scope !== undefined && --subscriber.scope.subscribers === 0) subscriber.scope.idleSince = Date.now();
       this.log.info({ subscriber: subscriber.status.id, peer: caller.identity?.uri }, 'subscriber disconnected');
+      this.emit('disconnected', { ...subscriber.status });
     });
   };
 
