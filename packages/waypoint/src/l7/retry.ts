@@ -53,21 +53,16 @@ async function attempts(
   acquire: () => (() => void) | undefined, random: () => number,
 ): Promise<ProxyResponse> {
   const base = policy.backoffMs ?? DEFAULT_RETRY_BACKOFF_MS;
-  let last: { response: ProxyResponse } | { error: unknown } | undefined;
+  // The retry's place in the budget, held through its backoff and its try.
+  let release: (() => void) | undefined;
   for (let attempt = 0; ; attempt++) {
-    let release: (() => void) | undefined;
     if (attempt > 0) {
-      release = acquire();
-      if (release === undefined) {
-        exchange.trace.flags.push('UO');
-        return settle(last);
-      }
       exchange.trace.retries = attempt;
       const interval = Math.min(base * 2 ** (attempt - 1), base * 10);
       try {
         await sleep(Math.floor(random() * interval), exchange.signal);
       } catch (error) {
-        release();
+        release?.();
         throw error;
       }
     }
@@ -79,8 +74,13 @@ async function attempts(
       exchange.trace.flags.push('URX');
       return settle(outcome);
     }
+    // Ask the budget before discarding: when it refuses, this outcome is the one that stands.
+    release = acquire();
+    if (release === undefined) {
+      exchange.trace.flags.push('UO');
+      return settle(outcome);
+    }
     if ('response' in outcome) discard(outcome.response);
-    last = outcome;
   }
 }
 
@@ -108,8 +108,7 @@ async function tryOnce(
   }
 }
 
-function settle(outcome: { response: ProxyResponse } | { error: unknown } | undefined): ProxyResponse {
-  if (outcome === undefined) throw failure('internal', 'URX', 'retry ended without an outcome');
+function settle(outcome: { response: ProxyResponse } | { error: unknown }): ProxyResponse {
   if ('response' in outcome) return outcome.response;
   throw outcome.error;
 }

@@ -17,7 +17,8 @@ export interface RouteOptions {
 
 export function route(options: RouteOptions): Layer {
   const random = options.random ?? Math.random;
-  return (next) => (exchange) => {
+  // async: a failure to route is a rejection, as a Handler's callers expect, not a throw.
+  return (next) => async (exchange) => {
     exchange.trace.backend = chooseBackend(options, exchange, random);
     return next(exchange);
   };

@@ -3,7 +3,7 @@
 // where each exchange is measured: Istio request metrics with
 // reporter="waypoint", a refusal count for deliberate refusals, and one
 // access-log line when the response's last byte has gone.
-import { PassThrough } from 'node:stream';
+import { Transform } from 'node:stream';
 import { causeChain, findAmbitError, SpiffeId, type Logger } from '@ambit/core';
 import { outcomeFor, type ResponseFlag } from '../flags.js';
 import type { RequestLabels, WaypointMetrics } from '../metrics.js';
@@ -43,8 +43,14 @@ export function telemetry(options: TelemetryOptions): Layer {
     }
     let bytes = 0;
     let done = false;
-    const counted = new PassThrough();
-    counted.on('data', (chunk: Buffer) => { bytes += chunk.length; });
+    // Counted as the client reads: a 'data' listener would set the body
+    // flowing before the client is attached, and its bytes would be lost.
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        bytes += chunk.length;
+        callback(null, chunk);
+      },
+    });
     const end = (): void => {
       if (done) return;
       done = true;

@@ -34,7 +34,11 @@ export class Upstream {
       const endpoint = request[kEndpoint] as Endpoint | undefined;
       if (endpoint === undefined) return Promise.reject(new Error(`no endpoint for ${String(request.host)}:${String(request.port)}`));
       return this.connect(endpoint);
-    }, { keepAlive: true, maxFreeSockets: options.maxFreeSockets ?? 64, scheduling: 'lifo' });
+    }, { keepAlive: true, maxFreeSockets: options.maxFreeSockets ?? 64, scheduling: 'lifo' }, (request) => {
+      // A pod that joins or leaves the mesh keeps its address: its old connections are not reused.
+      const workload = (request[kEndpoint] as Endpoint | undefined)?.workload;
+      return workload?.protocol === 'HBONE' ? `hbone ${workload.identity}` : 'tcp';
+    });
   }
 
   /** A byte stream to `endpoint`: an HBONE tunnel for mesh workloads, else TCP. */
@@ -67,8 +71,17 @@ export class Upstream {
  * (tunnels): http.Agent accepts them through createConnection's callback.
  */
 export class StreamAgent extends http.Agent {
-  constructor(private readonly open: (options: Record<string | symbol, unknown>) => Promise<Duplex>, options: http.AgentOptions = { keepAlive: true }) {
+  /** `transport` names how a request's connection is made; idle connections are reused only for the same one. */
+  constructor(
+    private readonly open: (options: Record<string | symbol, unknown>) => Promise<Duplex>,
+    options: http.AgentOptions = { keepAlive: true },
+    private readonly transport: (options: Record<string | symbol, unknown>) => string = () => '',
+  ) {
     super(options);
+  }
+
+  override getName(options?: http.ClientRequestArgs): string {
+    return `${super.getName(options)}|${this.transport((options ?? {}) as Record<string | symbol, unknown>)}`;
   }
 
   override createConnection(options: Record<string | symbol, unknown>, callback: (error: Error | null, socket?: Duplex) => void): undefined {

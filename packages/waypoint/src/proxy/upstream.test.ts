@@ -1,0 +1,51 @@
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { StreamAgent } from './upstream.js';
+
+describe('StreamAgent', () => {
+  let server: http.Server;
+  let port: number;
+
+  before(async () => {
+    server = http.createServer({ keepAlive: true }, (_request, response) => response.end('ok'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as net.AddressInfo).port;
+  });
+
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  function get(agent: http.Agent, transport: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const options = { agent, host: '127.0.0.1', port, transport } as http.RequestOptions;
+      http.get(options, (response) => {
+        response.resume();
+        response.on('end', resolve);
+      }).on('error', reject);
+    });
+  }
+
+  it('reuses an idle connection only for the same transport at the same address, and leaks no listeners', async () => {
+    const opened: string[] = [];
+    const sockets: net.Socket[] = [];
+    const agent = new StreamAgent((options) => {
+      opened.push(String(options.transport));
+      const socket = net.connect(port, '127.0.0.1');
+      sockets.push(socket);
+      return Promise.resolve(socket);
+    }, { keepAlive: true }, (options) => String(options.transport));
+    try {
+      for (let i = 0; i < 15; i++) await get(agent, 'tcp');
+      await get(agent, 'hbone spiffe://td/ns/a/sa/b');
+      await get(agent, 'tcp');
+      assert.deepEqual(opened, ['tcp', 'hbone spiffe://td/ns/a/sa/b']);
+      assert.ok((sockets[0]?.listenerCount('error') ?? 0) <= 2, `error listeners: ${sockets[0]?.listenerCount('error')}`);
+    } finally {
+      agent.destroy();
+    }
+  });
+});
