@@ -63,7 +63,8 @@ describe('waypoint: L7 for a namespace, on network namespaces', { skip }, () => 
     return object?.status?.conditions?.find((c) => c.type === type);
   }
 
-  function waypointPod(): PodName {
+  async function waypointPod(): Promise<PodName> {
+    await cluster.refresh();
     const pod = cluster.pods.find((p) => p.namespace === NS && p.labels[GATEWAY_LABEL] === 'waypoint');
     assert.ok(pod, 'the kubelet runs a waypoint pod');
     return `${pod.namespace}/${pod.name}`;
@@ -95,7 +96,8 @@ describe('waypoint: L7 for a namespace, on network namespaces', { skip }, () => 
   before(async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'ambit-wp-'));
     cluster = await LocalCluster.create({ stateDir, nodes: 2 });
-    mesh = new LocalMesh(cluster, { logLevel: 'info', ztunnelSettings: { 'drain-deadline': '2s' } });
+    // The kubelet as its own process (as `ambit up` runs it): this process and it both change the cluster.
+    mesh = new LocalMesh(cluster, { logLevel: 'info', ztunnelSettings: { 'drain-deadline': '2s' }, kubelet: 'process' });
     await mesh.start();
     await cluster.addNamespace(NS, { 'ambit.dev/dataplane-mode': 'ambient' });
     await cluster.addPod({ namespace: NS, name: 'client', node: 'node-1', serviceAccount: 'client' });
@@ -156,12 +158,13 @@ describe('waypoint: L7 for a namespace, on network namespaces', { skip }, () => 
       return current;
     }, 'Gateway Programmed=True', 60_000);
     assert.match(programmed.message, /1 of 1 pod/);
+    await cluster.refresh();
     const service = cluster.service(`${NS}/waypoint`);
     assert.deepEqual((await gateway())?.status?.addresses, [{ type: 'IPAddress', value: service.vip }]);
     assert.equal(condition(await gateway(), 'Accepted')?.status, 'True');
     const deployment = await mesh.store.get<Deployment>('Deployment', 'waypoint', NS);
     assert.equal(deployment?.status?.readyReplicas, 1);
-    const pod = cluster.pod(waypointPod());
+    const pod = cluster.pod(await waypointPod());
     assert.equal(pod.serviceAccount, 'waypoint');
     assert.equal(pod.ready, true);
   });
@@ -201,11 +204,11 @@ describe('waypoint: L7 for a namespace, on network namespaces', { skip }, () => 
   });
 
   it('the retry budget caps retries when a backend fails for everyone', async () => {
-    const metricsBefore = await adminGet(mesh.waypointAdminSocket(waypointPod()), '/metrics');
+    const metricsBefore = await adminGet(mesh.waypointAdminSocket(await waypointPod()), '/metrics');
     // 12 concurrent clients, each request failing slowly: retries may be at most a fifth of active requests (never fewer than 3).
     const runs = await Promise.all(Array.from({ length: 12 }, () => requests(`${NS}/client`, `http://echo.${NS}/status/503?delay=300`, '--count', '3', '--keep-alive')));
     assert.ok(runs.flat().every((a) => a.status === 503), 'a backend that always fails still fails');
-    const metricsAfter = await adminGet(mesh.waypointAdminSocket(waypointPod()), '/metrics');
+    const metricsAfter = await adminGet(mesh.waypointAdminSocket(await waypointPod()), '/metrics');
     const overflow = sum(metricsAfter, 'ambit_waypoint_retry_overflow_total', {}) - sum(metricsBefore, 'ambit_waypoint_retry_overflow_total', {});
     assert.ok(overflow > 0, 'the budget refused retries');
   });
@@ -240,7 +243,7 @@ describe('waypoint: L7 for a namespace, on network namespaces', { skip }, () => 
   });
 
   it('request metrics carry reporter="waypoint", the source and the response codes', async () => {
-    const text = await adminGet(mesh.waypointAdminSocket(waypointPod()), '/metrics');
+    const text = await adminGet(mesh.waypointAdminSocket(await waypointPod()), '/metrics');
     const base = { reporter: 'waypoint', source_principal: CLIENT_ID, source_workload_namespace: NS };
     assert.ok(sum(text, 'istio_requests_total', { ...base, response_code: '200' }) >= 5);
     assert.ok(sum(text, 'istio_requests_total', { ...base, response_code: '403' }) >= 1);
@@ -260,7 +263,7 @@ describe('waypoint: L7 for a namespace, on network namespaces', { skip }, () => 
     const result = await cluster.exec(`${NS}/client`, client('tcp', `echo.${NS}:9000`, '--send', 'not http at all\n', '--timeout', '8000'), { timeoutMs: 20_000 });
     assert.equal(result.code, 0, result.stderr);
     assert.equal(result.stdout, 'not http at all\n');
-    const text = await adminGet(mesh.waypointAdminSocket(waypointPod()), '/metrics');
+    const text = await adminGet(mesh.waypointAdminSocket(await waypointPod()), '/metrics');
     assert.ok(sum(text, 'istio_tcp_connections_opened_total', { reporter: 'waypoint' }) >= 1, 'counted by the waypoint');
     assert.ok(sum(text, 'ambit_waypoint_refusals_total', {}) >= 1, 'the refusal under the DENY policy was counted');
   });
@@ -279,10 +282,14 @@ describe('waypoint: L7 for a namespace, on network namespaces', { skip }, () => 
   });
 
   it('deleting the Gateway removes its pod and Service; traffic goes direct', async () => {
-    const pod = waypointPod();
+    const pod = await waypointPod();
     await mesh.store.delete('Gateway', 'waypoint', NS);
-    await eventually(() => Promise.resolve(cluster.pods.some((p) => `${p.namespace}/${p.name}` === pod) ? undefined : true), 'the waypoint pod removed', 30_000);
-    await eventually(() => Promise.resolve(cluster.services.some((s) => s.namespace === NS && s.name === 'waypoint') ? undefined : true), 'its Service removed', 30_000);
+    const gone = (check: () => boolean) => async (): Promise<true | undefined> => {
+      await cluster.refresh();
+      return check() ? undefined : true;
+    };
+    await eventually(gone(() => cluster.pods.some((p) => `${p.namespace}/${p.name}` === pod)), 'the waypoint pod removed', 30_000);
+    await eventually(gone(() => cluster.services.some((s) => s.namespace === NS && s.name === 'waypoint')), 'its Service removed', 30_000);
     const answer = await eventually(async () => {
       const current = await one(`http://echo.${NS}/`);
       return current.status === 200 && !viaWaypoint(current) ? current : undefined;

@@ -28,7 +28,7 @@ import {
   type AddPodOptions, type AddServiceOptions, type PodRef, type ProcessTargetRef,
 } from './specs.js';
 import {
-  LOGS_DIR, STATE_VERSION, readState, writeState,
+  LOGS_DIR, STATE_VERSION, lockState, readState, writeState,
   type ClusterState, type NamespaceState, type NodeState, type PodState, type ProcessState, type ProcessTarget, type ServiceState,
 } from './state.js';
 import { clusterIdInUse, teardownCluster, unusedClusterId, type TeardownOptions, type TeardownReport } from './teardown.js';
@@ -339,13 +339,37 @@ export class LocalCluster {
 
   // --- internals ---------------------------------------------------------------------
 
+  /**
+   * Runs one change at a time in this process, and under the cluster's lock
+   * across processes, on the state as cluster.json holds it now.
+   */
   private serial<T>(operation: () => Promise<T>): Promise<T> {
-    const result = this.tail.then(() => {
+    const result = this.tail.then(async () => {
       if (this.tornDown) throw new AmbitError('closed', `local cluster ${this.id} was torn down`);
-      return operation();
+      const release = await lockState(this.stateDir);
+      try {
+        await this.reload();
+        return await operation();
+      } finally {
+        await release();
+      }
     });
     this.tail = result.catch(() => undefined);
     return result;
+  }
+
+  /** Brings the state up to date with cluster.json (another process may have changed it). */
+  refresh(): Promise<void> {
+    return this.serial(() => Promise.resolve());
+  }
+
+  private async reload(): Promise<void> {
+    const current = await readState(this.stateDir);
+    if (current === undefined || current.id !== this.state.id) {
+      this.tornDown = true;
+      throw new AmbitError('closed', `local cluster ${this.id} was torn down (${this.stateDir} no longer describes it)`);
+    }
+    Object.assign(this.state, current);
   }
 
   private async save(): Promise<void> {
@@ -412,6 +436,7 @@ export class LocalCluster {
   private resolveTarget(target: ProcessTargetRef): { netns: string; target: ProcessTarget; env: Record<string, string> } {
     const common = { AMBIT_CLUSTER_ID: this.id, AMBIT_CLUSTER_ADDRESS: this.clusterAddress };
     if (target === 'cluster') return { netns: this.state.clusterNetns, target: { kind: 'cluster' }, env: common };
+    if (target === 'host') return { netns: '', target: { kind: 'host' }, env: { ...common, AMBIT_CLUSTER_STATE: this.stateDir } };
     if (typeof target === 'object' && 'node' in target) {
       const node = this.findNode(target.node);
       return {

@@ -100,6 +100,8 @@ export class LocalKubelet {
   /** Applies the store's Deployments and Services now (also called after every change). */
   reconcile(): Promise<void> {
     return this.serial(async () => {
+      // Another process (a CLI command) may have changed the cluster.
+      await this.cluster.refresh();
       await this.reconcileServices();
       await this.reconcileDeployments();
     });
@@ -232,6 +234,8 @@ export class LocalKubelet {
   }
 
   private async probeAll(): Promise<void> {
+    if (this.running.size === 0) return;
+    await this.cluster.refresh();
     const changed = new Set<string>();
     for (const running of this.running.values()) {
       const pod = this.cluster.pods.find((p) => `${p.namespace}/${p.name}` === running.key);

@@ -35,6 +35,7 @@ export const BINS = {
   controlPlane: require.resolve('@ambit/control-plane/package.json').replace(/package\.json$/, 'dist/bin/control-plane.js'),
   ztunnel: require.resolve('@ambit/ztunnel/package.json').replace(/package\.json$/, 'dist/bin/ztunnel.js'),
   waypoint: require.resolve('@ambit/waypoint/package.json').replace(/package\.json$/, 'dist/bin/waypoint.js'),
+  kubelet: new URL('./bin/kubelet.js', import.meta.url).pathname,
 } as const;
 export const WAYPOINT_DIR = 'waypoint';
 export const WAYPOINT_IMAGE = 'ambit/waypoint';
@@ -45,6 +46,11 @@ export interface MeshOptions {
   ztunnelSettings?: Record<string, string>;
   /** Extra settings for every waypoint the kubelet runs (flag name → value). */
   waypointSettings?: Record<string, string>;
+  /**
+   * Where the kubelet runs: in this process (tests; it stops with the mesh) or
+   * as its own process (`ambit up`: it outlives the command; teardown stops it).
+   */
+  kubelet?: 'in-process' | 'process';
   readyTimeoutMs?: number;
   logger?: Logger;
 }
@@ -53,6 +59,7 @@ export class LocalMesh {
   private controlPlane: Tracked | undefined;
   private readonly ztunnels = new Map<string, Tracked>();
   private kubelet: LocalKubelet | undefined;
+  private kubeletProcess: Tracked | undefined;
   private readonly log: Logger;
   readonly store: RemoteStore;
 
@@ -81,12 +88,31 @@ export class LocalMesh {
 
   /** Runs what controllers put in the store (the waypoint controller's Deployments and Services). */
   async startKubelet(): Promise<void> {
+    if (this.options.kubelet !== 'process') return this.runKubeletHere();
+    if (this.kubeletProcess !== undefined && this.kubeletProcess.exit === undefined) return;
+    const kubelet = track(await this.cluster.spawn('host', [
+      process.execPath, BINS.kubelet, '--state-dir', this.cluster.stateDir, '--log-level', this.options.logLevel ?? 'info',
+    ], { logName: 'kubelet' }));
+    this.kubeletProcess = kubelet;
+    await this.until('the kubelet to run', async () => (await readFile(kubelet.log, 'utf8')).includes('"kubelet running"'), kubelet);
+  }
+
+  /** The kubelet in this process (what the kubelet daemon runs). */
+  async runKubeletHere(): Promise<void> {
     if (this.kubelet !== undefined) return;
+    await this.cluster.attachStore(this.store);
     this.kubelet = new LocalKubelet(this.cluster, this.store, {
       runtimes: { [WAYPOINT_IMAGE]: (context) => this.waypointRun(context) },
       ...(this.options.logger === undefined ? {} : { logger: this.options.logger }),
     });
     await this.kubelet.start();
+  }
+
+  async stopKubelet(): Promise<void> {
+    await this.kubelet?.stop();
+    this.kubelet = undefined;
+    await this.kubeletProcess?.stop();
+    this.kubeletProcess = undefined;
   }
 
   private async waypointRun({ pod, env }: RunContext): Promise<ContainerRun> {
@@ -172,8 +198,7 @@ export class LocalMesh {
   }
 
   async stop(): Promise<void> {
-    await this.kubelet?.stop();
-    this.kubelet = undefined;
+    await this.stopKubelet();
     for (const node of [...this.ztunnels.keys()]) await this.stopZtunnel(node);
     await this.store.close();
     await this.controlPlane?.stop();

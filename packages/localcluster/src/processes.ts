@@ -42,6 +42,7 @@ export function logPath(stateDir: string, target: ProcessTarget, argv: readonly 
     case 'pod': return join(logs, target.namespace, `${target.name}${logName === undefined ? '' : `.${logName}`}.log`);
     case 'node': return join(logs, '_node', target.node, `${program}.log`);
     case 'cluster': return join(logs, '_cluster', `${program}.log`);
+    case 'host': return join(logs, '_host', `${program}.log`);
   }
 }
 
@@ -50,14 +51,16 @@ export async function spawnInNetns(netns: string, argv: readonly string[], env: 
   await fs.mkdir(dirname(log), { recursive: true });
   const fd = openSync(log, 'a', 0o644);
   try {
-    const child = spawn('ip', ['netns', 'exec', netns, ...argv], {
+    // netns '' is the machine's own namespace.
+    const [command, ...args] = netns === '' ? argv : ['ip', 'netns', 'exec', netns, ...argv];
+    const child = spawn(command as string, args, {
       stdio: ['ignore', fd, fd],
       env: { ...process.env, ...env },
       detached: true,
     });
     const pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid ?? -1));
-      child.once('error', (error) => reject(new AmbitError('unavailable', `cannot start ${argv.join(' ')} in ${netns}: ${error.message}`, {
+      child.once('error', (error) => reject(new AmbitError('unavailable', `cannot start ${argv.join(' ')} in ${netns || 'the host namespace'}: ${error.message}`, {
         cause: error,
         hint: 'the local cluster needs root and the ip command (iproute2)',
       })));
@@ -74,7 +77,8 @@ export async function spawnInNetns(netns: string, argv: readonly string[], env: 
 
 export async function execInNetns(netns: string, argv: readonly string[], options: ExecOptions = {}): Promise<CommandResult> {
   if (argv.length === 0) throw new AmbitError('invalid-argument', 'exec needs a command (argv is empty)');
-  return run('ip', ['netns', 'exec', netns, ...argv], {
+  const [command, ...args] = netns === '' ? argv : ['ip', 'netns', 'exec', netns, ...argv];
+  return run(command as string, args, {
     timeoutMs: options.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS,
     env: { ...process.env, ...(options.env ?? {}) },
     ...(options.input === undefined ? {} : { input: options.input }),

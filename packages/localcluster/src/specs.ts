@@ -9,8 +9,8 @@ import type { PortState, ServicePortState } from './state.js';
 /** `namespace/name` or an object (services are referred to the same way). */
 export type PodRef = `${string}/${string}` | { namespace: string; name: string };
 
-/** Where a process runs: a pod, a node's namespace, or the cluster namespace. */
-export type ProcessTargetRef = PodRef | { node: string } | 'cluster';
+/** Where a process runs: a pod, a node's namespace, the cluster namespace, or the machine's own (`host`). */
+export type ProcessTargetRef = PodRef | { node: string } | 'cluster' | 'host';
 
 export interface AddPodOptions {
   namespace: string;

@@ -3,6 +3,7 @@
 // atomically (temp file + rename) after every change.
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AmbitError, systemCode } from '@ambit/core';
 
 export const STATE_FILE = 'cluster.json';
@@ -66,7 +67,9 @@ export interface NamespaceState {
 export type ProcessTarget =
   | { kind: 'cluster' }
   | { kind: 'node'; node: string }
-  | { kind: 'pod'; namespace: string; name: string };
+  | { kind: 'pod'; namespace: string; name: string }
+  /** The machine's own namespace: the kubelet daemon, which builds pods (it adds no address there). */
+  | { kind: 'host' };
 
 export interface ProcessState {
   pid: number;
@@ -122,6 +125,48 @@ export async function readState(stateDir: string): Promise<ClusterState | undefi
 }
 
 let tempSeq = 0;
+
+export const LOCK_FILE = 'cluster.lock';
+const LOCK_WAIT_MS = 60_000;
+
+/**
+ * Takes the cluster's change lock: a file holding the owner's pid, created
+ * exclusively. Several processes change one cluster (a CLI command, the
+ * kubelet daemon), each re-reading cluster.json under the lock. A lock whose
+ * pid is gone is taken over. Resolves with the release function.
+ */
+export async function lockState(stateDir: string, waitMs = LOCK_WAIT_MS): Promise<() => Promise<void>> {
+  const file = join(stateDir, LOCK_FILE);
+  const deadline = Date.now() + waitMs;
+  for (let delay = 5; ; delay = Math.min(delay * 2, 100)) {
+    try {
+      await fs.writeFile(file, `${process.pid}\n`, { flag: 'wx', mode: 0o644 });
+      return async () => { await fs.rm(file, { force: true }); };
+    } catch (error) {
+      if (systemCode(error) !== 'EEXIST') throw error;
+    }
+    const holder = Number((await fs.readFile(file, 'utf8').catch(() => '')).trim());
+    if (Number.isInteger(holder) && holder > 0 && !pidAlive(holder)) {
+      await fs.rm(file, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) {
+      throw new AmbitError('timeout', `the local cluster in ${stateDir} is being changed by process ${holder} (${file})`, {
+        hint: `wait for it to finish; if no such process exists, remove ${file}`,
+      });
+    }
+    await sleep(delay);
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return systemCode(error) === 'EPERM';
+  }
+}
 
 export async function writeState(stateDir: string, state: ClusterState): Promise<void> {
   const file = stateFile(stateDir);
