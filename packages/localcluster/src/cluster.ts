@@ -183,6 +183,25 @@ export class LocalCluster {
     return this.serial(async () => structuredClone(await this.ensureNamespace(name, labels)));
   }
 
+  /** Sets labels on an existing namespace (null removes one); the store's Namespace follows. */
+  labelNamespace(name: string, labels: Record<string, string | null>): Promise<NamespaceState> {
+    return this.serial(async () => {
+      const namespace = this.state.namespaces.find((n) => n.name === name);
+      if (namespace === undefined) {
+        throw new AmbitError('not-found', `no namespace ${JSON.stringify(name)} in local cluster ${this.id}`, {
+          hint: `namespaces: ${this.state.namespaces.map((n) => n.name).join(', ')}`,
+        });
+      }
+      for (const [key, value] of Object.entries(labels)) {
+        if (value === null) delete namespace.labels[key];
+        else namespace.labels[key] = value;
+      }
+      await this.save();
+      await this.writeObjects(`namespace ${name}`, (store) => upsert(store, namespaceObject(namespace)));
+      return structuredClone(namespace);
+    });
+  }
+
   addPod(options: AddPodOptions): Promise<PodState> {
     validateNamespaceName(options.namespace);
     validateObjectName('pod', options.name);
@@ -431,6 +450,12 @@ export class LocalCluster {
       this.state.processes = this.state.processes.filter((p) => p.pid !== pid);
       if (this.state.processes.length !== before) await this.save();
     }).catch((error: unknown) => this.logger.debug({ err: error, pid }, 'could not record process exit'));
+  }
+
+  /** The namespace and environment a process at `target` gets (what spawn and exec use). */
+  where(target: ProcessTargetRef): { netns: string; env: Record<string, string> } {
+    const { netns, env } = this.resolveTarget(target);
+    return { netns, env };
   }
 
   private resolveTarget(target: ProcessTargetRef): { netns: string; target: ProcessTarget; env: Record<string, string> } {

@@ -23,6 +23,7 @@ import type { ClusterProcess, LocalCluster } from './cluster.js';
 import { isAlive } from './processes.js';
 import { LocalKubelet, type ContainerRun, type RunContext } from './kubelet.js';
 import type { PodRef } from './specs.js';
+import type { ProcessTarget } from './state.js';
 
 export const CONTROL_PLANE_PORT = 15012;
 export const CONTROL_PLANE_DIR = 'control-plane';
@@ -36,6 +37,9 @@ export const BINS = {
   ztunnel: require.resolve('@ambit/ztunnel/package.json').replace(/package\.json$/, 'dist/bin/ztunnel.js'),
   waypoint: require.resolve('@ambit/waypoint/package.json').replace(/package\.json$/, 'dist/bin/waypoint.js'),
   kubelet: new URL('./bin/kubelet.js', import.meta.url).pathname,
+  /** The sample workloads. */
+  echo: new URL('./bin/echo.js', import.meta.url).pathname,
+  client: new URL('./bin/client.js', import.meta.url).pathname,
 } as const;
 export const WAYPOINT_DIR = 'waypoint';
 export const WAYPOINT_IMAGE = 'ambit/waypoint';
@@ -90,6 +94,7 @@ export class LocalMesh {
   async startKubelet(): Promise<void> {
     if (this.options.kubelet !== 'process') return this.runKubeletHere();
     if (this.kubeletProcess !== undefined && this.kubeletProcess.exit === undefined) return;
+    if (this.kubeletProcess === undefined && await this.running(BINS.kubelet, { kind: 'host' })) return;
     const kubelet = track(await this.cluster.spawn('host', [
       process.execPath, BINS.kubelet, '--state-dir', this.cluster.stateDir, '--log-level', this.options.logLevel ?? 'info',
     ], { logName: 'kubelet' }));
@@ -134,8 +139,18 @@ export class LocalMesh {
     };
   }
 
+  /** Whether a process running `bin` (at `target`) that this cluster recorded is still alive (started by another command). */
+  async running(bin: string, target?: ProcessTarget): Promise<boolean> {
+    const processes = await this.cluster.processes();
+    return processes.some((p) => p.argv[1] === bin && (target === undefined || JSON.stringify(p.target) === JSON.stringify(target)));
+  }
+
   async startControlPlane(): Promise<void> {
     if (this.controlPlane !== undefined && this.controlPlane.exit === undefined) return;
+    if (this.controlPlane === undefined && await this.running(BINS.controlPlane)) {
+      await this.store.list('Namespace');
+      return;
+    }
     // Tokens exist before anyone needs them; the control plane reads the directory on demand.
     for (const node of this.cluster.nodes) await writeBootstrapToken(this.controlPlaneDir, { node: node.name });
     const address = this.cluster.clusterAddress;
@@ -152,9 +167,14 @@ export class LocalMesh {
     this.log.info({ address }, 'control plane running');
   }
 
-  async startZtunnel(node: string): Promise<Tracked> {
+  /** Starts the node's ztunnel unless it runs; resolves once it is ready. */
+  async startZtunnel(node: string): Promise<void> {
     const running = this.ztunnels.get(node);
-    if (running !== undefined && running.exit === undefined) return running;
+    if (running !== undefined && running.exit === undefined) return;
+    if (running === undefined && await this.running(BINS.ztunnel, { kind: 'node', node })) {
+      if ((await this.admin(node, '/healthz/ready')).status !== 200) throw new AmbitError('unavailable', `ztunnel on ${node} runs but is not ready`, { hint: `see ${join(this.cluster.stateDir, 'logs', '_node', node)}` });
+      return;
+    }
     const settings: Record<string, string> = {
       node, 'control-plane': `${this.cluster.clusterAddress}:${CONTROL_PLANE_PORT}`,
       'ca-root-file': this.rootCertFile, 'bootstrap-token-file': this.tokenFile(node),
@@ -169,7 +189,6 @@ export class LocalMesh {
     this.ztunnels.set(node, ztunnel);
     await this.until(`ztunnel on ${node} to be ready`, async () => (await this.admin(node, '/healthz/ready')).status === 200, ztunnel);
     this.log.info({ node, pid: ztunnel.pid }, 'ztunnel ready');
-    return ztunnel;
   }
 
   /** Stops a node's ztunnel: SIGTERM (drain) by default, SIGKILL to simulate a crash. */

@@ -1,0 +1,108 @@
+// `ambit apply -f`, `ambit get`, `ambit delete`: mesh objects in the local
+// control plane's store (routes, policies, gateways, ...), as kubectl does.
+import { readFile } from 'node:fs/promises';
+import { AmbitError, isAmbitError } from '@ambit/core';
+import { isKind, KINDS, parseManifests, RESOURCE_TYPES, type Kind, type KubeObject, type Store } from '@ambit/control-plane';
+import { usage } from '../errors.js';
+import { render, table, type OutputFormat } from '../output.js';
+
+/** Kind from what a user types: `HTTPRoute`, `httproute`, `httproutes`. */
+export function kindOf(text: string): Kind {
+  const lower = text.toLowerCase();
+  const kind = KINDS.find((k) => k.toLowerCase() === lower || RESOURCE_TYPES[k].plural === lower);
+  if (kind === undefined || !isKind(kind)) usage(`unknown kind ${JSON.stringify(text)}`, `known: ${KINDS.join(', ')}`);
+  return kind;
+}
+
+export async function readManifests(file: string): Promise<KubeObject[]> {
+  const text = file === '-' ? await readStdin() : await readFile(file, 'utf8').catch((error: Error) => {
+    throw new AmbitError('not-found', `cannot read ${file}: ${error.message}`, { hint: 'pass a YAML or JSON file, or - for standard input' });
+  });
+  return parseManifests(text, { source: file === '-' ? 'stdin' : file });
+}
+
+/** Creates each object, or brings labels, annotations and spec to the file's; one line per object. */
+export async function apply(store: Store, objects: readonly KubeObject[]): Promise<string[]> {
+  const lines: string[] = [];
+  for (const object of objects) {
+    const kind = object.kind as Kind;
+    const name = `${kind.toLowerCase()}/${object.metadata.name}`;
+    const existing = await store.get(kind, object.metadata.name, object.metadata.namespace);
+    if (existing === undefined) {
+      await store.create(object);
+      lines.push(`${name} created`);
+      continue;
+    }
+    const wanted = JSON.stringify([object.metadata.labels ?? {}, object.metadata.annotations ?? {}, object.spec]);
+    if (wanted === JSON.stringify([existing.metadata.labels ?? {}, existing.metadata.annotations ?? {}, existing.spec])) {
+      lines.push(`${name} unchanged`);
+      continue;
+    }
+    await store.patch(kind, object.metadata.name, object.metadata.namespace, {
+      metadata: { labels: object.metadata.labels ?? null, annotations: object.metadata.annotations ?? null },
+      spec: object.spec ?? null,
+    });
+    lines.push(`${name} configured`);
+  }
+  return lines;
+}
+
+export async function get(store: Store, kind: Kind, options: { name?: string; namespace?: string; all: boolean; format: OutputFormat }): Promise<string> {
+  const namespaced = RESOURCE_TYPES[kind].namespaced;
+  const namespace = namespaced && !options.all ? options.namespace ?? 'default' : undefined;
+  let items: KubeObject[];
+  if (options.name !== undefined) {
+    const one = await store.get(kind, options.name, namespace);
+    if (one === undefined) throw new AmbitError('not-found', `${kind} ${namespace === undefined ? '' : `${namespace}/`}${options.name} not found`);
+    items = [one];
+  } else {
+    items = (await store.list(kind, namespace === undefined ? {} : { namespace })).items;
+  }
+  const data = options.name !== undefined ? items[0] : { apiVersion: 'v1', kind: 'List', items };
+  return render(options.format, data, () => {
+    if (items.length === 0) return `No ${RESOURCE_TYPES[kind].plural} found${namespace === undefined ? '' : ` in namespace ${namespace}`}.\n`;
+    const headers = [...(namespaced && namespace === undefined ? ['NAMESPACE'] : []), 'NAME', 'STATUS', 'AGE'];
+    return table(headers, items.map((item) => [
+      ...(namespaced && namespace === undefined ? [item.metadata.namespace ?? ''] : []),
+      item.metadata.name, statusOf(item), age(item.metadata.creationTimestamp),
+    ]));
+  });
+}
+
+export async function remove(store: Store, targets: readonly { kind: Kind; name: string; namespace?: string }[], ignoreMissing: boolean): Promise<string[]> {
+  const lines: string[] = [];
+  for (const target of targets) {
+    try {
+      await store.delete(target.kind, target.name, RESOURCE_TYPES[target.kind].namespaced ? target.namespace ?? 'default' : undefined);
+      lines.push(`${target.kind.toLowerCase()}/${target.name} deleted`);
+    } catch (error) {
+      if (!(ignoreMissing && isAmbitError(error, 'not-found'))) throw error;
+    }
+  }
+  return lines;
+}
+
+/** The first condition that says something: `Programmed=True`, `Accepted=False (Reason)`. */
+function statusOf(object: KubeObject): string {
+  const conditions = (object.status as { conditions?: { type: string; status: string; reason: string }[] } | undefined)?.conditions ?? [];
+  const parents = (object.status as { parents?: { conditions?: { type: string; status: string; reason: string }[] }[] } | undefined)?.parents ?? [];
+  const all = [...conditions, ...parents.flatMap((p) => p.conditions ?? [])];
+  const shown = all.find((c) => c.status !== 'True') ?? all.find((c) => c.type === 'Programmed') ?? all[0];
+  if (shown === undefined) return '';
+  return shown.status === 'True' ? `${shown.type}` : `${shown.type}=${shown.status} (${shown.reason})`;
+}
+
+function age(created: string | undefined): string {
+  if (created === undefined) return '';
+  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(created)) / 1000));
+  if (seconds < 120) return `${seconds}s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)}h`;
+  return `${Math.round(seconds / 86_400)}d`;
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}

@@ -1,0 +1,99 @@
+// `ambit waypoint apply|delete|list|status`: the Gateway of class
+// ambit-waypoint that the control plane's waypoint controller runs.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { AmbitError, isAmbitError } from '@ambit/core';
+import type { Condition, Gateway, Store } from '@ambit/control-plane';
+import { usage } from '../errors.js';
+import { render, table, type OutputFormat } from '../output.js';
+import type { LocalContext } from '../context.js';
+
+export const WAYPOINT_FOR = ['service', 'workload', 'all', 'none'] as const;
+const LABEL_FOR = 'ambit.dev/waypoint-for';
+
+export function waypointGateway(namespace: string, name: string, forWhat: string): Gateway {
+  if (!(WAYPOINT_FOR as readonly string[]).includes(forWhat)) usage(`--for ${forWhat} is not a traffic type`, `use one of ${WAYPOINT_FOR.join(', ')}`);
+  return {
+    apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway',
+    metadata: { name, namespace, labels: { [LABEL_FOR]: forWhat } },
+    spec: { gatewayClassName: 'ambit-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
+  };
+}
+
+export async function applyWaypoint(local: LocalContext, options: { namespace: string; name: string; for: string; enrollNamespace: boolean; waitMs?: number }): Promise<string[]> {
+  const gateway = waypointGateway(options.namespace, options.name, options.for);
+  await local.cluster.refresh();
+  if (!local.cluster.namespaces.some((n) => n.name === options.namespace)) {
+    usage(`namespace ${options.namespace} does not exist`, `namespaces: ${local.cluster.namespaces.map((n) => n.name).join(', ')}`);
+  }
+  const lines: string[] = [];
+  const existing = await local.store.get<Gateway>('Gateway', options.name, options.namespace);
+  if (existing === undefined) {
+    await local.store.create(gateway);
+    lines.push(`waypoint ${options.namespace}/${options.name} applied`);
+  } else {
+    await local.store.patch('Gateway', options.name, options.namespace, { metadata: { labels: gateway.metadata.labels }, spec: gateway.spec });
+    lines.push(`waypoint ${options.namespace}/${options.name} configured`);
+  }
+  if (options.enrollNamespace) {
+    await local.cluster.labelNamespace(options.namespace, { 'ambit.dev/use-waypoint': options.name });
+    lines.push(`namespace/${options.namespace} labelled ambit.dev/use-waypoint=${options.name}`);
+  }
+  if (options.waitMs !== undefined) {
+    const condition = await waitProgrammed(local.store, options.namespace, options.name, options.waitMs);
+    lines.push(`waypoint ${options.namespace}/${options.name} programmed: ${condition.message}`);
+  }
+  return lines;
+}
+
+async function waitProgrammed(store: Store, namespace: string, name: string, waitMs: number): Promise<Condition> {
+  const deadline = Date.now() + waitMs;
+  let last: Condition | undefined;
+  for (;;) {
+    last = programmedOf(await store.get<Gateway>('Gateway', name, namespace));
+    if (last?.status === 'True') return last;
+    if (Date.now() > deadline) {
+      throw new AmbitError('timeout', `waypoint ${namespace}/${name} is not programmed after ${Math.round(waitMs / 1000)} s: ${last === undefined ? 'no status yet' : `${last.reason}: ${last.message}`}`, {
+        hint: `see \`ambit waypoint status -n ${namespace}\``,
+      });
+    }
+    await sleep(250);
+  }
+}
+
+export async function deleteWaypoint(local: LocalContext, namespace: string, name: string): Promise<string> {
+  try {
+    await local.store.delete('Gateway', name, namespace);
+  } catch (error) {
+    if (isAmbitError(error, 'not-found')) throw new AmbitError('not-found', `no waypoint ${namespace}/${name}`, { hint: `list them with \`ambit waypoint list -n ${namespace}\`` });
+    throw error;
+  }
+  return `waypoint ${namespace}/${name} deleted`;
+}
+
+export async function listWaypoints(store: Store, namespace: string | undefined, format: OutputFormat): Promise<string> {
+  const gateways = (await store.list<Gateway>('Gateway', namespace === undefined ? {} : { namespace })).items
+    .filter((g) => g.spec?.gatewayClassName === 'ambit-waypoint');
+  const rows = gateways.map((g) => ({
+    namespace: g.metadata.namespace ?? 'default', name: g.metadata.name,
+    trafficType: g.metadata.labels?.[LABEL_FOR] ?? 'service', programmed: programmedOf(g)?.status ?? 'Unknown',
+  }));
+  return render(format, rows, () => (rows.length === 0
+    ? `No waypoints found${namespace === undefined ? '' : ` in namespace ${namespace}`}.\n`
+    : table(['NAMESPACE', 'NAME', 'TRAFFIC-TYPE', 'PROGRAMMED'], rows.map((r) => [r.namespace, r.name, r.trafficType, r.programmed]))));
+}
+
+export async function waypointStatus(store: Store, namespace: string, name: string | undefined, format: OutputFormat): Promise<string> {
+  const gateways = (await store.list<Gateway>('Gateway', { namespace })).items
+    .filter((g) => g.spec?.gatewayClassName === 'ambit-waypoint' && (name === undefined || g.metadata.name === name));
+  if (name !== undefined && gateways.length === 0) throw new AmbitError('not-found', `no waypoint ${namespace}/${name}`);
+  const rows = gateways.flatMap((g) => (g.status?.conditions ?? []).map((c) => ({
+    name: g.metadata.name, status: c.status, type: c.type, reason: c.reason, message: c.message,
+  })));
+  return render(format, rows, () => (rows.length === 0
+    ? `No waypoint status in namespace ${namespace}.\n`
+    : table(['NAME', 'STATUS', 'TYPE', 'REASON', 'MESSAGE'], rows.map((r) => [r.name, r.status, r.type, r.reason, r.message]))));
+}
+
+function programmedOf(gateway: Gateway | undefined): Condition | undefined {
+  return gateway?.status?.conditions?.find((c) => c.type === 'Programmed');
+}

@@ -1,0 +1,197 @@
+// The `ambit` command line (commander). Verbs and flags follow kubectl and
+// istioctl. Every action prints what it did; failures go through
+// describeFailure (one sentence, a hint; exit 1, or 2 for usage).
+import { Command, CommanderError, Option } from 'commander';
+import { parseDurationMs } from '@ambit/core';
+import { openLocal, stateDirOf, type LocalContext } from './context.js';
+import { describeFailure, EXIT_OK, EXIT_USAGE, usage } from './errors.js';
+import { outputFormat } from './output.js';
+import { down } from './commands/down.js';
+import { exec } from './commands/exec.js';
+import { setEnrollment } from './commands/namespace.js';
+import { apply, get, kindOf, readManifests, remove } from './commands/resources.js';
+import { up } from './commands/up.js';
+import { applyWaypoint, deleteWaypoint, listWaypoints, WAYPOINT_FOR, waypointStatus } from './commands/waypoint.js';
+
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+const DEFAULT_WAIT = '60s';
+
+/** Runs one command line; resolves with the exit code. */
+export async function run(argv: readonly string[], io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }): Promise<number> {
+  let code = EXIT_OK;
+  const program = build(io, (value) => { code = value; });
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    const failure = describeFailure(error, argv.includes('--debug'));
+    io.err(failure.text);
+    return failure.code;
+  }
+}
+
+function build(io: Io, setCode: (code: number) => void): Command {
+  const program = new Command('ambit')
+    .description('Ambit: an ambient-mode service mesh. The local mesh runs on this machine (network namespaces; needs root).')
+    .option('--state-dir <dir>', 'the local mesh state directory (default $AMBIT_STATE_DIR or /var/lib/ambit)')
+    .option('--debug', 'show stack traces on errors')
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: (text) => io.err(text.startsWith('error:') ? `ambit: ${text.slice(7)}` : text) })
+    .showHelpAfterError('(run with --help for usage)');
+  const stateDir = (): string => stateDirOf(program.opts<{ stateDir?: string }>());
+  const lines = (text: readonly string[]): void => { for (const line of text) io.out(`${line}\n`); };
+  const withLocal = async <T>(action: (local: LocalContext) => Promise<T>): Promise<T> => {
+    const local = await openLocal(stateDir());
+    try {
+      return await action(local);
+    } finally {
+      await local.close();
+    }
+  };
+  const waitMs = (value: string | boolean | undefined): number | undefined => {
+    if (value === undefined || value === false) return undefined;
+    return parseWait(value === true ? DEFAULT_WAIT : value);
+  };
+
+  program.command('up')
+    .description('build the local cluster, start the control plane, a ztunnel per node and the demo workloads')
+    .option('--nodes <n>', 'number of nodes', '2')
+    .option('--no-demo', 'skip the demo workloads')
+    .action(async (options: { nodes: string; demo: boolean }) => {
+      const nodes = Number(options.nodes);
+      if (!Number.isInteger(nodes) || nodes < 1 || nodes > 8) usage(`--nodes ${options.nodes} is not a number from 1 to 8`);
+      await up({ stateDir: stateDir(), nodes, demo: options.demo, out: (line) => io.out(`${line}\n`) });
+    });
+
+  program.command('down')
+    .description('stop everything and remove every namespace, link, rule, process and the state')
+    .option('--keep-state', 'keep the state directory (logs, store)')
+    .action(async (options: { keepState?: boolean }) => {
+      await down({ stateDir: stateDir(), keepState: options.keepState === true, out: (line) => io.out(`${line}\n`) });
+    });
+
+  program.command('exec')
+    .description('run a command inside a pod of the local cluster')
+    .argument('<pod>', 'NAMESPACE/POD')
+    .argument('[command...]', 'the command, after --')
+    .action(async (pod: string, command: string[]) => { setCode(await exec(stateDir(), pod, command)); });
+
+  const namespace = program.command('namespace').alias('ns').description('enroll namespaces in the mesh');
+  for (const [verb, enrolled] of [['enroll', true], ['unenroll', false]] as const) {
+    namespace.command(verb)
+      .description(enrolled ? 'capture the namespace\'s traffic: mTLS with per-workload identities' : 'take the namespace out of the mesh')
+      .argument('<namespace>')
+      .option('--wait [duration]', `wait until every pod shows ${enrolled ? 'HBONE' : 'TCP'} in discovery (default ${DEFAULT_WAIT})`)
+      .action(async (name: string, options: { wait?: string | boolean }) => {
+        const wait = waitMs(options.wait);
+        lines(await withLocal((local) => setEnrollment(local, name, enrolled, wait)));
+      });
+  }
+
+  const waypoint = program.command('waypoint').alias('wp').description('deploy and inspect waypoints (the L7 proxies)');
+  const output = (): Option => new Option('-o, --output <format>', 'table, json or yaml').default('table');
+  waypoint.command('apply')
+    .description('create or update a waypoint Gateway')
+    .option('-n, --namespace <ns>', 'the namespace (required)')
+    .option('--name <name>', 'the waypoint name', 'waypoint')
+    .addOption(new Option('--for <type>', 'which traffic it handles').choices([...WAYPOINT_FOR]).default('service'))
+    .option('--enroll-namespace', 'also label the namespace to use this waypoint')
+    .option('--wait [duration]', `wait until it is programmed (default ${DEFAULT_WAIT})`)
+    .action(async (options: { namespace?: string; name: string; for: string; enrollNamespace?: boolean; wait?: string | boolean }) => {
+      const ns = required(options.namespace);
+      const wait = withWait(waitMs(options.wait));
+      lines(await withLocal((local) => applyWaypoint(local, {
+        namespace: ns, name: options.name, for: options.for, enrollNamespace: options.enrollNamespace === true, ...wait,
+      })));
+    });
+  waypoint.command('delete')
+    .description('delete a waypoint Gateway (its pod and Service go with it)')
+    .argument('[name]', 'the waypoint name', 'waypoint')
+    .option('-n, --namespace <ns>', 'the namespace (required)')
+    .action(async (name: string, options: { namespace?: string }) => {
+      const ns = required(options.namespace);
+      lines([await withLocal((local) => deleteWaypoint(local, ns, name))]);
+    });
+  waypoint.command('list')
+    .description('list waypoints: NAMESPACE NAME TRAFFIC-TYPE PROGRAMMED')
+    .option('-n, --namespace <ns>', 'one namespace (default: default)')
+    .option('-A, --all-namespaces', 'every namespace')
+    .addOption(output())
+    .action(async (options: { namespace?: string; allNamespaces?: boolean; output: string }) => {
+      const format = outputFormat(options.output);
+      io.out(await withLocal((local) => listWaypoints(local.store, options.allNamespaces === true ? undefined : options.namespace ?? 'default', format)));
+    });
+  waypoint.command('status')
+    .description('the waypoints\' conditions: NAME STATUS TYPE REASON MESSAGE')
+    .argument('[name]')
+    .option('-n, --namespace <ns>', 'the namespace (default: default)')
+    .addOption(output())
+    .action(async (name: string | undefined, options: { namespace?: string; output: string }) => {
+      const format = outputFormat(options.output);
+      io.out(await withLocal((local) => waypointStatus(local.store, options.namespace ?? 'default', name, format)));
+    });
+
+  program.command('apply')
+    .description('create or update objects from a YAML/JSON file (- for stdin)')
+    .requiredOption('-f, --filename <file>', 'the file')
+    .action(async (options: { filename: string }) => {
+      const objects = await readManifests(options.filename);
+      lines(await withLocal((local) => apply(local.store, objects)));
+    });
+  program.command('get')
+    .description('list or show objects of a kind')
+    .argument('<kind>', 'e.g. httproutes, authorizationpolicies, gateways, pods')
+    .argument('[name]')
+    .option('-n, --namespace <ns>', 'the namespace (default: default)')
+    .option('-A, --all-namespaces', 'every namespace')
+    .addOption(output())
+    .action(async (kindText: string, name: string | undefined, options: { namespace?: string; allNamespaces?: boolean; output: string }) => {
+      const kind = kindOf(kindText);
+      const format = outputFormat(options.output);
+      io.out(await withLocal((local) => get(local.store, kind, {
+        ...(name === undefined ? {} : { name }), ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
+        all: options.allNamespaces === true, format,
+      })));
+    });
+  program.command('delete')
+    .description('delete objects by kind and name, or those in a file')
+    .argument('[kind]')
+    .argument('[names...]')
+    .option('-n, --namespace <ns>', 'the namespace (default: default)')
+    .option('-f, --filename <file>', 'delete the objects a file describes')
+    .option('--ignore-not-found', 'do not fail on objects that do not exist')
+    .action(async (kindText: string | undefined, names: string[], options: { namespace?: string; filename?: string; ignoreNotFound?: boolean }) => {
+      let targets: { kind: ReturnType<typeof kindOf>; name: string; namespace?: string }[];
+      if (options.filename !== undefined) {
+        targets = (await readManifests(options.filename)).map((o) => ({
+          kind: kindOf(o.kind), name: o.metadata.name, ...(o.metadata.namespace === undefined ? {} : { namespace: o.metadata.namespace }),
+        }));
+      } else {
+        if (kindText === undefined || names.length === 0) usage('delete needs KIND NAME... or -f FILE', 'e.g. ambit delete httproute echo-split -n demo');
+        const kind = kindOf(kindText);
+        targets = names.map((name) => ({ kind, name, ...(options.namespace === undefined ? {} : { namespace: options.namespace }) }));
+      }
+      lines(await withLocal((local) => remove(local.store, targets, options.ignoreNotFound === true)));
+    });
+  return program;
+}
+
+function withWait(ms: number | undefined): { waitMs?: number } {
+  return ms === undefined ? {} : { waitMs: ms };
+}
+
+function required(namespace: string | undefined): string {
+  if (namespace === undefined || namespace === '') usage('-n/--namespace is required', 'e.g. -n demo');
+  return namespace;
+}
+
+function parseWait(value: string): number {
+  const ms = parseDurationMs(value);
+  if (ms === undefined || ms <= 0) return usage(`--wait ${value} is not a duration`, 'e.g. --wait 90s or --wait 2m');
+  return ms;
+}

@@ -1,0 +1,96 @@
+// The ambit command against a real local mesh (root only): up with the demo,
+// traffic from the client, enroll with --wait, a waypoint with an HTTPRoute
+// applied from a file, listings in table and JSON, then down. Each step runs
+// the same function the `ambit` bin runs and checks its output and exit code.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { run } from '@ambit/cli';
+import { LocalCluster } from '@ambit/localcluster';
+import { eventually, localclusterBin, netnsSkipReason } from '../support/netns.js';
+
+const skip = netnsSkipReason('netns/cli');
+
+describe('ambit CLI on a local mesh', { skip }, () => {
+  let base: string;
+  let stateDir: string;
+  let id: string | undefined;
+
+  async function ambit(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const code = await run(['--state-dir', stateDir, ...argv], { out: (t) => { out += t; }, err: (t) => { err += t; } });
+    return { code, out, err };
+  }
+
+  /** A request from demo/client; the echo's answer. */
+  async function fromClient(url: string): Promise<{ version: string; headers: Record<string, string> }> {
+    const cluster = await LocalCluster.load(stateDir);
+    const result = await cluster.exec('demo/client', [process.execPath, localclusterBin('client'), 'http', url, '--timeout', '5000']);
+    assert.equal(result.code, 0, result.stderr + result.stdout);
+    return (JSON.parse(result.stdout.trim()) as { body: { version: string; headers: Record<string, string> } }).body;
+  }
+
+  before(async () => {
+    base = await mkdtemp(join(tmpdir(), 'ambit-cli-'));
+    stateDir = join(base, 'state');
+  });
+
+  after(async () => {
+    if (id !== undefined) {
+      const result = await ambit('down');
+      assert.equal(result.code, 0, result.err);
+      assert.doesNotMatch(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout, new RegExp(`ambit-${id}-`));
+    }
+    await rm(base, { recursive: true, force: true });
+  });
+
+  it('up builds the mesh with the demo and says what to try; a second up reports what runs', async () => {
+    const first = await ambit('up', '--nodes', '2');
+    assert.equal(first.code, 0, first.err);
+    assert.match(first.out, /✔ local cluster with 2 node\(s\) created/);
+    assert.match(first.out, /✔ ztunnel on node-2 ready \(\d+\.\ds\)/);
+    assert.match(first.out, /✔ demo workloads in namespace demo answering/);
+    assert.match(first.out, /ambit namespace enroll demo --wait/);
+    id = (await LocalCluster.load(stateDir)).id;
+    const second = await ambit('up');
+    assert.equal(second.code, 0, second.err);
+    assert.match(second.out, /✔ local cluster found in/);
+    assert.equal((await fromClient('http://echo.demo/')).version !== undefined, true);
+  });
+
+  it('namespace enroll --wait returns once every demo pod is HBONE', async () => {
+    const result = await ambit('namespace', 'enroll', 'demo', '--wait', '60s');
+    assert.equal(result.code, 0, result.err);
+    assert.match(result.out, /all 3 pod\(s\) of demo show protocol HBONE/);
+    const unknown = await ambit('namespace', 'enroll', 'nope');
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.err, /no namespace "nope"/);
+  });
+
+  it('waypoint apply --enroll-namespace --wait, an HTTPRoute from a file, and the listings', async () => {
+    const applied = await ambit('waypoint', 'apply', '-n', 'demo', '--enroll-namespace', '--wait', '90s');
+    assert.equal(applied.code, 0, applied.err);
+    assert.match(applied.out, /waypoint demo\/waypoint programmed/);
+    const file = join(base, 'route.yaml');
+    await writeFile(file, [
+      'apiVersion: gateway.networking.k8s.io/v1', 'kind: HTTPRoute', 'metadata: { name: echo-v2, namespace: demo }', 'spec:',
+      '  parentRefs: [{ group: "", kind: Service, name: echo, port: 80 }]',
+      '  rules: [{ backendRefs: [{ name: echo-v2, port: 80 }] }]', '',
+    ].join('\n'));
+    assert.deepEqual(await ambit('apply', '-f', file), { code: 0, out: 'httproute/echo-v2 created\n', err: '' });
+    assert.deepEqual(await ambit('apply', '-f', file), { code: 0, out: 'httproute/echo-v2 unchanged\n', err: '' });
+    await eventually(async () => ((await fromClient('http://echo.demo/')).version === 'v2' ? true : undefined), 'the route in force', 30_000);
+    const list = await ambit('waypoint', 'list', '-n', 'demo');
+    assert.match(list.out, /^NAMESPACE\s+NAME\s+TRAFFIC-TYPE\s+PROGRAMMED\ndemo\s+waypoint\s+service\s+True\n$/);
+    const json = JSON.parse((await ambit('waypoint', 'list', '-A', '-o', 'json')).out) as { name: string; programmed: string }[];
+    assert.deepEqual(json.map((w) => [w.name, w.programmed]), [['waypoint', 'True']]);
+    assert.match((await ambit('waypoint', 'status', '-n', 'demo')).out, /waypoint\s+True\s+Programmed\s+Programmed/);
+    assert.match((await ambit('get', 'httproutes', '-n', 'demo')).out, /echo-v2\s+Accepted/);
+    assert.deepEqual(await ambit('delete', 'httproute', 'echo-v2', '-n', 'demo'), { code: 0, out: 'httproute/echo-v2 deleted\n', err: '' });
+    assert.deepEqual(await ambit('waypoint', 'delete', '-n', 'demo'), { code: 0, out: 'waypoint demo/waypoint deleted\n', err: '' });
+  });
+});
