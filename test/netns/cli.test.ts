@@ -60,6 +60,12 @@ describe('ambit CLI on a local mesh', { skip }, () => {
     assert.equal(second.code, 0, second.err);
     assert.match(second.out, /✔ local cluster found in/);
     assert.equal((await fromClient('http://echo.demo/')).version !== undefined, true);
+    // exec passes the command's exit code through (its output goes to this terminal).
+    assert.equal((await ambit('exec', 'demo/client', '--', 'ambit-client', 'http', 'http://echo.demo/')).code, 0);
+    assert.equal((await ambit('exec', 'demo/client', '--', 'ambit-client', 'http', 'http://echo.demo/status/503')).code, 1);
+    const noPod = await ambit('exec', 'demo/nope', '--', 'true');
+    assert.equal(noPod.code, 1);
+    assert.match(noPod.err, /no pod demo\/nope/);
   });
 
   it('namespace enroll --wait returns once every demo pod is HBONE', async () => {
