@@ -35,3 +35,53 @@ export function loadTiming(
     warmupSeconds: values.warmup === '0' ? 0 : positiveInt('warmup', values.warmup, quick ? 1 : 2),
   };
 }
+
+/** The options of the benchmarks on a local cluster (mesh, waypoint), beyond LOAD_OPTIONS. */
+export const CLUSTER_OPTIONS = {
+  ...LOAD_OPTIONS,
+  rate: { type: 'string' },
+  'rate-connections': { type: 'string' },
+  connections: { type: 'string' },
+  'log-level': { type: 'string', default: 'info' },
+  timeout: { type: 'string' },
+  'report-only': { type: 'boolean', default: false },
+} as const;
+
+/** What a local-cluster benchmark records of its options. */
+export interface ClusterLoadOptions {
+  durationSeconds: number;
+  repeat: number;
+  warmupSeconds: number;
+  rate: number;
+  rateConnections: number;
+  wrkConnections: number;
+  logLevel: string;
+  pinLoad?: string;
+  pinProxies?: string;
+}
+
+export interface ClusterValues extends ClusterLoadOptions {
+  timeoutSeconds: number;
+  reportOnly: boolean;
+}
+
+/** CLUSTER_OPTIONS parsed: the open-loop rate (1000/s over 16 connections), wrk's 64 connections, pinning, --timeout. */
+export function clusterValues(
+  values: Parameters<typeof loadTiming>[0] & {
+    rate?: string | undefined; 'rate-connections'?: string | undefined; connections?: string | undefined; 'log-level': string;
+    'pin-load'?: string | undefined; 'pin-proxies'?: string | undefined; timeout?: string | undefined; 'report-only': boolean;
+  },
+  quick: boolean, timeoutSeconds: number,
+): ClusterValues {
+  return {
+    ...loadTiming(values, quick),
+    rate: positiveInt('rate', values.rate, 1000),
+    rateConnections: positiveInt('rate-connections', values['rate-connections'], 16),
+    wrkConnections: positiveInt('connections', values.connections, 64),
+    logLevel: values['log-level'],
+    ...(values['pin-load'] === undefined ? {} : { pinLoad: values['pin-load'] }),
+    ...(values['pin-proxies'] === undefined ? {} : { pinProxies: values['pin-proxies'] }),
+    timeoutSeconds: positiveInt('timeout', values.timeout, timeoutSeconds),
+    reportOnly: values['report-only'],
+  };
+}

@@ -68,14 +68,22 @@ export function parseIperf3(stdout: string): ThroughputResult | { error: string 
   return { receivedBps: received, sentBps: sent, retransmits: report.end?.sum_sent?.retransmits };
 }
 
+/** A wrk script and its arguments (given after `--`), e.g. fixtures.ts's paths script. */
+export interface WrkScript {
+  file: string;
+  args: readonly string[];
+}
+
 /** One wrk run: `connections` keep-alive connections over 2 threads for `seconds`. */
 export async function wrk(
-  set: ProcessSet, url: string, connections: number, seconds: number, cpus?: string, place: Pick<LoadPlace, 'netns'> = {},
+  set: ProcessSet, url: string, connections: number, seconds: number, cpus?: string, place: Pick<LoadPlace, 'netns'> & { script?: WrkScript } = {},
 ): Promise<HttpResult> {
+  const script = place.script === undefined ? [] : ['-s', place.script.file];
+  const scriptArgs = place.script === undefined ? [] : ['--', ...place.script.args];
   const result = await run(set, {
     name: `wrk:${url}:c${connections}`,
     command: 'wrk',
-    args: ['-t2', `-c${connections}`, `-d${seconds}s`, '--latency', url],
+    args: ['-t2', `-c${connections}`, `-d${seconds}s`, '--latency', ...script, url, ...scriptArgs],
     cpus,
     netns: place.netns,
   }, (seconds + 30) * 1000);

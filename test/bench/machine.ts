@@ -9,15 +9,18 @@ export function stunnelBinary(): string {
   return process.env.STUNNEL ?? 'stunnel4';
 }
 
+/** What `pattern`'s first group finds in a tool's version output; '?' when it is missing or says nothing that matches. */
+export async function toolVersion(set: ProcessSet, command: string, args: string[], pattern: RegExp): Promise<string> {
+  try {
+    const r = await run(set, { name: `${command}-version`, command, args }, 5_000);
+    return pattern.exec(`${r.stdout}\n${r.stderr}`)?.[1] ?? '?';
+  } catch {
+    return '?';
+  }
+}
+
 export async function describeMachine(set: ProcessSet): Promise<Machine> {
-  const version = async (command: string, args: string[], pattern: RegExp): Promise<string> => {
-    try {
-      const r = await run(set, { name: `${command}-version`, command, args }, 5_000);
-      return pattern.exec(`${r.stdout}\n${r.stderr}`)?.[1] ?? '?';
-    } catch {
-      return '?';
-    }
-  };
+  const version = (command: string, args: string[], pattern: RegExp): Promise<string> => toolVersion(set, command, args, pattern);
   const cpus = os.cpus();
   return {
     cpuModel: cpus[0]?.model.trim() ?? '?',

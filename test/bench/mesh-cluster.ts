@@ -19,19 +19,19 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BINS, LocalCluster, LocalMesh } from '@ambit/localcluster';
-import { BODY_PATH, writeNginxConfig, writeStunnelConfig, type PemFiles } from './fixtures.js';
+import { BODY_PATH, writeNginxConfig, writeStunnelConfig, type NginxServe, type PemFiles } from './fixtures.js';
 import { stunnelBinary } from './machine.js';
 import { procStatus, run, type Managed, type ProcessSet } from './processes.js';
 import type { PathName } from './report.js';
 
 export const HOLDER_SCRIPT = fileURLToPath(new URL('./mesh-holder.js', import.meta.url));
 const MEMDUMP_PRELOAD = fileURLToPath(new URL('./mesh-memdump.js', import.meta.url));
-const CLIENT_BIN = fileURLToPath(new URL('../../../packages/localcluster/dist/bin/client.js', import.meta.url));
-const AMBIENT = { 'ambit.dev/dataplane-mode': 'ambient' };
-const CLIENT_NODE = 'node-1';
-const SERVER_NODE = 'node-2';
+export const CLIENT_BIN = fileURLToPath(new URL('../../../packages/localcluster/dist/bin/client.js', import.meta.url));
+export const AMBIENT = { 'ambit.dev/dataplane-mode': 'ambient' };
+export const CLIENT_NODE = 'node-1';
+export const SERVER_NODE = 'node-2';
 /** Ports inside the server pods. */
-const SERVER_PORTS = { iperf: 5201, http: 8080, hold: 9000 } as const;
+export const SERVER_PORTS = { iperf: 5201, http: 8080, hold: 9000 } as const;
 /** The stunnel client's ports on node-1's pod gateway, and the stunnel server's on node-2's bridge address. */
 const STUNNEL_CLIENT_PORTS = { iperf: 25201, http: 28080, hold: 29000 } as const;
 const STUNNEL_SERVER_PORTS = { iperf: 35201, http: 38080, hold: 39000 } as const;
@@ -44,18 +44,26 @@ export interface Proxy {
   pid: number;
   /** Its log file, where a ztunnel answers SIGUSR2 with a memory dump (mesh-memdump.ts). */
   log?: string;
+  /** Its own CPU (and peak RSS) is also reported, as metrics named `<metric>Cores`, `<metric>RssMiB`… (e.g. `l7`). */
+  metric?: string;
 }
 
-/** How a client reaches the servers on one path. */
-export interface Route {
-  path: PathName;
+/** How a client reaches an HTTP server on one path. */
+export interface HttpRoute<P extends string = PathName> {
+  path: P;
   clientNetns: string;
-  /** The address the client dials (the server pod, or the stunnel client's listener). */
+  /** The address the client dials (the server pod, a Service VIP, or a local proxy's listener). */
   host: string;
-  iperfPort: number;
   httpPort: number;
-  holdPort: number;
+  /** The request paths, taken in turn; default the 1 KiB file. */
+  requestPaths?: readonly string[];
   proxies: Proxy[];
+}
+
+/** How a client reaches the servers on one path of the mesh benchmark. */
+export interface Route extends HttpRoute {
+  iperfPort: number;
+  holdPort: number;
 }
 
 export interface MeshCluster {
@@ -91,20 +99,7 @@ export async function buildMeshCluster(
   set: ProcessSet, dir: string, pem: PemFiles, options: BuildOptions,
   built: (parts: { cluster: LocalCluster; mesh?: LocalMesh }) => void,
 ): Promise<MeshCluster> {
-  const cluster = await LocalCluster.create({ stateDir: join(dir, 'cluster'), nodes: 2 });
-  built({ cluster });
-  options.log(`cluster ${cluster.id}: nodes ${cluster.nodes.map((n) => `${n.name} ${n.address}`).join(', ')}`);
-  // drain-deadline: the run ends by stopping the ztunnels; nothing is in flight by then.
-  const mesh = new LocalMesh(cluster, { logLevel: options.logLevel, ztunnelSettings: { 'drain-deadline': '1s' } });
-  built({ cluster, mesh });
-  await withEnvironment({
-    // The mesh's processes inherit our environment: preload the memory-dump handler into them.
-    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${MEMDUMP_PRELOAD} ${options.meshNodeFlags ?? ''}`.trim(),
-    AMBIT_BENCH_HEAP_SNAPSHOT_DIR: options.heapSnapshotDir,
-  }, () => mesh.start());
-  const ztunnels = await ztunnelProcesses(cluster);
-  if (options.pinProxies !== undefined) for (const z of ztunnels) await pin(set, z.pid, options.pinProxies);
-  options.log(`control plane and ztunnels running (ztunnel pids ${ztunnels.map((z) => `${z.node} ${z.pid}`).join(', ')})`);
+  const { cluster, mesh, ztunnels } = await startMesh(set, dir, options, built);
 
   await cluster.addNamespace('plain');
   await cluster.addNamespace('mesh', AMBIENT);
@@ -149,22 +144,61 @@ export async function buildMeshCluster(
   return { cluster, mesh, routes, sameNodeRoutes, ztunnels, servers };
 }
 
-export function routeUrl(route: Route): string {
-  return `http://${route.host}:${route.httpPort}${BODY_PATH}`;
+export type MeshOptionsForStart = Pick<BuildOptions, 'logLevel' | 'heapSnapshotDir' | 'meshNodeFlags' | 'pinProxies' | 'log'>;
+
+/**
+ * A two-node cluster with the control plane, a ztunnel per node (the memory-dump
+ * handler preloaded) and the kubelet; `built` receives the cluster and mesh as
+ * soon as they exist.
+ */
+export async function startMesh(
+  set: ProcessSet, dir: string, options: MeshOptionsForStart, built: (parts: { cluster: LocalCluster; mesh?: LocalMesh }) => void,
+): Promise<{ cluster: LocalCluster; mesh: LocalMesh; ztunnels: Proxy[] }> {
+  const cluster = await LocalCluster.create({ stateDir: join(dir, 'cluster'), nodes: 2 });
+  built({ cluster });
+  options.log(`cluster ${cluster.id}: nodes ${cluster.nodes.map((n) => `${n.name} ${n.address}`).join(', ')}`);
+  // drain-deadline: the run ends by stopping the ztunnels; nothing is in flight by then.
+  const mesh = new LocalMesh(cluster, { logLevel: options.logLevel, ztunnelSettings: { 'drain-deadline': '1s' } });
+  built({ cluster, mesh });
+  await withEnvironment({
+    // The mesh's processes inherit our environment: preload the memory-dump handler into them.
+    NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${MEMDUMP_PRELOAD} ${options.meshNodeFlags ?? ''}`.trim(),
+    AMBIT_BENCH_HEAP_SNAPSHOT_DIR: options.heapSnapshotDir,
+  }, () => mesh.start());
+  const ztunnels = await ztunnelProcesses(cluster);
+  if (options.pinProxies !== undefined) for (const z of ztunnels) await pin(set, z.pid, options.pinProxies);
+  options.log(`control plane and ztunnels running (ztunnel pids ${ztunnels.map((z) => `${z.node} ${z.pid}`).join(', ')})`);
+  return { cluster, mesh, ztunnels };
+}
+
+/** The route's URLs, one per request path. */
+export function routeUrls(route: HttpRoute<string>): string[] {
+  return (route.requestPaths ?? [BODY_PATH]).map((path) => `http://${route.host}:${route.httpPort}${path}`);
+}
+
+/** The route's first URL. */
+export function routeUrl(route: HttpRoute<string>): string {
+  return routeUrls(route)[0]!;
+}
+
+/** nginx serving the 1 KiB file in a pod (see writeNginxConfig for `serve`). */
+export async function startNginx(
+  set: ProcessSet, dir: string, pod: string, netns: string, cpus: string | undefined, serve: NginxServe = {},
+): Promise<Managed> {
+  // nginx's worker drops privileges when started as root: the temp dir must be traversable.
+  await chmod(dir, 0o755);
+  const nginxDir = join(dir, pod.replace('/', '-'));
+  await mkdir(nginxDir, { recursive: true });
+  const nginxConfig = await writeNginxConfig(nginxDir, SERVER_PORTS.http, '0.0.0.0', serve);
+  return set.start({
+    name: `nginx:${pod}`, command: 'nginx', args: ['-p', nginxDir, '-e', join(nginxDir, 'nginx-error.log'), '-c', nginxConfig], netns, cpus,
+  });
 }
 
 /** iperf3 -s, nginx and the holder's echo server in a server pod. */
 async function startServers(set: ProcessSet, dir: string, pod: string, netns: string, cpus: string | undefined): Promise<Managed[]> {
-  const slug = pod.replace('/', '-');
-  // nginx's worker drops privileges when started as root: the temp dir must be traversable.
-  await chmod(dir, 0o755);
-  const nginxDir = join(dir, slug);
-  await mkdir(nginxDir, { recursive: true });
-  const nginxConfig = await writeNginxConfig(nginxDir, SERVER_PORTS.http, '0.0.0.0');
   const iperf = set.start({ name: `iperf3-server:${pod}`, command: 'iperf3', args: ['-s', '-p', String(SERVER_PORTS.iperf), '--forceflush'], netns, cpus });
-  const nginx = set.start({
-    name: `nginx:${pod}`, command: 'nginx', args: ['-p', nginxDir, '-e', join(nginxDir, 'nginx-error.log'), '-c', nginxConfig], netns, cpus,
-  });
+  const nginx = await startNginx(set, dir, pod, netns, cpus);
   const echo = set.start({ name: `holder-echo:${pod}`, command: process.execPath, args: [HOLDER_SCRIPT, 'serve', '--port', String(SERVER_PORTS.hold)], netns, cpus });
   await Promise.all([iperf.waitForLine(/Server listening/, READY_TIMEOUT_MS), echo.waitForLine(/"event":"listening"/, READY_TIMEOUT_MS)]);
   return [iperf, nginx, echo];
@@ -191,29 +225,37 @@ async function startStunnel(
   return { managed, proxy: { name, node, pid: managed.pid } };
 }
 
-/** Retries one GET through the route until it returns the file (servers and capture take a moment). */
-async function waitForRoute(set: ProcessSet, route: Route, servers: readonly Managed[]): Promise<void> {
+/**
+ * Retries one GET through the route until it answers 200 (servers and capture
+ * take a moment), by default for the route's first URL; with `body`, until
+ * the answer's body is exactly that.
+ */
+export async function waitForRoute(
+  set: ProcessSet, route: HttpRoute<string>, servers: readonly Managed[], expect: { url?: string; body?: string } = {},
+): Promise<void> {
+  const url = expect.url ?? routeUrl(route);
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let last = '';
   while (Date.now() < deadline) {
     set.checkAlive(servers);
     const result = await run(set, {
-      name: `check:${route.path}`, command: process.execPath, args: [CLIENT_BIN, 'http', routeUrl(route), '--timeout', '3000'], netns: route.clientNetns,
+      name: `check:${route.path}`, command: process.execPath, args: [CLIENT_BIN, 'http', url, '--timeout', '3000'], netns: route.clientNetns,
     }, 15_000);
-    if (result.code === 0 && /^\{"status":200,/.test(result.stdout)) return;
+    if (result.code === 0 && /^\{"status":200,/.test(result.stdout)
+      && (expect.body === undefined || (JSON.parse(result.stdout) as { body: unknown }).body === expect.body)) return;
     last = `${result.stdout.trim()} ${result.stderr.trim()}`.slice(0, 300);
     await sleep(250);
   }
-  throw new Error(`${route.path}: GET ${routeUrl(route)} did not succeed within ${READY_TIMEOUT_MS} ms: ${last}`);
+  throw new Error(`${route.path}: GET ${url} did not ${expect.body === undefined ? 'succeed' : `answer ${JSON.stringify(expect.body)}`} within ${READY_TIMEOUT_MS} ms: ${last}`);
 }
 
-/** The ztunnel path must really be HBONE: node-2's ztunnel counted a mutual-TLS connection from mesh/client. */
-async function provedCaptured(mesh: LocalMesh): Promise<void> {
+/** The ztunnel path must really be HBONE: node-2's ztunnel counted a mutual-TLS connection from `<namespace>/client`. */
+export async function provedCaptured(mesh: LocalMesh, namespace = 'mesh'): Promise<void> {
   const text = (await mesh.admin(SERVER_NODE, '/metrics')).body;
   const counted = text.split('\n').some((line) => line.startsWith('istio_tcp_connections_opened_total{')
     && line.includes('reporter="destination"') && line.includes('connection_security_policy="mutual_tls"')
-    && line.includes('source_principal="spiffe://cluster.local/ns/mesh/sa/client"') && Number(line.slice(line.lastIndexOf(' ') + 1)) >= 1);
-  if (!counted) throw new Error(`node-2's ztunnel counted no mutual-TLS connection from mesh/client: the mesh path is not captured`);
+    && line.includes(`source_principal="spiffe://cluster.local/ns/${namespace}/sa/client"`) && Number(line.slice(line.lastIndexOf(' ') + 1)) >= 1);
+  if (!counted) throw new Error(`node-2's ztunnel counted no mutual-TLS connection from ${namespace}/client: the mesh path is not captured`);
 }
 
 async function ztunnelProcesses(cluster: LocalCluster): Promise<Proxy[]> {
@@ -230,7 +272,7 @@ async function ztunnelProcesses(cluster: LocalCluster): Promise<Proxy[]> {
 }
 
 /** Runs `body` with extra environment variables set (undefined: left alone), then restores them. */
-async function withEnvironment<T>(variables: Record<string, string | undefined>, body: () => Promise<T>): Promise<T> {
+export async function withEnvironment<T>(variables: Record<string, string | undefined>, body: () => Promise<T>): Promise<T> {
   const saved = Object.fromEntries(Object.keys(variables).map((k) => [k, process.env[k]]));
   for (const [k, v] of Object.entries(variables)) if (v !== undefined) process.env[k] = v;
   try {
@@ -244,7 +286,7 @@ async function withEnvironment<T>(variables: Record<string, string | undefined>,
 }
 
 /** Pins every thread of a running process (`taskset -a -p`). */
-async function pin(set: ProcessSet, pid: number, cpus: string): Promise<void> {
+export async function pin(set: ProcessSet, pid: number, cpus: string): Promise<void> {
   const result = await run(set, { name: `taskset:${pid}`, command: 'taskset', args: ['-a', '-p', '-c', cpus, String(pid)] }, 5_000);
   if (result.code !== 0) throw new Error(`taskset -a -p -c ${cpus} ${pid} failed: ${result.stderr}`);
 }

@@ -5,8 +5,8 @@
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { iperf3, wrk } from './load.js';
-import { HOLDER_SCRIPT, routeUrl, type Proxy, type Route } from './mesh-cluster.js';
+import { iperf3, wrk, type WrkScript } from './load.js';
+import { HOLDER_SCRIPT, routeUrls, type HttpRoute, type Proxy, type Route } from './mesh-cluster.js';
 import type { HoldResult, MemoryDump, ProxyMemory } from './mesh-report.js';
 import { START_EVENT, type OpenLoopResult } from './open-loop.js';
 import {
@@ -29,17 +29,20 @@ export interface LoadOptions {
 /**
  * CPU time of a route's proxies, of the whole machine and of other workloads
  * over a window; the machine's from the cpuacct root group when there is an
- * account (exact), else from /proc/stat.
+ * account (exact), else from /proc/stat. Proxies with a `metric` also get
+ * their own CPU and their highest VmRSS (sampled every 100 ms) reported.
  */
 class Meter {
   private proxyCpu: number[] = [];
   private machine = 0;
   private ours = 0;
   private started = 0n;
+  private samplers: (RssSampler | undefined)[] = [];
 
   constructor(private readonly proxies: readonly Proxy[], private readonly account: CpuAccount | undefined) {}
 
   begin(): void {
+    this.samplers = this.proxies.map((p) => (p.metric === undefined ? undefined : new RssSampler(p.pid)));
     this.proxyCpu = this.proxies.map((p) => cpuSeconds(p.pid));
     this.machine = this.machineSeconds();
     this.ours = this.account?.seconds() ?? 0;
@@ -53,6 +56,17 @@ class Meter {
     if (this.account !== undefined) metrics.otherProcessesCores = (machine - (this.account.seconds() - this.ours)) / wallSeconds;
     if (this.proxies.length === 0) return metrics;
     const used = this.proxies.map((p, i) => cpuSeconds(p.pid) - this.proxyCpu[i]!);
+    this.proxies.forEach((p, i) => {
+      const sampler = this.samplers[i];
+      if (p.metric === undefined || sampler === undefined) return;
+      sampler.stop();
+      metrics[`${p.metric}CpuSeconds`] = used[i]!;
+      metrics[`${p.metric}Cores`] = used[i]! / wallSeconds;
+      // The last reading too: a window shorter than the sampling interval has no sample.
+      const sampled = sampler.max('start');
+      const now = procStatus(p.pid).rssKiB;
+      metrics[`${p.metric}RssMiB`] = mib(Number.isNaN(sampled) ? now : Math.max(sampled, now));
+    });
     metrics.proxyCpuSeconds = used.reduce((a, b) => a + b, 0);
     metrics.proxyCores = metrics.proxyCpuSeconds / wallSeconds;
     // The client-side proxy first, the server side second (one ztunnel is both ends on the same node).
@@ -68,8 +82,13 @@ class Meter {
   }
 }
 
+/** CPU seconds per 1000 requests, for all the proxies and for each one reported on its own (`<metric>CpuSecondsPer1kRequests`). */
 function perThousand(metrics: Record<string, number>, requests: number): void {
-  if (metrics.proxyCpuSeconds !== undefined && requests > 0) metrics.cpuSecondsPer1kRequests = metrics.proxyCpuSeconds / (requests / 1000);
+  if (requests <= 0) return;
+  for (const [key, seconds] of Object.entries(metrics)) {
+    if (key === 'proxyCpuSeconds') metrics.cpuSecondsPer1kRequests = seconds / (requests / 1000);
+    else if (key.endsWith('CpuSeconds')) metrics[`${key}Per1kRequests`] = seconds / (requests / 1000);
+  }
 }
 
 export async function measureIperf3(set: ProcessSet, route: Route, options: LoadOptions): Promise<Record<string, number>> {
@@ -84,13 +103,13 @@ export async function measureIperf3(set: ProcessSet, route: Route, options: Load
 
 /** The open-loop generator in the client pod; proxy CPU from its first scheduled request to its exit. */
 export async function measureOpenLoop(
-  set: ProcessSet, route: Route, options: LoadOptions & { rate: number; connections: number },
+  set: ProcessSet, route: HttpRoute<string>, options: LoadOptions & { rate: number; connections: number },
 ): Promise<Record<string, number>> {
   const meter = new Meter(route.proxies, options.account);
   const generator = set.start({
     name: `open-loop:${route.path}`,
     command: process.execPath,
-    args: [OPEN_LOOP_SCRIPT, '--url', routeUrl(route), '--rate', String(options.rate), '--connections', String(options.connections),
+    args: [OPEN_LOOP_SCRIPT, ...routeUrls(route).flatMap((url) => ['--url', url]), '--rate', String(options.rate), '--connections', String(options.connections),
       '--duration', String(options.seconds)],
     netns: route.clientNetns,
     cpus: options.pinLoad,
@@ -111,15 +130,29 @@ export async function measureOpenLoop(
   return metrics;
 }
 
-export async function measureWrk(set: ProcessSet, route: Route, options: LoadOptions & { connections: number }): Promise<Record<string, number>> {
+/**
+ * wrk in the client pod; a route with several request paths needs
+ * `pathsScript` (fixtures.ts's writeWrkPathsScript) to take them in turn.
+ */
+export async function measureWrk(
+  set: ProcessSet, route: HttpRoute<string>, options: LoadOptions & { connections: number; pathsScript?: string },
+): Promise<Record<string, number>> {
   const meter = new Meter(route.proxies, options.account);
   meter.begin();
-  const r = await wrk(set, routeUrl(route), options.connections, options.seconds, options.pinLoad, { netns: route.clientNetns });
+  const r = await wrk(set, routeUrls(route)[0]!, options.connections, options.seconds, options.pinLoad, { netns: route.clientNetns, ...wrkScript(route, options.pathsScript) });
   const metrics: Record<string, number> = {
     rps: r.requestsPerSec, p50Ms: r.p50Ms, p90Ms: r.p90Ms, p99Ms: r.p99Ms, requests: r.requests, errors: r.errors, ...meter.end(),
   };
   perThousand(metrics, r.requests);
   return metrics;
+}
+
+/** The paths script and the route's paths, when it has more than one. */
+export function wrkScript(route: HttpRoute<string>, pathsScript: string | undefined): { script?: WrkScript } {
+  const paths = route.requestPaths ?? [];
+  if (paths.length <= 1) return {};
+  if (pathsScript === undefined) throw new Error(`${route.path} takes ${paths.length} request paths in turn: wrk needs the paths script`);
+  return { script: { file: pathsScript, args: paths } };
 }
 
 export function proxyMemory(proxy: Proxy): ProxyMemory {
@@ -134,21 +167,35 @@ export function proxyMemory(proxy: Proxy): ProxyMemory {
  */
 export async function memoryDump(proxy: Proxy): Promise<MemoryDump | undefined> {
   if (proxy.log === undefined) return undefined;
+  const line = await signalForLine(proxy, '{"memdump":', 'memory dump');
+  const dump = JSON.parse(line) as { before: { memory: NodeJS.MemoryUsage }; afterGc: { memory: NodeJS.MemoryUsage }; snapshot?: string };
+  const m = (u: NodeJS.MemoryUsage): MemoryDump['before'] => ({
+    rssMiB: u.rss / 2 ** 20, heapTotalMiB: u.heapTotal / 2 ** 20, heapUsedMiB: u.heapUsed / 2 ** 20,
+    externalMiB: u.external / 2 ** 20, arrayBuffersMiB: u.arrayBuffers / 2 ** 20,
+  });
+  return { name: proxy.name, before: m(dump.before.memory), afterGc: m(dump.afterGc.memory), ...(dump.snapshot === undefined ? {} : { snapshot: dump.snapshot }) };
+}
+
+/**
+ * Where a waypoint started with waypoint-profile.ts preloaded wrote its CPU
+ * profile since the last call (or start-up), asked for with SIGUSR2.
+ */
+export async function cpuProfile(proxy: Proxy): Promise<string> {
+  return (JSON.parse(await signalForLine(proxy, '{"cpuprofile":', 'CPU profile')) as { cpuprofile: string }).cpuprofile;
+}
+
+/** Sends SIGUSR2 to a proxy with a preloaded handler and returns the first line starting with `prefix` that its log gets afterwards. */
+async function signalForLine(proxy: Proxy, prefix: string, what: string): Promise<string> {
+  if (proxy.log === undefined) throw new Error(`${proxy.name} has no log file to read its ${what} from`);
   const offset = (await readFile(proxy.log)).length;
   process.kill(proxy.pid, 'SIGUSR2');
   const deadline = Date.now() + DUMP_TIMEOUT_MS;
   while (Date.now() < deadline) {
     await sleep(100);
-    const line = (await readFile(proxy.log)).subarray(offset).toString('utf8').split('\n').find((l) => l.startsWith('{"memdump":'));
-    if (line === undefined) continue;
-    const dump = JSON.parse(line) as { before: { memory: NodeJS.MemoryUsage }; afterGc: { memory: NodeJS.MemoryUsage }; snapshot?: string };
-    const m = (u: NodeJS.MemoryUsage): MemoryDump['before'] => ({
-      rssMiB: u.rss / 2 ** 20, heapTotalMiB: u.heapTotal / 2 ** 20, heapUsedMiB: u.heapUsed / 2 ** 20,
-      externalMiB: u.external / 2 ** 20, arrayBuffersMiB: u.arrayBuffers / 2 ** 20,
-    });
-    return { name: proxy.name, before: m(dump.before.memory), afterGc: m(dump.afterGc.memory), ...(dump.snapshot === undefined ? {} : { snapshot: dump.snapshot }) };
+    const line = (await readFile(proxy.log)).subarray(offset).toString('utf8').split('\n').find((l) => l.startsWith(prefix));
+    if (line !== undefined) return line;
   }
-  throw new Error(`${proxy.name} wrote no memory dump to ${proxy.log} within ${DUMP_TIMEOUT_MS} ms of SIGUSR2`);
+  throw new Error(`${proxy.name} wrote no ${what} to ${proxy.log} within ${DUMP_TIMEOUT_MS} ms of SIGUSR2`);
 }
 
 export interface HoldOptions {

@@ -1,7 +1,11 @@
 // Results of the mesh benchmark: what the JSON holds, the per-repetition
 // "p99 added over no mesh", the targets of issue 4, and the
 // "## ztunnel in the local cluster (issue 4)" section of docs/performance.md.
-import { fmt, type Machine, type PathName, type Sample, type Stat, type Summary } from './report.js';
+import type { ClusterLoadOptions } from './args.js';
+import { fmt, type PathName, type Sample, type Summary } from './report.js';
+import {
+  headerLines, nonNegative, pinningLine, range, ratio, SummaryCells, total, value, verdictLine, type RunHeader, type Verdict,
+} from './tables.js';
 
 export const HEADING = '## ztunnel in the local cluster (issue 4)';
 export const MESH_PATHS: readonly PathName[] = ['direct', 'stunnel', 'hbone'];
@@ -11,9 +15,6 @@ export const MESH_LABELS: Record<PathName, string> = {
   hbone: 'ztunnel (HBONE)',
 };
 export const TEST = { iperf3: 'iperf3', iperf3SameNode: 'iperf3-same-node', openLoop: 'open-loop', wrk: 'wrk' } as const;
-
-/** Above this, processes outside the cluster are called out as noise. */
-export const OTHERS_NOTICE_CORES = 0.1;
 
 /** Issue 4's targets. */
 export const TARGETS = { p99AddedMs: 1, ztunnelRssBytes: 100e6 } as const;
@@ -62,31 +63,16 @@ export interface HoldResult {
   }[];
 }
 
-export interface MeshOptions {
-  durationSeconds: number;
-  repeat: number;
-  warmupSeconds: number;
-  rate: number;
-  rateConnections: number;
-  wrkConnections: number;
+export interface MeshOptions extends ClusterLoadOptions {
   holdConnections: number;
   /** Also iperf3 with client and server pods on the same node. */
   sameNode: boolean;
-  logLevel: string;
   /** Extra Node flags for the control plane and ztunnels (NODE_OPTIONS), e.g. `--max-semi-space-size=1`. */
   meshNodeFlags?: string;
-  pinLoad?: string;
-  pinProxies?: string;
 }
 
-export interface MeshReport {
-  date: string;
-  command: string;
-  wallSeconds: number;
-  machine: Machine;
+export interface MeshReport extends RunHeader {
   options: MeshOptions;
-  /** What else the machine was doing: busy cores over 2 s before the run, other local clusters present. */
-  environment: { backgroundBusyCores: number; otherClusterNamespaces: string[] };
   samples: Sample[];
   idle: ProxyMemory[];
   /** The ztunnels' memory dumps at idle. */
@@ -107,12 +93,6 @@ export function addPairedDifferences(samples: Sample[]): void {
       if (a !== undefined && b !== undefined) sample.metrics[metric.replace('Ms', 'AddedMs')] = a - b;
     }
   }
-}
-
-export interface Verdict {
-  label: string;
-  met: boolean | undefined;
-  detail: string;
 }
 
 export function verdicts(report: MeshReport, summary: Summary): Verdict[] {
@@ -156,12 +136,10 @@ export function verdicts(report: MeshReport, summary: Summary): Verdict[] {
 /** The whole section, heading included. */
 export function markdownSection(report: MeshReport, summary: Summary): string {
   const { options, machine } = report;
-  const get = (test: string, path: PathName, metric: string): Stat | undefined => summary[test]?.[path]?.[metric];
-  const cell = (test: string, path: PathName, metric: string, digits: number): string => {
-    const s = get(test, path, metric);
-    return s === undefined ? '–' : `${fmt(s.median, digits)}${range(s, digits)}`;
-  };
-  const medianOf = (test: string, path: PathName, metric: string): number | undefined => get(test, path, metric)?.median;
+  const cells = new SummaryCells(summary);
+  const get = cells.get.bind(cells);
+  const cell = cells.cell.bind(cells);
+  const medianOf = cells.median.bind(cells);
   const holdOf = (path: PathName): HoldResult | undefined => report.holds.find((h) => h.path === path);
   const perProxy = (values: readonly number[]): string => (values.length === 0 ? '–' : values.map((v) => fmt(v, 0)).join(' + '));
   const idleOf = (path: PathName): number[] => {
@@ -184,10 +162,6 @@ export function markdownSection(report: MeshReport, summary: Summary): string {
       + `| ${perProxy(idleOf(path))} | ${perProxy(heldOf(path))} |`),
   ];
 
-  const ratio = (x: number | undefined, y: number | undefined, digits = 2): string =>
-    (x === undefined || y === undefined || y === 0 ? '–' : `${fmt(x / y, digits)}×`);
-  const value = (x: number | undefined, digits: number, sign = false): string =>
-    (x === undefined ? '–' : `${sign && x >= 0 ? '+' : ''}${fmt(x, digits)}`);
   const row = (label: string, x: (p: PathName) => number | undefined, digits: number, opts: { sign?: boolean; baseline?: boolean } = {}): string => {
     const [z, s, d] = [x('hbone'), x('stunnel'), x('direct')];
     return `| ${label} | ${value(z, digits, opts.sign)} | ${value(s, digits, opts.sign)} | ${value(d, digits)} | ${ratio(z, s)} `
@@ -260,29 +234,10 @@ export function markdownSection(report: MeshReport, summary: Summary): string {
     + `${Number.isNaN(h.droppedWhileHeld) ? 'drops not reported' : `${h.droppedWhileHeld} dropped while held`}`
     + `${h.trackedByProxy === undefined ? '' : `; ztunnel admin /connections: ${Object.entries(h.trackedByProxy).map(([k, v]) => `${k} ${v}`).join(', ')}`}`);
 
-  const env = report.environment;
-  const otherValues = report.samples.map((s) => s.metrics.otherProcessesCores).filter((v) => v !== undefined);
-  const others = Math.max(0, ...otherValues);
-  const noisy = env.backgroundBusyCores > 0.2 || env.otherClusterNamespaces.length > 0;
-  const verdictLines = verdicts(report, summary).map((v) => `- ${v.label}: ${v.met === undefined ? 'not measured' : v.met ? '**met**' : '**missed**'} — ${v.detail}.`);
+  const verdictLines = verdicts(report, summary).map(verdictLine);
 
   return [
-    HEADING,
-    '',
-    `Measured ${report.date} with \`${report.command}\` (${fmt(report.wallSeconds / 60, 1)} min).`,
-    '',
-    `Machine: ${machine.cores} cores (${machine.cpuModel}), Linux ${machine.kernel}, Node ${machine.node} (OpenSSL ${machine.nodeOpenssl}); `
-      + `${Object.entries(machine.tools).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
-    noisy
-      ? `\n**The machine was not idle**: ${fmt(env.backgroundBusyCores, 2)} cores busy before the run`
-        + `${env.otherClusterNamespaces.length > 0 ? `, and ${env.otherClusterNamespaces.length} namespaces of other local clusters existed` : ''}; figures may be noisy.`
-      : `Before the run the machine was idle (${fmt(env.backgroundBusyCores, 2)} cores busy, no other local cluster).`,
-    otherValues.length === 0
-      ? 'Other workloads on the machine were not measured (no cpuacct cgroup).'
-      : others > OTHERS_NOTICE_CORES
-        ? `\n**Other workloads on the machine used up to ${fmt(others, 2)} cores during a measurement** ("other processes" in the `
-          + 'CPU table): the affected cells are noisier than the rest.'
-        : `Other workloads on the machine used at most ${fmt(others, 2)} cores during any measurement.`,
+    ...headerLines(HEADING, report),
     '',
     '### Method',
     '',
@@ -333,9 +288,7 @@ export function markdownSection(report: MeshReport, summary: Summary): string {
       + 'VmRSS sampled every 100 ms for 3 s, the highest kept; VmHWM reset just before opening), and after closing them. The '
       + 'hold runs before the load tests. RSS cells show node-1 + node-2.',
     '',
-    options.pinLoad === undefined && options.pinProxies === undefined
-      ? `No CPU pinning: with ${machine.cores} cores the load generator, the servers and the proxies all compete for the same CPUs.`
-      : `CPU pinning with \`taskset\`: load generators and servers on CPUs ${options.pinLoad ?? 'all'}, proxies on ${options.pinProxies ?? 'all'}.`,
+    pinningLine(options, machine.cores),
     '',
     '### Results',
     '',
@@ -376,18 +329,4 @@ export function markdownSection(report: MeshReport, summary: Summary): string {
     'Raw samples: `test/bench/results/mesh.json`.',
     '',
   ].join('\n');
-}
-
-/** Other workloads' cores: the estimate can dip a little below zero (tick-based against exact accounting). */
-function nonNegative(x: number | undefined): string {
-  return x === undefined ? '–' : fmt(Math.max(0, x), 2);
-}
-
-function range(s: Stat, digits: number): string {
-  return s.n > 1 ? ` (${fmt(s.min, digits)}–${fmt(s.max, digits)})` : '';
-}
-
-function total(samples: readonly Sample[], test: string, path: PathName, metric: string): number | undefined {
-  const values = samples.filter((s) => s.test === test && s.path === path).map((s) => s.metrics[metric]).filter((v) => v !== undefined);
-  return values.length === 0 ? undefined : values.reduce((a, b) => a + b, 0);
 }

@@ -18,6 +18,7 @@
 // (a TLS handshake in a mesh) is not counted as request latency.
 //
 //   node open-loop.js --url http://10.244.2.2:8080/1k --rate 1000 --connections 16 --duration 10
+// Several --url options (one origin, different paths) are requested in turn.
 // Prints `{"event":"start"}` when the schedule begins (a caller can sample
 // CPU counters from there), then one JSON line, an OpenLoopResult.
 import net from 'node:net';
@@ -43,7 +44,8 @@ export interface OpenLoopResult {
 }
 
 export interface OpenLoopOptions {
-  url: string;
+  /** One URL, or several with the same origin whose paths are requested in turn. */
+  url: string | readonly string[];
   rate: number;
   connections: number;
   durationSeconds: number;
@@ -84,17 +86,16 @@ class Connection {
   private current: Done | undefined;
   private timer: NodeJS.Timeout | undefined;
 
-  private constructor(readonly socket: net.Socket, private readonly request: Buffer, private readonly timeoutMs: number, private readonly onIdle: (c: Connection) => void) {
+  private constructor(readonly socket: net.Socket, private readonly timeoutMs: number, private readonly onIdle: (c: Connection) => void) {
     socket.on('data', (chunk: Buffer) => this.read(chunk));
     socket.on('error', () => undefined);
     socket.on('close', () => this.finish(false));
   }
 
   static open(url: URL, timeoutMs: number, onIdle: (c: Connection) => void): Promise<Connection> {
-    const request = Buffer.from(`GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUser-Agent: ambit-open-loop\r\n\r\n`);
     return new Promise((resolve, reject) => {
       const socket = net.connect({ host: url.hostname, port: Number(url.port || 80), noDelay: true });
-      socket.once('connect', () => { socket.removeListener('error', reject); resolve(new Connection(socket, request, timeoutMs, onIdle)); });
+      socket.once('connect', () => { socket.removeListener('error', reject); resolve(new Connection(socket, timeoutMs, onIdle)); });
       socket.once('error', reject);
     });
   }
@@ -103,10 +104,10 @@ class Connection {
     return !this.socket.destroyed;
   }
 
-  send(done: Done): void {
+  send(request: Buffer, done: Done): void {
     this.current = done;
     this.timer = setTimeout(() => this.socket.destroy(), this.timeoutMs);
-    this.socket.write(this.request);
+    this.socket.write(request);
   }
 
   private read(chunk: Buffer): void {
@@ -138,17 +139,29 @@ class Connection {
 }
 
 export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult> {
-  const url = new URL(options.url);
-  if (url.protocol !== 'http:') throw new Error(`open-loop speaks plain HTTP/1.1 only, not ${url.protocol} (${options.url})`);
+  const urls = (typeof options.url === 'string' ? [options.url] : options.url).map((u) => new URL(u));
+  const url = urls[0];
+  if (url === undefined) throw new Error('open-loop needs a URL');
+  if (url.protocol !== 'http:') throw new Error(`open-loop speaks plain HTTP/1.1 only, not ${url.protocol} (${url.href})`);
+  const stranger = urls.find((u) => u.origin !== url.origin);
+  if (stranger !== undefined) throw new Error(`open-loop's URLs must share one origin: ${stranger.href} is not on ${url.origin}`);
+  const requests = urls.map((u) => Buffer.from(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUser-Agent: ambit-open-loop\r\n\r\n`));
+  let nextRequest = 0;
   const timeoutMs = options.timeoutMs ?? 10_000;
   const idle: Connection[] = [];
   const queue: Done[] = [];
   const all = new Set<Connection>();
   let stopping = false;
+  // Requests take the URLs in turn, in the order they are handed to a connection.
+  const send = (connection: Connection, done: Done): void => {
+    const request = requests[nextRequest]!;
+    nextRequest = (nextRequest + 1) % requests.length;
+    connection.send(request, done);
+  };
   const onIdle = (connection: Connection): void => {
     const next = queue.shift();
     if (next === undefined) idle.push(connection);
-    else connection.send(next);
+    else send(connection, next);
   };
   const connect = async (): Promise<void> => {
     const connection = await Connection.open(url, timeoutMs, onIdle);
@@ -164,7 +177,7 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
   };
   const get = (done: Done): void => {
     const connection = idle.shift();
-    if (connection !== undefined) connection.send(done);
+    if (connection !== undefined) send(connection, done);
     else queue.push(done);
   };
 
@@ -174,7 +187,7 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
   if (!warm.every(Boolean)) {
     stopping = true;
     for (const c of all) c.socket.destroy();
-    throw new Error(`${warm.filter((ok) => !ok).length} of ${options.connections} first requests to ${options.url} failed`);
+    throw new Error(`${warm.filter((ok) => !ok).length} of ${options.connections} first requests to ${urls.map((u) => u.href).join(', ')} failed`);
   }
 
   const total = Math.round(options.rate * options.durationSeconds);
@@ -233,10 +246,10 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
 
 if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
   const { values } = parseArgs({
-    options: { url: { type: 'string' }, rate: { type: 'string' }, connections: { type: 'string' }, duration: { type: 'string' } },
+    options: { url: { type: 'string', multiple: true }, rate: { type: 'string' }, connections: { type: 'string' }, duration: { type: 'string' } },
   });
-  if (values.url === undefined) {
-    process.stderr.write('usage: open-loop --url URL --rate N --connections N --duration SECONDS\n');
+  if (values.url === undefined || values.url.length === 0) {
+    process.stderr.write('usage: open-loop --url URL [--url URL…] --rate N --connections N --duration SECONDS\n');
     process.exit(2);
   }
   const result = await openLoop({

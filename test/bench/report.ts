@@ -13,9 +13,9 @@ export const PATH_LABELS: Record<PathName, string> = {
 };
 
 /** One measurement of one path: `test` is `iperf3` or `wrk-c<connections>`. */
-export interface Sample {
+export interface Sample<P extends string = PathName> {
   test: string;
-  path: PathName;
+  path: P;
   repetition: number;
   metrics: Record<string, number>;
 }
@@ -46,10 +46,11 @@ export interface Report {
   peakRssMiB: Record<string, number | undefined>;
 }
 
-export type Summary = Record<string, Partial<Record<PathName, Record<string, Stat>>>>;
+/** test → path → metric → statistics over the repetitions. */
+export type Summary<P extends string = PathName> = Record<string, Partial<Record<P, Record<string, Stat>>>>;
 
-export function summarize(samples: readonly Sample[]): Summary {
-  const summary: Summary = {};
+export function summarize<P extends string = PathName>(samples: readonly Sample<P>[]): Summary<P> {
+  const summary: Summary<P> = {};
   const groups = new Map<string, number[]>();
   for (const sample of samples) {
     for (const [metric, value] of Object.entries(sample.metrics)) {
@@ -60,7 +61,7 @@ export function summarize(samples: readonly Sample[]): Summary {
     }
   }
   for (const [key, values] of groups) {
-    const [test, path, metric] = JSON.parse(key) as [string, PathName, string];
+    const [test, path, metric] = JSON.parse(key) as [string, P, string];
     const byPath = (summary[test] ??= {});
     const metrics = (byPath[path] ??= {});
     metrics[metric] = stat(values);
