@@ -19,6 +19,8 @@ export interface DaemonSpec<Config extends { logLevel: LogLevel; drainDeadlineMs
   parse(record: Record<string, string | undefined>, source: string): Config;
   start(config: Config, log: Logger): Promise<Running>;
   drain(running: Running, deadlineMs: number): Promise<unknown>;
+  /** Buffer log writes (see LoggerOptions.buffered): for daemons that log every request. */
+  bufferedLogs?: boolean;
 }
 
 /** Runs a daemon to completion and resolves with its exit code. */
@@ -52,7 +54,7 @@ export async function runDaemon<Config extends { logLevel: LogLevel; drainDeadli
     process.stderr.write(`${(error as Error).message} (see --help)\n`);
     return 2;
   }
-  const log = createLogger({ name: spec.app, level: config.logLevel });
+  const log = createLogger({ name: spec.app, level: config.logLevel, buffered: spec.bufferedLogs === true });
   let running: Running;
   try {
     running = await spec.start(config, log);

@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { LOG_LEVELS, connectionId, createLogger, isLogLevel, silentLogger } from './log.js';
 import type { LogLevel } from './log.js';
@@ -159,5 +160,32 @@ describe('connectionId', () => {
     const ids = Array.from({ length: 10_000 }, () => connectionId());
     assert.equal(new Set(ids).size, ids.length);
     for (const id of ids) assert.match(id, /^[0-9a-z]{1,11}$/);
+  });
+});
+
+describe('createLogger({ buffered: true })', () => {
+  const run = (script: string): Promise<{ stdout: string; lines: { at: number; text: string }[] }> => new Promise((resolve, reject) => {
+    const module = new URL('./log.js', import.meta.url).href;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', `import { createLogger } from ${JSON.stringify(module)};\n${script}`]);
+    const started = Date.now();
+    let stdout = '';
+    const lines: { at: number; text: string }[] = [];
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      lines.push({ at: Date.now() - started, text: chunk.toString() });
+    });
+    child.once('error', reject);
+    child.once('exit', () => resolve({ stdout, lines }));
+  });
+
+  it('writes a quiet logger\'s lines within about a second, and the rest at exit', async () => {
+    const { stdout, lines } = await run(`
+      const log = createLogger({ buffered: true });
+      log.info('first');
+      setTimeout(() => { log.info('second'); process.exit(0); }, 2500);
+    `);
+    assert.match(stdout, /"msg":"first"[\s\S]*"msg":"second"/);
+    const first = lines.find((l) => l.text.includes('"first"'));
+    assert.ok(first !== undefined && first.at < 2400, `the first line came at ${first?.at} ms, before the process ended`);
   });
 });

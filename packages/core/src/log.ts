@@ -14,10 +14,29 @@ export interface LoggerOptions {
   name?: string;
   /** Where lines go; defaults to stdout. Tests pass a memory stream. */
   destination?: DestinationStream;
+  /**
+   * Buffer stdout writes (up to 4 KiB, flushed at least every second and at
+   * exit) instead of one write per line: for per-request access logs.
+   */
+  buffered?: boolean;
 }
+
+export const LOG_FLUSH_INTERVAL_MS = 1_000;
 
 export function createLogger(options: LoggerOptions = {}): Logger {
   const base = options.name === undefined ? {} : { app: options.name };
+  let destination = options.destination;
+  if (destination === undefined && options.buffered === true) {
+    const buffered = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+    setInterval(() => {
+      try {
+        buffered.flush();
+      } catch {
+        // Not open yet, or already closed: the next tick (or exit) writes it.
+      }
+    }, LOG_FLUSH_INTERVAL_MS).unref();
+    destination = buffered;
+  }
   return pino(
     {
       level: options.level ?? 'info',
@@ -25,7 +44,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    options.destination,
+    destination,
   );
 }
 

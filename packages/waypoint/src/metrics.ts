@@ -21,8 +21,19 @@ export type TcpLabels = Omit<RequestLabels, 'response_code' | 'request_protocol'
 const DURATION_BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
 const SIZE_BUCKETS_BYTES = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000];
 
+interface RequestSeries {
+  requests: { inc(): void };
+  duration: { observe(value: number): void };
+  requestBytes: { observe(value: number): void };
+  responseBytes: { observe(value: number): void };
+}
+
+/** Distinct label sets whose series are kept at hand (a bound, not a limit on the metrics). */
+const MAX_CACHED_SERIES = 10_000;
+
 export class WaypointMetrics {
   readonly registry = new Registry();
+  private readonly series = new Map<string, RequestSeries>();
   readonly requests: Counter<(typeof REQUEST_LABELS)[number]>;
   readonly duration: Histogram<(typeof REQUEST_LABELS)[number]>;
   readonly requestBytes: Histogram<(typeof REQUEST_LABELS)[number]>;
@@ -71,9 +82,28 @@ export class WaypointMetrics {
   }
 
   request(labels: RequestLabels, durationMs: number, requestBytes: number, responseBytes: number): void {
-    this.requests.inc(labels);
-    this.duration.observe(labels, durationMs);
-    this.requestBytes.observe(labels, requestBytes);
-    this.responseBytes.observe(labels, responseBytes);
+    const series = this.seriesOf(labels);
+    series.requests.inc();
+    series.duration.observe(durationMs);
+    series.requestBytes.observe(requestBytes);
+    series.responseBytes.observe(responseBytes);
+  }
+
+  /**
+   * The four request series of one label set, looked up once per distinct
+   * set: prom-client hashes a label object on every call otherwise.
+   */
+  private seriesOf(labels: RequestLabels): RequestSeries {
+    const key = REQUEST_LABELS.map((name) => labels[name]).join('\u0000');
+    let series = this.series.get(key);
+    if (series === undefined) {
+      if (this.series.size >= MAX_CACHED_SERIES) this.series.clear();
+      series = {
+        requests: this.requests.labels(labels), duration: this.duration.labels(labels),
+        requestBytes: this.requestBytes.labels(labels), responseBytes: this.responseBytes.labels(labels),
+      };
+      this.series.set(key, series);
+    }
+    return series;
   }
 }
