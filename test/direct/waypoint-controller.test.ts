@@ -7,7 +7,8 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Condition, Deployment, Gateway, Service } from '@ambit/control-plane';
-import { writeBootstrapToken } from '@ambit/control-plane';
+import { API_SOCKET_FILE, RemoteStore, writeBootstrapToken } from '@ambit/control-plane';
+import { join } from 'node:path';
 import { CaClient, DiscoveryClient } from '@ambit/cp-client';
 import { CertificateManager } from '@ambit/identity';
 import { SpiffeId } from '@ambit/core';
@@ -82,6 +83,18 @@ describe('waypoint controller in the control plane', () => {
     const discovery = await subscribeAsWaypoint('waypoint');
     const condition = await until('Programmed');
     assert.equal(condition.status, 'True');
+    // The control plane's own view, as `ambit proxy-status` reads it over the API socket.
+    const remote = new RemoteStore(join(run.stateDir, API_SOCKET_FILE));
+    try {
+      const status = await remote.controlPlaneStatus();
+      assert.equal(status.ready, true);
+      assert.ok(Date.parse(status.rootCertificate.notAfter) > Date.now() + 300 * 86_400_000, 'root valid for years');
+      const subscriber = status.subscribers.find((s) => s.role === 'waypoint');
+      assert.equal(subscriber?.gateway, `${NS}/waypoint`);
+      assert.equal(subscriber?.lastAckedVersion, status.version);
+    } finally {
+      await remote.close();
+    }
     assert.deepEqual((await gateway())?.status?.addresses, [{ type: 'IPAddress', value: '10.96.0.50' }]);
     discovery.close();
     assert.match((await until('Pending')).message, /not acknowledged/);

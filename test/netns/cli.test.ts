@@ -96,6 +96,25 @@ describe('ambit CLI on a local mesh', { skip }, () => {
     assert.deepEqual(json.map((w) => [w.name, w.programmed]), [['waypoint', 'True']]);
     assert.match((await ambit('waypoint', 'status', '-n', 'demo')).out, /waypoint\s+True\s+Programmed\s+Programmed/);
     assert.match((await ambit('get', 'httproutes', '-n', 'demo')).out, /echo-v2\s+Accepted/);
+    // The inspection commands, table and JSON.
+    const workloads = await ambit('ztunnel', 'workloads');
+    assert.match(workloads.out, /^NAMESPACE\s+POD\s+ADDRESS\s+NODE\s+WAYPOINT\s+PROTOCOL\n/);
+    assert.match(workloads.out, /demo\s+echo-v2\s+10\.244\.2\.\d+\s+node-2\s+None\s+HBONE/, 'a service waypoint binds services, not workloads');
+    const certificates = JSON.parse((await ambit('ztunnel', 'certificates', '--node', 'node-2', '-o', 'json')).out) as { node: string; identity: string }[];
+    assert.ok(certificates.some((c) => c.identity === 'spiffe://cluster.local/ns/demo/sa/echo'), 'node-2 holds echo-v2\'s identity');
+    assert.ok(certificates.every((c) => c.node === 'node-2' && c.identity !== 'spiffe://cluster.local/ns/demo/sa/client'), 'and not the client\'s (node-1)');
+    assert.match((await ambit('ztunnel', 'services')).out, /demo\s+echo\s+10\.96\.0\.\d+\s+demo\/waypoint\s+2\/2/);
+    const proxies = await ambit('proxy-status');
+    assert.match(proxies.out, /^NAME\s+ROLE\s+SYNCED\s+VERSION\s+LAST-ACK\n/);
+    assert.match(proxies.out, /ztunnel\/node-1\s+ztunnel\s+SYNCED/);
+    assert.match(proxies.out, /waypoint\/demo\/waypoint\s+waypoint\s+SYNCED/);
+    const status = await ambit('status');
+    assert.equal(status.code, 0, status.err);
+    assert.match(status.out, /Control plane: local backend, ready/);
+    assert.match(status.out, /node-1\s+yes/);
+    assert.match(status.out, /demo\s+yes\s+3\/4\s+waypoint\s+True/, 'the waypoint pod itself is never captured');
+    assert.doesNotMatch(status.out, /‼/, 'no warnings on a healthy mesh');
+    assert.match((await ambit('ztunnel', 'workloads', '--node', 'node-9')).err, /no node node-9/);
     assert.deepEqual(await ambit('delete', 'httproute', 'echo-v2', '-n', 'demo'), { code: 0, out: 'httproute/echo-v2 deleted\n', err: '' });
     assert.deepEqual(await ambit('waypoint', 'delete', '-n', 'demo'), { code: 0, out: 'waypoint demo/waypoint deleted\n', err: '' });
   });

@@ -3,7 +3,7 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AmbitError } from '@ambit/core';
-import { API_SOCKET_FILE, RemoteStore, type Store } from '@ambit/control-plane';
+import { API_SOCKET_FILE, RemoteStore } from '@ambit/control-plane';
 import { CONTROL_PLANE_DIR, LocalCluster, LocalMesh, STATE_FILE } from '@ambit/localcluster';
 
 export const DEFAULT_STATE_DIR = '/var/lib/ambit';
@@ -17,7 +17,7 @@ export interface GlobalOptions {
 export interface LocalContext {
   cluster: LocalCluster;
   mesh: LocalMesh;
-  store: Store;
+  store: RemoteStore;
   close(): Promise<void>;
 }
 

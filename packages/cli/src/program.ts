@@ -11,6 +11,7 @@ import { exec } from './commands/exec.js';
 import { setEnrollment } from './commands/namespace.js';
 import { apply, get, kindOf, readManifests, remove } from './commands/resources.js';
 import { up } from './commands/up.js';
+import { meshStatus, proxyStatus, ztunnelView, ZTUNNEL_VIEWS } from './commands/inspect.js';
 import { applyWaypoint, deleteWaypoint, listWaypoints, WAYPOINT_FOR, waypointStatus } from './commands/waypoint.js';
 
 export interface Io {
@@ -135,6 +136,32 @@ function build(io: Io, setCode: (code: number) => void): Command {
       const format = outputFormat(options.output);
       io.out(await withLocal((local) => waypointStatus(local.store, options.namespace ?? 'default', name, format)));
     });
+
+  program.command('status')
+    .description('one screen: the control plane, each node\'s ztunnel, each namespace, warnings')
+    .addOption(output())
+    .action(async (options: { output: string }) => {
+      const format = outputFormat(options.output);
+      io.out(await withLocal((local) => meshStatus(local, format)));
+    });
+  program.command('proxy-status')
+    .description('every proxy the control plane pushes to: NAME ROLE SYNCED VERSION LAST-ACK')
+    .addOption(output())
+    .action(async (options: { output: string }) => {
+      const format = outputFormat(options.output);
+      io.out(await withLocal((local) => proxyStatus(local.store, format)));
+    });
+  const ztunnel = program.command('ztunnel').description('what a node\'s ztunnel holds (its admin API)');
+  for (const view of ZTUNNEL_VIEWS) {
+    ztunnel.command(view)
+      .description(`the ztunnel's ${view}`)
+      .option('--node <node>', view === 'certificates' || view === 'connections' ? 'one node (default: every node)' : 'the node whose ztunnel answers (default: the first)')
+      .addOption(output())
+      .action(async (options: { node?: string; output: string }) => {
+        const format = outputFormat(options.output);
+        io.out(await withLocal((local) => ztunnelView(local, view, options.node, format)));
+      });
+  }
 
   program.command('apply')
     .description('create or update objects from a YAML/JSON file (- for stdin)')

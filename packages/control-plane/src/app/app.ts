@@ -21,6 +21,7 @@ import type { ControlPlaneConfig } from './config.js';
 import { listenHttp, metricsHandler, portOf, readinessHandler } from './health.js';
 import { ControlPlaneMetrics } from './metrics.js';
 import { MeshPipeline } from './pipeline.js';
+import type { ControlPlaneStatus } from '../store/remote.js';
 import { WaypointController } from '../waypoint-controller/controller.js';
 import type { Gateway } from '../resources.js';
 
@@ -115,16 +116,29 @@ export async function startControlPlane(config: ControlPlaneConfig, options: Sta
     ownCertificates.on('issued', (cert) => endpoint.setCertificate(cert));
     const address = await endpoint.listen(config.listen.port, config.listen.host);
     cleanups.push(() => endpoint.close());
+    let ready = false;
+    const notReady = (): string | undefined =>
+      ready ? undefined : pipeline.synced ? 'publishing the first mesh state' : 'waiting for the cluster state to sync';
+    const started = new Date();
     if (config.apiSocket !== undefined) {
-      const api = new StoreApiServer(store, log);
+      const api = new StoreApiServer(store, log, (): ControlPlaneStatus => {
+        const reason = notReady();
+        return {
+          backend: config.backend, trustDomain: config.trustDomain, startedAt: started.toISOString(), ready: reason === undefined,
+          ...(reason === undefined ? {} : { notReady: reason }),
+          version: discovery.version, subscribers: discovery.subscribers(),
+          ...(pipeline.last === undefined ? {} : { lastTranslation: pipeline.last }),
+          rootCertificate: {
+            serialNumber: ca.rootCertificate.serialNumber,
+            notBefore: new Date(ca.rootCertificate.validFrom).toISOString(), notAfter: new Date(ca.rootCertificate.validTo).toISOString(),
+          },
+        };
+      });
       await api.listen(config.apiSocket);
       cleanups.push(() => api.close());
     }
     const metricsServer = await listenHttp(config.metrics, metricsHandler(metrics.registry), 'metrics');
     cleanups.push(() => closeHttp(metricsServer));
-    let ready = false;
-    const notReady = (): string | undefined =>
-      ready ? undefined : pipeline.synced ? 'publishing the first mesh state' : 'waiting for the cluster state to sync';
     const readinessServer = await listenHttp(config.readiness, readinessHandler(notReady), 'readiness');
     cleanups.push(() => closeHttp(readinessServer));
 

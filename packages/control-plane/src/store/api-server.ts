@@ -36,7 +36,8 @@ export class StoreApiServer {
   private readonly log: Logger;
   private readonly watches = new Set<{ close(): void }>();
 
-  constructor(private readonly store: Store, logger: Logger = silentLogger) {
+  /** `status`: what GET /status answers (the control plane's own state, for `ambit status` and `proxy-status`). */
+  constructor(private readonly store: Store, logger: Logger = silentLogger, private readonly status?: () => unknown) {
     this.log = logger.child({ component: 'store-api' });
     this.server = http.createServer((request, response) => void this.handle(request, response));
   }
@@ -61,6 +62,7 @@ export class StoreApiServer {
     try {
       const url = new URL(request.url ?? '/', 'http://store');
       const parts = url.pathname.split('/').filter((p) => p !== '').map(decodeURIComponent);
+      if (url.pathname === '/status' && request.method === 'GET' && this.status !== undefined) return send(response, 200, this.status());
       if (parts[0] !== 'v1' || parts[1] === undefined) {
         throw new AmbitError('not-found', `${url.pathname} is not a store API path; use /v1/<Kind>[/<namespace>/<name>]`);
       }

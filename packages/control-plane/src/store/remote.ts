@@ -7,7 +7,21 @@ import { AmbitError, readBody, systemCode } from '@ambit/core';
 import { LineSplitter } from '@ambit/api';
 import { RESOURCE_TYPES, type Kind, type KubeObject } from '../resources.js';
 import { fromWire, NO_NAMESPACE, type WireError } from './api-server.js';
+import type { SubscriberStatus } from '../discovery/server.js';
 import type { DeleteOptions, ListOptions, ListResult, Store, Watch, WatchEvent, WatchHandlers, WatchOptions } from './store.js';
+
+export interface ControlPlaneStatus {
+  backend: string;
+  trustDomain: string;
+  startedAt: string;
+  ready: boolean;
+  notReady?: string;
+  /** The discovery version being pushed. */
+  version: string;
+  subscribers: SubscriberStatus[];
+  lastTranslation?: { at: string; durationMs: number; workloads: number; services: number; authorizations: number; routes: number };
+  rootCertificate: { serialNumber: string; notBefore: string; notAfter: string };
+}
 
 export interface RemoteStoreOptions {
   /** Per request (watches excepted). */
@@ -30,6 +44,11 @@ export class RemoteStore implements Store {
       if (error instanceof AmbitError && error.code === 'not-found') return undefined;
       throw error;
     }
+  }
+
+  /** The control plane's own state (GET /status): version, subscribers, last translation, root CA. */
+  controlPlaneStatus(): Promise<ControlPlaneStatus> {
+    return this.call<ControlPlaneStatus>('GET', '/status');
   }
 
   list<T extends KubeObject = KubeObject>(kind: Kind, options: ListOptions = {}): Promise<ListResult<T>> {
