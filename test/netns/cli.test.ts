@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '@ambit/cli';
 import { LocalCluster } from '@ambit/localcluster';
+import { API_SOCKET_FILE, RemoteStore } from '@ambit/control-plane';
 import { eventually, localclusterBin, netnsSkipReason } from '../support/netns.js';
 
 const skip = netnsSkipReason('netns/cli');
@@ -118,4 +119,50 @@ describe('ambit CLI on a local mesh', { skip }, () => {
     assert.deepEqual(await ambit('delete', 'httproute', 'echo-v2', '-n', 'demo'), { code: 0, out: 'httproute/echo-v2 deleted\n', err: '' });
     assert.deepEqual(await ambit('waypoint', 'delete', '-n', 'demo'), { code: 0, out: 'waypoint demo/waypoint deleted\n', err: '' });
   });
+
+  it('check passes on a healthy mesh and names each injected fault with × and exit 1', async () => {
+    const pre = await ambit('check', '--pre');
+    assert.equal(pre.code, 0, pre.out);
+    assert.match(pre.out, /✔ the kernel supports nftables TPROXY/);
+    await ambit('waypoint', 'apply', '-n', 'demo', '--wait', '90s');
+    const healthy = await ambit('check');
+    assert.equal(healthy.code, 0, healthy.out);
+    assert.match(healthy.out, /✔ control plane is reachable and ready/);
+    assert.match(healthy.out, /✔ capture rules cover its 2 enrolled pod\(s\)/);
+    assert.match(healthy.out, /✔ every enrolled pod on node-2 has a valid certificate/);
+    assert.match(healthy.out, /✔ waypoint demo\/waypoint is programmed/);
+    assert.match(healthy.out, /Status check results are ✔/);
+    const cluster = await LocalCluster.load(stateDir);
+
+    // Capture rules removed behind ztunnel's back.
+    spawnSync('ip', ['netns', 'exec', cluster.nodeNetns('node-2'), 'nft', 'delete', 'table', 'inet', 'ambit-ztunnel']);
+    const noRules = await ambit('check');
+    assert.equal(noRules.code, 1);
+    assert.match(noRules.out, /× capture rules cover every enrolled pod on node-2\n\s+the nftables table inet ambit-ztunnel is missing/);
+
+    // The waypoint scaled to nothing.
+    const store = new RemoteStore(join(stateDir, 'control-plane', API_SOCKET_FILE));
+    try {
+      await store.patch('Deployment', 'waypoint', 'demo', { spec: { replicas: 0 } });
+      await eventually(async () => (/× waypoint demo\/waypoint is programmed\n\s+Pending: no waypoint pod/.test((await ambit('check')).out) ? true : undefined), 'the waypoint fault named', 30_000);
+      await store.patch('Deployment', 'waypoint', 'demo', { spec: { replicas: 1 } });
+    } finally {
+      await store.close();
+    }
+
+    // A ztunnel stopped.
+    const ztunnel = (await cluster.processes()).find((p) => p.target.kind === 'node' && p.target.node === 'node-2' && p.argv.some((a) => a.endsWith('ztunnel.js')));
+    assert.ok(ztunnel);
+    process.kill(ztunnel.pid, 'SIGTERM');
+    await eventually(async () => (/× ztunnel on node-2 is running and ready/.test((await ambit('check')).out) ? true : undefined), 'the stopped ztunnel named', 20_000);
+
+    // `ambit up` restarts it, which reconciles its rules: healthy again.
+    assert.equal((await ambit('up')).code, 0);
+    const again = await eventually(async () => {
+      const result = await ambit('check');
+      return result.code === 0 ? result : undefined;
+    }, 'a healthy check after up', 60_000);
+    assert.match(again.out, /✔ ztunnel on node-2 is ready and synced/);
+  });
 });
+

@@ -4,8 +4,9 @@
 import { Command, CommanderError, Option } from 'commander';
 import { parseDurationMs } from '@ambit/core';
 import { openLocal, stateDirOf, type LocalContext } from './context.js';
-import { describeFailure, EXIT_OK, EXIT_USAGE, usage } from './errors.js';
-import { outputFormat } from './output.js';
+import { describeFailure, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, usage } from './errors.js';
+import { outputFormat, render } from './output.js';
+import { checkMesh, checkPre, formatChecks } from './commands/check.js';
 import { down } from './commands/down.js';
 import { exec } from './commands/exec.js';
 import { setEnrollment } from './commands/namespace.js';
@@ -143,6 +144,16 @@ function build(io: Io, setCode: (code: number) => void): Command {
     .action(async (options: { output: string }) => {
       const format = outputFormat(options.output);
       io.out(await withLocal((local) => meshStatus(local, format)));
+    });
+  program.command('check')
+    .description('grouped health checks (✔ ‼ ×) with what to do; exit 0 only when nothing failed')
+    .option('--pre', 'check this machine before `ambit up` (root, iproute2, nftables, kernel TPROXY)')
+    .addOption(output())
+    .action(async (options: { pre?: boolean; output: string }) => {
+      const format = outputFormat(options.output);
+      const results = options.pre === true ? checkPre() : await withLocal((local) => checkMesh(local));
+      io.out(render(format, results, () => formatChecks(results)));
+      if (results.some((r) => r.verdict === 'fail')) setCode(EXIT_FAILURE);
     });
   program.command('proxy-status')
     .description('every proxy the control plane pushes to: NAME ROLE SYNCED VERSION LAST-ACK')

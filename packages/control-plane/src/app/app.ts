@@ -124,7 +124,7 @@ export async function startControlPlane(config: ControlPlaneConfig, options: Sta
       const api = new StoreApiServer(store, log, (): ControlPlaneStatus => {
         const reason = notReady();
         return {
-          backend: config.backend, trustDomain: config.trustDomain, startedAt: started.toISOString(), ready: reason === undefined,
+          backend: config.backend, trustDomain: config.trustDomain, startedAt: started.toISOString(), now: new Date().toISOString(), ready: reason === undefined,
           ...(reason === undefined ? {} : { notReady: reason }),
           version: discovery.version, subscribers: discovery.subscribers(),
           ...(pipeline.last === undefined ? {} : { lastTranslation: pipeline.last }),

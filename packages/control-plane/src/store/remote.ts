@@ -14,6 +14,8 @@ export interface ControlPlaneStatus {
   backend: string;
   trustDomain: string;
   startedAt: string;
+  /** The control plane's clock when it answered. */
+  now?: string;
   ready: boolean;
   notReady?: string;
   /** The discovery version being pushed. */

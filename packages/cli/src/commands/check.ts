@@ -1,0 +1,186 @@
+// `ambit check [--pre]`: grouped checks in the manner of `linkerd check`.
+// Each line is ✔ (fine), ‼ (works, but look) or × (broken), and every ‼/×
+// says what is wrong and what to do. Capture is checked against the kernel
+// (the node's nftables set), not against ztunnel's own report. Exit 0 only
+// when nothing is ×.
+import { spawnSync } from 'node:child_process';
+import type { AuthorizationPolicy, ControlPlaneStatus, Gateway } from '@ambit/control-plane';
+import type { LocalContext } from '../context.js';
+import { green, red, yellow } from '../output.js';
+
+export type Verdict = 'ok' | 'warn' | 'fail';
+
+export interface CheckResult {
+  group: string;
+  verdict: Verdict;
+  title: string;
+  /** What is wrong and what to do (‼ and × only). */
+  detail?: string;
+  hint?: string;
+}
+
+interface Certificate { kind: string; identity: string; state: string; notAfter?: string }
+interface Workload { namespace: string; name: string; node: string; protocol: string; addresses: string[]; serviceAccount?: string; identity?: string }
+
+const CA_MIN_VALIDITY_MS = 30 * 86_400_000;
+const MAX_SKEW_MS = 5_000;
+
+export async function checkMesh(local: LocalContext): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  const add = (group: string, verdict: Verdict, title: string, detail?: string, hint?: string): void => {
+    results.push({ group, verdict, title, ...(detail === undefined ? {} : { detail }), ...(hint === undefined ? {} : { hint }) });
+  };
+
+  // --- control plane ---------------------------------------------------------------
+  let cp: ControlPlaneStatus | undefined;
+  const asked = Date.now();
+  try {
+    cp = await local.store.controlPlaneStatus();
+  } catch (error) {
+    add('control plane', 'fail', 'control plane is reachable', (error as Error).message, 'start it again with `ambit up`; its log is logs/_cluster/control-plane.log in the state directory');
+  }
+  if (cp !== undefined) {
+    if (cp.ready) add('control plane', 'ok', `control plane is reachable and ready (${cp.backend} backend, version ${cp.version})`);
+    else add('control plane', 'fail', 'control plane is ready', `not ready: ${cp.notReady ?? 'unknown'}`, 'wait a moment; if it persists, see its log');
+    const left = Date.parse(cp.rootCertificate.notAfter) - Date.now();
+    if (left >= CA_MIN_VALIDITY_MS) add('control plane', 'ok', `root CA is valid until ${cp.rootCertificate.notAfter.slice(0, 10)}`);
+    else add('control plane', 'fail', 'root CA is valid for at least 30 days', `it expires at ${cp.rootCertificate.notAfter}`, 'rotate the root CA before it expires');
+    const skew = cp.now === undefined ? 0 : Math.abs(Date.parse(cp.now) - (asked + Date.now()) / 2);
+    if (skew <= MAX_SKEW_MS) add('control plane', 'ok', 'clocks agree (control plane and this machine)');
+    else add('control plane', 'warn', 'clocks agree', `the control plane's clock is ${Math.round(skew / 1000)} s off`, 'certificates are checked against clocks: synchronise them (NTP)');
+  }
+
+  // --- ztunnels, capture and certificates ---------------------------------------------
+  await local.cluster.refresh();
+  let workloads: Workload[] = [];
+  for (const node of local.cluster.nodes) {
+    const group = `ztunnel on ${node.name}`;
+    let ready: boolean;
+    try {
+      ready = (await local.mesh.admin(node.name, '/healthz/ready')).status === 200;
+    } catch (error) {
+      add(group, 'fail', `ztunnel on ${node.name} is running and ready`, `its admin socket does not answer (${(error as Error).message}); enrolled pods on ${node.name} cannot send or receive traffic (fail closed)`,
+        'start it again with `ambit up`; its log is logs/_node/' + node.name + '/ztunnel.log');
+      continue;
+    }
+    if (!ready) {
+      add(group, 'fail', `ztunnel on ${node.name} is ready`, 'it runs but is not ready', `see \`ambit status\` and its log (logs/_node/${node.name}/ztunnel.log)`);
+      continue;
+    }
+    const subscriber = cp?.subscribers.find((s) => s.role === 'ztunnel' && s.node === node.name);
+    if (subscriber?.lastAckedVersion !== undefined && subscriber.lastAckedVersion === cp?.version) add(group, 'ok', `ztunnel on ${node.name} is ready and synced (version ${cp.version})`);
+    else add(group, 'fail', `ztunnel on ${node.name} is synced`, subscriber === undefined ? 'it is not subscribed to the control plane' : `it acknowledged ${subscriber.lastAckedVersion ?? 'nothing'}, the control plane pushes ${cp?.version ?? '?'}`, 'see `ambit proxy-status`');
+    workloads = await local.mesh.adminJson<Workload[]>(node.name, '/workloads').catch(() => workloads);
+    const enrolled = workloads.filter((w) => w.node === node.name && w.protocol === 'HBONE');
+    // Capture: the kernel's set, in the node's namespace.
+    const set = spawnSync('ip', ['netns', 'exec', node.netns, 'nft', '-j', 'list', 'set', 'inet', 'ambit-ztunnel', 'enrolled4'], { encoding: 'utf8' });
+    if (enrolled.length > 0) {
+      const inSet = set.status === 0 ? setElements(set.stdout) : undefined;
+      const missing = enrolled.filter((w) => inSet === undefined || !w.addresses.every((a) => a.includes(':') || inSet.has(a)));
+      if (missing.length === 0) add(group, 'ok', `capture rules cover its ${enrolled.length} enrolled pod(s)`);
+      else {
+        add(group, 'fail', `capture rules cover every enrolled pod on ${node.name}`,
+          inSet === undefined ? `the nftables table inet ambit-ztunnel is missing in ${node.netns}` : `not captured: ${missing.map((w) => `${w.namespace}/${w.name}`).join(', ')}`,
+          'restart that ztunnel (it reconciles its rules on start): `ambit up`');
+      }
+    }
+    // Certificates: each enrolled pod's identity here, valid; nothing for pods elsewhere.
+    const certificates = await local.mesh.adminJson<Certificate[]>(node.name, '/certificates').catch(() => [] as Certificate[]);
+    const held = new Map(certificates.filter((c) => c.kind === 'workload').map((c) => [c.identity, c]));
+    const problems: string[] = [];
+    for (const w of enrolled) {
+      const identity = w.identity ?? '';
+      const certificate = held.get(identity);
+      if (certificate === undefined) problems.push(`${w.namespace}/${w.name} has no certificate (${identity})`);
+      else if (certificate.state === 'expired' || certificate.state === 'failed' || (certificate.notAfter !== undefined && Date.parse(certificate.notAfter) <= Date.now())) {
+        problems.push(`${w.namespace}/${w.name}'s certificate is ${certificate.state}${certificate.notAfter === undefined ? '' : ` (not after ${certificate.notAfter})`}`);
+      }
+    }
+    if (problems.length === 0 && enrolled.length > 0) add(group, 'ok', `every enrolled pod on ${node.name} has a valid certificate`);
+    else if (problems.length > 0) add(group, 'fail', `every enrolled pod on ${node.name} has a valid certificate`, problems.join('; '), 'check the control plane (its CA) and this ztunnel\'s log');
+    const here = new Set(enrolled.map((w) => w.identity));
+    const foreign = [...held.keys()].filter((identity) => !here.has(identity));
+    if (foreign.length === 0) add(group, 'ok', `holds certificates only for pods on ${node.name}`);
+    else add(group, 'warn', `holds certificates only for pods on ${node.name}`, `also holds ${foreign.join(', ')}`, 'these are dropped shortly after their last pod leaves; if they stay, restart the ztunnel');
+  }
+
+  // --- waypoints and policies -------------------------------------------------------------
+  if (cp !== undefined) {
+    const gateways = (await local.store.list<Gateway>('Gateway')).items.filter((g) => g.spec?.gatewayClassName === 'ambit-waypoint');
+    for (const gateway of gateways) {
+      const key = `${gateway.metadata.namespace ?? 'default'}/${gateway.metadata.name}`;
+      const programmed = gateway.status?.conditions?.find((c) => c.type === 'Programmed');
+      if (programmed?.status === 'True') add('waypoints', 'ok', `waypoint ${key} is programmed`);
+      else add('waypoints', 'fail', `waypoint ${key} is programmed`, programmed === undefined ? 'no status yet' : `${programmed.reason}: ${programmed.message}`, `see \`ambit waypoint status -n ${gateway.metadata.namespace ?? 'default'}\``);
+    }
+    if (gateways.length === 0) add('waypoints', 'ok', 'no waypoints to check');
+    const policies = (await local.store.list<AuthorizationPolicy>('AuthorizationPolicy')).items;
+    for (const policy of policies) {
+      const key = `${policy.metadata.namespace ?? 'default'}/${policy.metadata.name}`;
+      const accepted = policy.status?.conditions?.find((c) => c.type === 'Accepted');
+      if (accepted === undefined) add('policies', 'warn', `policy ${key} is accepted`, 'no status yet', 'wait a moment');
+      else if (accepted.status !== 'True') add('policies', 'fail', `policy ${key} is accepted`, `${accepted.reason}: ${accepted.message}`, 'fix the policy and apply it again');
+      else if (accepted.reason !== 'Accepted') add('policies', 'warn', `policy ${key} is fully enforced`, `${accepted.reason}: ${accepted.message}`);
+      else add('policies', 'ok', `policy ${key} is accepted`);
+    }
+    if (policies.length === 0) add('policies', 'ok', 'no authorization policies to check');
+  }
+  return results;
+}
+
+/** Before `ambit up`: this machine can run the local mesh. */
+export function checkPre(): CheckResult[] {
+  const results: CheckResult[] = [];
+  const add = (verdict: Verdict, title: string, detail?: string, hint?: string): void => {
+    results.push({ group: 'this machine', verdict, title, ...(detail === undefined ? {} : { detail }), ...(hint === undefined ? {} : { hint }) });
+  };
+  const root = process.getuid?.() === 0;
+  if (root) add('ok', 'running as root');
+  else add('fail', 'running as root', 'network namespaces, veth links and nftables need root', 'run as root (sudo)');
+  for (const [tool, args, pkg] of [['ip', ['-V'], 'iproute2'], ['nft', ['--version'], 'nftables']] as const) {
+    const found = spawnSync(tool, args, { encoding: 'utf8' });
+    if (found.status === 0) add('ok', `${tool} is installed (${(found.stdout || found.stderr).trim().split('\n')[0] ?? ''})`);
+    else add('fail', `${tool} is installed`, `the ${tool} command is missing`, `apt-get install -y ${pkg}`);
+  }
+  if (root) {
+    // The kernel must accept a TPROXY rule (nft_tproxy); checked in a scratch namespace.
+    const ns = `ambit-precheck-${process.pid}`;
+    const created = spawnSync('ip', ['netns', 'add', ns]);
+    if (created.status === 0) {
+      const rule = 'table inet t { chain p { type filter hook prerouting priority mangle; meta l4proto tcp tproxy ip to 127.0.0.1:15001; }; }';
+      const tproxy = spawnSync('ip', ['netns', 'exec', ns, 'nft', '-f', '-'], { input: rule, encoding: 'utf8' });
+      spawnSync('ip', ['netns', 'del', ns]);
+      if (tproxy.status === 0) add('ok', 'the kernel supports nftables TPROXY');
+      else add('fail', 'the kernel supports nftables TPROXY', tproxy.stderr.trim(), 'load the nft_tproxy module (modprobe nft_tproxy) or use a kernel with it');
+    } else {
+      add('fail', 'network namespaces can be created', created.stderr.toString().trim(), 'run on a Linux host (not in a restricted container)');
+    }
+  }
+  return results;
+}
+
+export function formatChecks(results: readonly CheckResult[]): string {
+  const lines: string[] = [];
+  let group = '';
+  for (const result of results) {
+    if (result.group !== group) {
+      group = result.group;
+      lines.push(`${lines.length === 0 ? '' : '\n'}${group}`, '-'.repeat(group.length));
+    }
+    const mark = result.verdict === 'ok' ? green('✔') : result.verdict === 'warn' ? yellow('‼') : red('×');
+    lines.push(`${mark} ${result.title}`);
+    if (result.detail !== undefined) lines.push(`    ${result.detail}`);
+    if (result.hint !== undefined) lines.push(`    see: ${result.hint}`);
+  }
+  const failed = results.filter((r) => r.verdict === 'fail').length;
+  const warned = results.filter((r) => r.verdict === 'warn').length;
+  lines.push('', failed > 0 ? `Status check results are ${red('×')} (${failed} failed${warned > 0 ? `, ${warned} warning(s)` : ''})` : `Status check results are ${green('✔')}${warned > 0 ? ` (${warned} warning(s))` : ''}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function setElements(json: string): Set<string> {
+  const elements = new Set<string>();
+  const parsed = JSON.parse(json) as { nftables?: { set?: { elem?: unknown[] } }[] };
+  for (const entry of parsed.nftables ?? []) for (const element of entry.set?.elem ?? []) if (typeof element === 'string') elements.add(element);
+  return elements;
+}
