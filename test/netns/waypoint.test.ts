@@ -7,14 +7,13 @@
 // proxies' metrics prove what the waypoint did.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Condition, Deployment, Gateway, HTTPBackendRef, HTTPRoute } from '@ambit/control-plane';
 import { LocalCluster, LocalMesh, type ClusterProcess } from '@ambit/localcluster';
-import { eventually, localclusterBin, netnsSkipReason } from '../support/netns.js';
+import { eventually, localclusterBin, netnsSkipReason, tearDownChecked } from '../support/netns.js';
 
 const skip = netnsSkipReason('netns/waypoint');
 
@@ -135,21 +134,7 @@ describe('waypoint: L7 for a namespace, on network namespaces', { skip }, () => 
     });
   });
 
-  after(async () => {
-    if (mesh !== undefined) await mesh.stop().catch(() => undefined);
-    if (cluster !== undefined) {
-      const id = cluster.id;
-      const report = await cluster.teardown();
-      assert.deepEqual(report.leftovers, [], 'teardown left nothing behind');
-      const netns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
-      assert.doesNotMatch(netns, new RegExp(`ambit-${id}-`), 'no namespace of this cluster is left');
-      const processes = spawnSync('pgrep', ['-f', join(stateDir, '')], { encoding: 'utf8' }).stdout.trim();
-      assert.equal(processes, '', 'no process of this cluster is left');
-    }
-    // AMBIT_KEEP_LOGS=DIR keeps every process's log for a post-mortem.
-    if (stateDir !== undefined && process.env.AMBIT_KEEP_LOGS !== undefined) await cp(join(stateDir, 'logs'), process.env.AMBIT_KEEP_LOGS, { recursive: true });
-    if (stateDir !== undefined) await rm(stateDir, { recursive: true, force: true });
-  });
+  after(() => tearDownChecked(stateDir, cluster, mesh));
 
   it('the controller runs the Gateway as a pod behind a Service, and Programmed turns true with its address', async () => {
     const programmed = await eventually(async () => {

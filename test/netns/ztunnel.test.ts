@@ -6,14 +6,14 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import type { Namespace } from '@ambit/control-plane';
 import { LocalCluster, LocalMesh, type ClusterProcess } from '@ambit/localcluster';
-import { eventually, localclusterBin, netnsSkipReason } from '../support/netns.js';
+import { eventually, localclusterBin, netnsSkipReason, tearDownChecked } from '../support/netns.js';
 
 const skip = netnsSkipReason('netns/ztunnel') ?? (spawnSync('tcpdump', ['--version']).status === 0 ? undefined : 'tcpdump is missing (apt-get install tcpdump)');
 
@@ -130,21 +130,7 @@ describe('ztunnel: transparent L4 mTLS on network namespaces', { skip }, () => {
     }
   });
 
-  after(async () => {
-    if (mesh !== undefined) await mesh.stop().catch(() => undefined);
-    if (cluster !== undefined) {
-      const id = cluster.id;
-      const report = await cluster.teardown();
-      assert.deepEqual(report.leftovers, [], 'teardown left nothing behind');
-      const netns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
-      assert.doesNotMatch(netns, new RegExp(`ambit-${id}-`), 'no namespace (and so no link or nft table) of this cluster is left');
-      const processes = spawnSync('pgrep', ['-f', join(stateDir, '')], { encoding: 'utf8' }).stdout.trim();
-      assert.equal(processes, '', 'no process of this cluster is left');
-    }
-    // AMBIT_KEEP_LOGS=DIR keeps every process's log for a post-mortem.
-    if (stateDir !== undefined && process.env.AMBIT_KEEP_LOGS !== undefined) await cp(join(stateDir, 'logs'), process.env.AMBIT_KEEP_LOGS, { recursive: true });
-    if (stateDir !== undefined) await rm(stateDir, { recursive: true, force: true });
-  });
+  after(() => tearDownChecked(stateDir, cluster, mesh));
 
   it('enrolled → enrolled across nodes: the echo answers, the bridge carries only TLS to 15008', async () => {
     const secret = `secret-${randomBytes(8).toString('hex')}`;

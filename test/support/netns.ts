@@ -1,7 +1,10 @@
 // Shared by the root-only suites in test/netns: why a suite must skip, where
 // the sample binaries are, and small polling helpers.
+import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { cp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -79,4 +82,26 @@ export function controlRequest<T = unknown>(socketPath: string, command: Record<
     });
     socket.on('error', reject);
   });
+}
+
+/**
+ * A suite's end: stops the mesh, tears the cluster down and proves nothing
+ * of it is left (no namespace, so no link or nft table; no process), keeps
+ * the logs when AMBIT_KEEP_LOGS=DIR asks for a post-mortem, removes the state.
+ */
+export async function tearDownChecked(
+  stateDir: string | undefined, cluster: { id: string; teardown(): Promise<{ leftovers: string[] }> } | undefined, mesh?: { stop(): Promise<void> },
+): Promise<void> {
+  if (mesh !== undefined) await mesh.stop().catch(() => undefined);
+  if (cluster !== undefined && stateDir !== undefined) {
+    const report = await cluster.teardown();
+    assert.deepEqual(report.leftovers, [], 'teardown left nothing behind');
+    const netns = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
+    assert.doesNotMatch(netns, new RegExp(`ambit-${cluster.id}-`), 'no namespace (and so no link or nft table) of this cluster is left');
+    const processes = spawnSync('pgrep', ['-f', join(stateDir, '')], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(processes, '', 'no process of this cluster is left');
+  }
+  if (stateDir === undefined) return;
+  if (process.env.AMBIT_KEEP_LOGS !== undefined) await cp(join(stateDir, 'logs'), process.env.AMBIT_KEEP_LOGS, { recursive: true });
+  await rm(stateDir, { recursive: true, force: true });
 }

@@ -34,12 +34,6 @@ export async function openLocal(stateDir: string): Promise<LocalContext> {
   }
   const store = new RemoteStore(join(stateDir, CONTROL_PLANE_DIR, API_SOCKET_FILE));
   const cluster = await LocalCluster.load(stateDir, { store });
-  const mesh = new LocalMesh(cluster, { kubelet: 'process' });
-  return {
-    cluster, mesh, store,
-    close: async () => {
-      await store.close();
-      await mesh.store.close();
-    },
-  };
+  const mesh = new LocalMesh(cluster, { kubelet: 'process', store });
+  return { cluster, mesh, store, close: () => store.close() };
 }

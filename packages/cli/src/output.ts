@@ -32,3 +32,13 @@ export const green = paint(32);
 export const red = paint(31);
 export const yellow = paint(33);
 export const dim = paint(2);
+
+/** How long ago an ISO time was, kubectl-style: 45s, 12m, 3h, 2d; '' when unknown. */
+export function age(iso: string | undefined): string {
+  if (iso === undefined || iso === '') return '';
+  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (seconds < 120) return `${seconds}s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
+  if (seconds < 172_800) return `${Math.round(seconds / 3600)}h`;
+  return `${Math.round(seconds / 86_400)}d`;
+}

@@ -55,6 +55,8 @@ export interface MeshOptions {
    * as its own process (`ambit up`: it outlives the command; teardown stops it).
    */
   kubelet?: 'in-process' | 'process';
+  /** The store client to use (one the caller already has on this mesh's API socket); closed by stop(). */
+  store?: RemoteStore;
   readyTimeoutMs?: number;
   logger?: Logger;
 }
@@ -69,7 +71,7 @@ export class LocalMesh {
 
   constructor(readonly cluster: LocalCluster, private readonly options: MeshOptions = {}) {
     this.log = (options.logger ?? silentLogger).child({ component: 'local-mesh' });
-    this.store = new RemoteStore(this.apiSocket);
+    this.store = options.store ?? new RemoteStore(this.apiSocket);
   }
 
   get controlPlaneDir(): string { return join(this.cluster.stateDir, CONTROL_PLANE_DIR); }

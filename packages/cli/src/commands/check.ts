@@ -4,9 +4,10 @@
 // (the node's nftables set), not against ztunnel's own report. Exit 0 only
 // when nothing is ×.
 import { spawnSync } from 'node:child_process';
-import type { AuthorizationPolicy, ControlPlaneStatus, Gateway } from '@ambit/control-plane';
+import type { AuthorizationPolicy, ControlPlaneStatus } from '@ambit/control-plane';
 import type { LocalContext } from '../context.js';
 import { green, red, yellow } from '../output.js';
+import { waypointGateways } from './waypoint.js';
 
 export type Verdict = 'ok' | 'warn' | 'fail';
 
@@ -106,7 +107,7 @@ export async function checkMesh(local: LocalContext): Promise<CheckResult[]> {
 
   // --- waypoints and policies -------------------------------------------------------------
   if (cp !== undefined) {
-    const gateways = (await local.store.list<Gateway>('Gateway')).items.filter((g) => g.spec?.gatewayClassName === 'ambit-waypoint');
+    const gateways = await waypointGateways(local.store);
     for (const gateway of gateways) {
       const key = `${gateway.metadata.namespace ?? 'default'}/${gateway.metadata.name}`;
       const programmed = gateway.status?.conditions?.find((c) => c.type === 'Programmed');

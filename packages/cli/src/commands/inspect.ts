@@ -3,10 +3,11 @@
 // connections` (a ztunnel's admin API, columns as istioctl shows them) and
 // `ambit status` (one screen, warnings at the bottom).
 import { AmbitError } from '@ambit/core';
-import type { ControlPlaneStatus, Gateway, RemoteStore } from '@ambit/control-plane';
+import { LABEL_DATAPLANE_MODE, LABEL_USE_WAYPOINT, type ControlPlaneStatus, type RemoteStore } from '@ambit/control-plane';
 import type { LocalContext } from '../context.js';
 import { usage } from '../errors.js';
-import { render, table, yellow, type OutputFormat } from '../output.js';
+import { age, render, table, yellow, type OutputFormat } from '../output.js';
+import { waypointGateways } from './waypoint.js';
 
 interface WorkloadView { uid: string; namespace: string; name: string; addresses: string[]; node: string; protocol: string; waypoint?: { gateway: string }; serviceAccount?: string }
 interface ServiceView { namespace: string; name: string; vips: string[]; waypoint?: { gateway: string }; endpoints: { healthy: boolean }[]; ports: { port: number }[] }
@@ -93,12 +94,12 @@ export async function meshStatus(local: LocalContext, format: OutputFormat): Pro
       warnings.push(`ztunnel on ${node.name} does not answer (${(error as Error).message})`);
     }
   }
-  const gateways = cp === undefined ? [] : (await local.store.list<Gateway>('Gateway')).items.filter((g) => g.spec?.gatewayClassName === 'ambit-waypoint');
+  const gateways = cp === undefined ? [] : await waypointGateways(local.store);
   const namespaces = local.cluster.namespaces.map((ns) => {
     const pods = local.cluster.pods.filter((p) => p.namespace === ns.name);
-    const enrolled = ns.labels['ambit.dev/dataplane-mode'] === 'ambient';
-    const captured = pods.filter((p) => p.labels['ambit.dev/dataplane-mode'] === 'ambient' || (enrolled && p.labels['ambit.dev/dataplane-mode'] !== 'none')).length;
-    const waypoint = ns.labels['ambit.dev/use-waypoint'];
+    const enrolled = ns.labels[LABEL_DATAPLANE_MODE] === 'ambient';
+    const captured = pods.filter((p) => p.labels[LABEL_DATAPLANE_MODE] === 'ambient' || (enrolled && p.labels[LABEL_DATAPLANE_MODE] !== 'none')).length;
+    const waypoint = ns.labels[LABEL_USE_WAYPOINT];
     const gateway = gateways.find((g) => g.metadata.namespace === ns.name && g.metadata.name === waypoint);
     const programmed = gateway?.status?.conditions?.find((c) => c.type === 'Programmed');
     if (waypoint !== undefined && waypoint !== 'none' && programmed?.status !== 'True') {
@@ -122,8 +123,3 @@ export async function meshStatus(local: LocalContext, format: OutputFormat): Pro
   });
 }
 
-function age(iso: string): string {
-  if (iso === '') return '';
-  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
-  return seconds < 120 ? `${seconds}s` : seconds < 7200 ? `${Math.round(seconds / 60)}m` : `${Math.round(seconds / 3600)}h`;
-}

@@ -3,9 +3,9 @@
 // label asks for in discovery (a ztunnel's view of its workloads).
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AmbitError } from '@ambit/core';
+import { LABEL_DATAPLANE_MODE } from '@ambit/control-plane';
 import type { LocalContext } from '../context.js';
 
-export const LABEL_DATAPLANE_MODE = 'ambit.dev/dataplane-mode';
 
 interface WorkloadView { namespace: string; name: string; protocol: string; node: string }
 

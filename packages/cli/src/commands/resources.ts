@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { AmbitError, isAmbitError } from '@ambit/core';
 import { isKind, KINDS, parseManifests, RESOURCE_TYPES, type Kind, type KubeObject, type Store } from '@ambit/control-plane';
 import { usage } from '../errors.js';
-import { render, table, type OutputFormat } from '../output.js';
+import { age, render, table, type OutputFormat } from '../output.js';
 
 /** Kind from what a user types: `HTTPRoute`, `httproute`, `httproutes`. */
 export function kindOf(text: string): Kind {
@@ -92,14 +92,6 @@ function statusOf(object: KubeObject): string {
   return shown.status === 'True' ? `${shown.type}` : `${shown.type}=${shown.status} (${shown.reason})`;
 }
 
-function age(created: string | undefined): string {
-  if (created === undefined) return '';
-  const seconds = Math.max(0, Math.round((Date.now() - Date.parse(created)) / 1000));
-  if (seconds < 120) return `${seconds}s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
-  if (seconds < 172_800) return `${Math.round(seconds / 3600)}h`;
-  return `${Math.round(seconds / 86_400)}d`;
-}
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];

@@ -2,20 +2,21 @@
 // ambit-waypoint that the control plane's waypoint controller runs.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AmbitError, isAmbitError } from '@ambit/core';
-import type { Condition, Gateway, Store } from '@ambit/control-plane';
+import {
+  LABEL_USE_WAYPOINT, LABEL_WAYPOINT_FOR, WAYPOINT_GATEWAY_CLASS, WAYPOINT_PORT, type Condition, type Gateway, type Store,
+} from '@ambit/control-plane';
 import { usage } from '../errors.js';
 import { render, table, type OutputFormat } from '../output.js';
 import type { LocalContext } from '../context.js';
 
 export const WAYPOINT_FOR = ['service', 'workload', 'all', 'none'] as const;
-const LABEL_FOR = 'ambit.dev/waypoint-for';
 
 export function waypointGateway(namespace: string, name: string, forWhat: string): Gateway {
   if (!(WAYPOINT_FOR as readonly string[]).includes(forWhat)) usage(`--for ${forWhat} is not a traffic type`, `use one of ${WAYPOINT_FOR.join(', ')}`);
   return {
     apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway',
-    metadata: { name, namespace, labels: { [LABEL_FOR]: forWhat } },
-    spec: { gatewayClassName: 'ambit-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
+    metadata: { name, namespace, labels: { [LABEL_WAYPOINT_FOR]: forWhat } },
+    spec: { gatewayClassName: WAYPOINT_GATEWAY_CLASS, listeners: [{ name: 'mesh', port: WAYPOINT_PORT, protocol: 'HBONE' }] },
   };
 }
 
@@ -35,8 +36,8 @@ export async function applyWaypoint(local: LocalContext, options: { namespace: s
     lines.push(`waypoint ${options.namespace}/${options.name} configured`);
   }
   if (options.enrollNamespace) {
-    await local.cluster.labelNamespace(options.namespace, { 'ambit.dev/use-waypoint': options.name });
-    lines.push(`namespace/${options.namespace} labelled ambit.dev/use-waypoint=${options.name}`);
+    await local.cluster.labelNamespace(options.namespace, { [LABEL_USE_WAYPOINT]: options.name });
+    lines.push(`namespace/${options.namespace} labelled ${LABEL_USE_WAYPOINT}=${options.name}`);
   }
   if (options.waitMs !== undefined) {
     const condition = await waitProgrammed(local.store, options.namespace, options.name, options.waitMs);
@@ -71,11 +72,10 @@ export async function deleteWaypoint(local: LocalContext, namespace: string, nam
 }
 
 export async function listWaypoints(store: Store, namespace: string | undefined, format: OutputFormat): Promise<string> {
-  const gateways = (await store.list<Gateway>('Gateway', namespace === undefined ? {} : { namespace })).items
-    .filter((g) => g.spec?.gatewayClassName === 'ambit-waypoint');
+  const gateways = await waypointGateways(store, namespace);
   const rows = gateways.map((g) => ({
     namespace: g.metadata.namespace ?? 'default', name: g.metadata.name,
-    trafficType: g.metadata.labels?.[LABEL_FOR] ?? 'service', programmed: programmedOf(g)?.status ?? 'Unknown',
+    trafficType: g.metadata.labels?.[LABEL_WAYPOINT_FOR] ?? 'service', programmed: programmedOf(g)?.status ?? 'Unknown',
   }));
   return render(format, rows, () => (rows.length === 0
     ? `No waypoints found${namespace === undefined ? '' : ` in namespace ${namespace}`}.\n`
@@ -83,8 +83,7 @@ export async function listWaypoints(store: Store, namespace: string | undefined,
 }
 
 export async function waypointStatus(store: Store, namespace: string, name: string | undefined, format: OutputFormat): Promise<string> {
-  const gateways = (await store.list<Gateway>('Gateway', { namespace })).items
-    .filter((g) => g.spec?.gatewayClassName === 'ambit-waypoint' && (name === undefined || g.metadata.name === name));
+  const gateways = (await waypointGateways(store, namespace)).filter((g) => name === undefined || g.metadata.name === name);
   if (name !== undefined && gateways.length === 0) throw new AmbitError('not-found', `no waypoint ${namespace}/${name}`);
   const rows = gateways.flatMap((g) => (g.status?.conditions ?? []).map((c) => ({
     name: g.metadata.name, status: c.status, type: c.type, reason: c.reason, message: c.message,
@@ -92,6 +91,12 @@ export async function waypointStatus(store: Store, namespace: string, name: stri
   return render(format, rows, () => (rows.length === 0
     ? `No waypoint status in namespace ${namespace}.\n`
     : table(['NAME', 'STATUS', 'TYPE', 'REASON', 'MESSAGE'], rows.map((r) => [r.name, r.status, r.type, r.reason, r.message]))));
+}
+
+/** Gateways of class ambit-waypoint, in one namespace or all. */
+export async function waypointGateways(store: Store, namespace?: string): Promise<Gateway[]> {
+  return (await store.list<Gateway>('Gateway', namespace === undefined ? {} : { namespace })).items
+    .filter((g) => g.spec?.gatewayClassName === WAYPOINT_GATEWAY_CLASS);
 }
 
 function programmedOf(gateway: Gateway | undefined): Condition | undefined {
