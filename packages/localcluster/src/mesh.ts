@@ -46,6 +46,8 @@ export const WAYPOINT_IMAGE = 'ambit/waypoint';
 
 export interface MeshOptions {
   logLevel?: string;
+  /** Extra settings for the control plane (flag name → value), e.g. {'cert-ttl': '1m'}. */
+  controlPlaneSettings?: Record<string, string>;
   /** Extra settings for every ztunnel (flag name → value), e.g. {'drain-deadline': '2s'}. */
   ztunnelSettings?: Record<string, string>;
   /** Extra settings for every waypoint the kubelet runs (flag name → value). */
@@ -160,6 +162,7 @@ export class LocalMesh {
       process.execPath, BINS.controlPlane, '--backend', 'local', '--state-dir', this.controlPlaneDir,
       '--listen', `${address}:${CONTROL_PLANE_PORT}`, '--metrics', `${address}:15020`, '--readiness', `${address}:15021`,
       '--log-level', this.options.logLevel ?? 'info',
+      ...Object.entries(this.options.controlPlaneSettings ?? {}).flatMap(([k, v]) => [`--${k}`, v]),
     ], { logName: 'control-plane' }));
     await this.until(`the control plane's store API at ${this.apiSocket}`, async () => {
       await this.store.list('Namespace');

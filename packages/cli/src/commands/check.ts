@@ -89,16 +89,22 @@ export async function checkMesh(local: LocalContext): Promise<CheckResult[]> {
     const certificates = await local.mesh.adminJson<Certificate[]>(node.name, '/certificates').catch(() => [] as Certificate[]);
     const held = new Map(certificates.filter((c) => c.kind === 'workload').map((c) => [c.identity, c]));
     const problems: string[] = [];
+    const renewals: string[] = [];
     for (const w of enrolled) {
       const identity = w.identity ?? '';
       const certificate = held.get(identity);
+      const expiresAt = certificate?.notAfter === undefined ? undefined : Date.parse(certificate.notAfter);
       if (certificate === undefined) problems.push(`${w.namespace}/${w.name} has no certificate (${identity})`);
-      else if (certificate.state === 'expired' || certificate.state === 'failed' || (certificate.notAfter !== undefined && Date.parse(certificate.notAfter) <= Date.now())) {
-        problems.push(`${w.namespace}/${w.name}'s certificate is ${certificate.state}${certificate.notAfter === undefined ? '' : ` (not after ${certificate.notAfter})`}`);
-      }
+      else if (expiresAt === undefined) problems.push(`${w.namespace}/${w.name}'s certificate is ${certificate.state === 'failed' ? 'not issued: the CA refused or is unreachable' : certificate.state}`);
+      else if (certificate.state === 'expired' || expiresAt <= Date.now()) problems.push(`${w.namespace}/${w.name}'s certificate is expired (not after ${certificate.notAfter})`);
+      else if (certificate.state === 'failed') renewals.push(`${w.namespace}/${w.name}'s certificate (expires in ${Math.round((expiresAt - Date.now()) / 1000)} s)`);
     }
-    if (problems.length === 0 && enrolled.length > 0) add(group, 'ok', `every enrolled pod on ${node.name} has a valid certificate`);
-    else if (problems.length > 0) add(group, 'fail', `every enrolled pod on ${node.name} has a valid certificate`, problems.join('; '), 'check the control plane (its CA) and this ztunnel\'s log');
+    const validity = `every enrolled pod on ${node.name} has a valid certificate`;
+    if (problems.length > 0) add(group, 'fail', validity, problems.join('; '), 'check the control plane (its CA) and this ztunnel\'s log');
+    else if (enrolled.length > 0) add(group, 'ok', validity);
+    if (renewals.length > 0) {
+      add(group, 'warn', `certificates on ${node.name} renew`, `renewal failing for ${renewals.join(', ')}`, 'the CA is unreachable or refusing: check the control plane and this ztunnel\'s log before they expire');
+    }
     const here = new Set(enrolled.map((w) => w.identity));
     const foreign = [...held.keys()].filter((identity) => !here.has(identity));
     if (foreign.length === 0) add(group, 'ok', `holds certificates only for pods on ${node.name}`);
