@@ -139,7 +139,7 @@ async function benchmark(options: Options, run: ClusterRun): Promise<void> {
 /** Connections each ztunnel tracks right now (admin /connections). */
 async function trackedByZtunnels(topology: MeshCluster): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
-  for (const z of topology.ztunnels) counts[z.node] = (await topology.mesh.adminJson<unknown[]>(z.node, '/connections')).length;
+  for (const z of topology.ztunnels) counts[z.node] = (await topology.mesh.adminJson<{ state: string }[]>(z.node, '/connections')).filter((c) => c.state === 'open').length;
   return counts;
 }
 

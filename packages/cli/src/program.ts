@@ -12,18 +12,24 @@ import { exec } from './commands/exec.js';
 import { setEnrollment } from './commands/namespace.js';
 import { apply, get, kindOf, readManifests, remove } from './commands/resources.js';
 import { up } from './commands/up.js';
-import { meshStatus, proxyStatus, ztunnelView, ZTUNNEL_VIEWS } from './commands/inspect.js';
+import { meshStatus, proxyStatus, stopZtunnel, ztunnelView, ZTUNNEL_VIEWS } from './commands/inspect.js';
 import { applyWaypoint, deleteWaypoint, listWaypoints, WAYPOINT_FOR, waypointStatus } from './commands/waypoint.js';
 
 export interface Io {
   out: (text: string) => void;
   err: (text: string) => void;
+  /** Output goes to a terminal: progress may animate. */
+  tty?: boolean;
 }
+
+const PROCESS_IO: Io = {
+  out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text), tty: process.stdout.isTTY === true,
+};
 
 const DEFAULT_WAIT = '60s';
 
 /** Runs one command line; resolves with the exit code. */
-export async function run(argv: readonly string[], io: Io = { out: (t) => process.stdout.write(t), err: (t) => process.stderr.write(t) }): Promise<number> {
+export async function run(argv: readonly string[], io: Io = PROCESS_IO): Promise<number> {
   let code = EXIT_OK;
   const program = build(io, (value) => { code = value; });
   try {
@@ -67,7 +73,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
     .action(async (options: { nodes: string; demo: boolean }) => {
       const nodes = Number(options.nodes);
       if (!Number.isInteger(nodes) || nodes < 1 || nodes > 8) usage(`--nodes ${options.nodes} is not a number from 1 to 8`);
-      await up({ stateDir: stateDir(), nodes, demo: options.demo, out: (line) => io.out(`${line}\n`) });
+      await up({ stateDir: stateDir(), nodes, demo: options.demo, out: (line) => io.out(`${line}\n`), spinner: io.tty === true });
     });
 
   program.command('down')
@@ -173,6 +179,13 @@ function build(io: Io, setCode: (code: number) => void): Command {
         io.out(await withLocal((local) => ztunnelView(local, view, options.node, format)));
       });
   }
+
+  ztunnel.command('stop')
+    .description('stop a node\'s ztunnel (to see what breaks: its enrolled pods\' traffic is dropped, fail closed; `ambit up` starts it again)')
+    .requiredOption('--node <node>', 'the node')
+    .action(async (options: { node: string }) => {
+      lines([await withLocal((local) => stopZtunnel(local, options.node))]);
+    });
 
   program.command('apply')
     .description('create or update objects from a YAML/JSON file (- for stdin)')

@@ -44,6 +44,9 @@ export const BINS = {
 export const WAYPOINT_DIR = 'waypoint';
 export const WAYPOINT_IMAGE = 'ambit/waypoint';
 
+/** How long a stopped ztunnel may take to drain and exit. */
+const STOP_TIMEOUT_MS = 30_000;
+
 export interface MeshOptions {
   logLevel?: string;
   /** Extra settings for the control plane (flag name → value), e.g. {'cert-ttl': '1m'}. */
@@ -196,18 +199,29 @@ export class LocalMesh {
     this.log.info({ node, pid: ztunnel.pid }, 'ztunnel ready');
   }
 
-  /** Stops a node's ztunnel: SIGTERM (drain) by default, SIGKILL to simulate a crash. */
-  async stopZtunnel(node: string, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+  /**
+   * Stops a node's ztunnel, whichever process started it: SIGTERM (drain) by
+   * default, SIGKILL to simulate a crash. Resolves false when none ran.
+   */
+  async stopZtunnel(node: string, signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<boolean> {
     const ztunnel = this.ztunnels.get(node);
-    if (ztunnel === undefined) return;
-    this.ztunnels.delete(node);
-    if (signal === 'SIGKILL') {
-      process.kill(ztunnel.pid, 'SIGKILL');
-      // Not `exited`: the child is detached and unreferenced, so nothing would keep this process waiting for it.
-      for (let waited = 0; await isAlive(ztunnel.pid) && waited < 5_000; waited += 50) await sleep(50);
-    } else {
-      await ztunnel.stop();
+    if (ztunnel !== undefined) {
+      this.ztunnels.delete(node);
+      if (signal === 'SIGTERM') {
+        await ztunnel.stop();
+        return true;
+      }
     }
+    const pid = ztunnel?.pid ?? (await this.cluster.processes())
+      .find((p) => p.argv[1] === BINS.ztunnel && p.target.kind === 'node' && p.target.node === node)?.pid;
+    if (pid === undefined) return false;
+    process.kill(pid, signal);
+    // Polled, not awaited through `exited`: the child is detached and unreferenced (or not ours at all).
+    for (let waited = 0; await isAlive(pid); waited += 50) {
+      if (waited > STOP_TIMEOUT_MS) throw new AmbitError('timeout', `ztunnel on ${node} (pid ${pid}) did not exit within ${STOP_TIMEOUT_MS / 1000} s of ${signal}`);
+      await sleep(50);
+    }
+    return true;
   }
 
   /** GET (or POST) on a ztunnel's admin socket. */

@@ -13,7 +13,7 @@ interface WorkloadView { uid: string; namespace: string; name: string; addresses
 interface ServiceView { namespace: string; name: string; vips: string[]; waypoint?: { gateway: string }; endpoints: { healthy: boolean }[]; ports: { port: number }[] }
 interface PolicyView { namespace: string; name: string; action: string; scope: { kind: string } }
 interface CertificateView { kind: string; identity: string; state: string; notAfter?: string; expiresInMs?: number }
-interface ConnectionView { direction: string; src: string; dst: string; sourceIdentity?: string; destinationIdentity?: string; securityPolicy: string; durationMs: number }
+interface ConnectionView { direction: string; src: string; dst: string; sourceIdentity?: string; destinationIdentity?: string; securityPolicy: string; durationMs: number; state?: string }
 
 export const ZTUNNEL_VIEWS = ['workloads', 'services', 'policies', 'certificates', 'connections'] as const;
 export type ZtunnelView = (typeof ZTUNNEL_VIEWS)[number];
@@ -23,6 +23,12 @@ function nodesOf(local: LocalContext, node: string | undefined): string[] {
   if (node === undefined) return nodes;
   if (!nodes.includes(node)) usage(`no node ${node}`, `nodes: ${nodes.join(', ')}`);
   return [node];
+}
+
+export async function stopZtunnel(local: LocalContext, node: string): Promise<string> {
+  nodesOf(local, node);
+  if (!await local.mesh.stopZtunnel(node)) return `ztunnel on ${node} is not running`;
+  return `ztunnel on ${node} stopped: traffic of its enrolled pods is dropped (fail closed) until \`ambit up\` starts it again`;
 }
 
 export async function ztunnelView(local: LocalContext, view: ZtunnelView, node: string | undefined, format: OutputFormat): Promise<string> {
@@ -45,8 +51,11 @@ export async function ztunnelView(local: LocalContext, view: ZtunnelView, node: 
         .map((p) => [p.namespace, p.name, p.action, p.scope.kind]));
       case 'certificates': return table(['NODE', 'IDENTITY', 'KIND', 'STATE', 'NOT-AFTER'], (rows as unknown as (CertificateView & { node: string })[])
         .map((c) => [c.node, c.identity, c.kind, c.state, c.notAfter ?? '']));
-      case 'connections': return table(['NODE', 'DIRECTION', 'SOURCE', 'DESTINATION', 'SECURITY', 'PEER', 'AGE'], (rows as unknown as (ConnectionView & { node: string })[])
-        .map((c) => [c.node, c.direction, c.src, c.dst, c.securityPolicy, (c.direction === 'inbound' ? c.sourceIdentity : c.destinationIdentity) ?? '', `${Math.round(c.durationMs / 1000)}s`]));
+      case 'connections': return table(['NODE', 'DIRECTION', 'SOURCE', 'DESTINATION', 'SECURITY', 'PEER', 'STATE', 'AGE'], (rows as unknown as (ConnectionView & { node: string })[])
+        .map((c) => [
+          c.node, c.direction, c.src, c.dst, c.securityPolicy, (c.direction === 'inbound' ? c.sourceIdentity : c.destinationIdentity) ?? '',
+          c.state ?? 'open', `${Math.round(c.durationMs / 1000)}s`,
+        ]));
     }
   });
 }
@@ -85,7 +94,7 @@ export async function meshStatus(local: LocalContext, format: OutputFormat): Pro
       const subscriber = cp?.subscribers.find((s) => s.role === 'ztunnel' && s.node === node.name);
       ztunnels.push({
         node: node.name, ready, version: subscriber?.lastAckedVersion ?? 'not subscribed',
-        workloads: workloads.filter((w) => w.node === node.name).length, certificates: certificates.filter((c) => c.kind === 'workload').length, connections: connections.length,
+        workloads: workloads.filter((w) => w.node === node.name).length, certificates: certificates.filter((c) => c.kind === 'workload').length, connections: connections.filter((c) => c.state !== 'closed').length,
       });
       if (!ready) warnings.push(`ztunnel on ${node.name} is not ready`);
       if (subscriber === undefined) warnings.push(`ztunnel on ${node.name} is not subscribed to the control plane`);
@@ -98,6 +107,8 @@ export async function meshStatus(local: LocalContext, format: OutputFormat): Pro
   const namespaces = local.cluster.namespaces.map((ns) => {
     const pods = local.cluster.pods.filter((p) => p.namespace === ns.name);
     const enrolled = ns.labels[LABEL_DATAPLANE_MODE] === 'ambient';
+    // Pods labelled dataplane-mode=none (waypoints among them) opt out: not counted as missing from the mesh.
+    const optedOut = pods.filter((p) => p.labels[LABEL_DATAPLANE_MODE] === 'none').length;
     const captured = pods.filter((p) => p.labels[LABEL_DATAPLANE_MODE] === 'ambient' || (enrolled && p.labels[LABEL_DATAPLANE_MODE] !== 'none')).length;
     const waypoint = ns.labels[LABEL_USE_WAYPOINT];
     const gateway = gateways.find((g) => g.metadata.namespace === ns.name && g.metadata.name === waypoint);
@@ -105,7 +116,7 @@ export async function meshStatus(local: LocalContext, format: OutputFormat): Pro
     if (waypoint !== undefined && waypoint !== 'none' && programmed?.status !== 'True') {
       warnings.push(`namespace ${ns.name} uses waypoint ${waypoint}, which is ${gateway === undefined ? 'missing' : `not programmed (${programmed?.reason ?? 'no status'}: ${programmed?.message ?? ''})`}`);
     }
-    return { name: ns.name, enrolled, pods: pods.length, captured, waypoint: waypoint ?? 'none', waypointProgrammed: programmed?.status ?? '' };
+    return { name: ns.name, enrolled, pods: pods.length, captured, optedOut, waypoint: waypoint ?? 'none', waypointProgrammed: programmed?.status ?? '' };
   });
   if (cp !== undefined && !cp.ready) warnings.push(`the control plane is not ready: ${cp.notReady ?? ''}`);
   if (cp !== undefined && Date.parse(cp.rootCertificate.notAfter) - Date.now() < 30 * 86_400_000) warnings.push(`the root CA expires at ${cp.rootCertificate.notAfter}`);
@@ -116,7 +127,7 @@ export async function meshStatus(local: LocalContext, format: OutputFormat): Pro
       '\nZtunnels:\n',
       table(['NODE', 'READY', 'VERSION', 'WORKLOADS', 'CERTIFICATES', 'CONNECTIONS'], ztunnels.map((z) => [z.node, z.ready ? 'yes' : 'no', z.version, String(z.workloads), String(z.certificates), String(z.connections)])),
       '\nNamespaces:\n',
-      table(['NAMESPACE', 'ENROLLED', 'CAPTURED', 'WAYPOINT', 'PROGRAMMED'], namespaces.map((n) => [n.name, n.enrolled ? 'yes' : 'no', `${n.captured}/${n.pods}`, n.waypoint, n.waypointProgrammed])),
+      table(['NAMESPACE', 'ENROLLED', 'CAPTURED', 'WAYPOINT', 'PROGRAMMED'], namespaces.map((n) => [n.name, n.enrolled ? 'yes' : 'no', `${n.captured}/${n.pods - n.optedOut}${n.optedOut > 0 ? ` (+${n.optedOut} opted out)` : ''}`, n.waypoint, n.waypointProgrammed])),
     ];
     if (warnings.length > 0) parts.push(`\n${warnings.map((w) => `${yellow('‼')} ${w}`).join('\n')}\n`);
     return parts.join('');

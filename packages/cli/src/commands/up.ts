@@ -5,6 +5,7 @@
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import ora from 'ora';
 import { AmbitError } from '@ambit/core';
 import { BINS, LocalCluster, LocalMesh, STATE_FILE } from '@ambit/localcluster';
 import { dim, green } from '../output.js';
@@ -14,6 +15,8 @@ export interface UpOptions {
   nodes: number;
   demo: boolean;
   out?: (line: string) => void;
+  /** A spinner with the running time of the current step (for a terminal); plain lines otherwise. */
+  spinner?: boolean;
 }
 
 export const DEMO_NAMESPACE = 'demo';
@@ -27,9 +30,22 @@ export async function up(options: UpOptions): Promise<void> {
   }
   const step = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
     const started = performance.now();
-    const result = await run();
-    out(`${green('✔')} ${what} ${dim(`(${((performance.now() - started) / 1000).toFixed(1)}s)`)}`);
-    return result;
+    const took = (): string => `(${((performance.now() - started) / 1000).toFixed(1)}s)`;
+    // A terminal without a width (some pseudo-terminals) gets plain lines: the spinner could not redraw in place.
+    const animate = options.spinner === true && (process.stdout.columns ?? 0) > 0;
+    const spinner = animate ? ora({ text: what, stream: process.stdout, discardStdin: false }).start() : undefined;
+    const ticker = spinner === undefined ? undefined : setInterval(() => { spinner.text = `${what} ${dim(took())}`; }, 100);
+    try {
+      const result = await run();
+      spinner?.stop();
+      out(`${green('✔')} ${what} ${dim(took())}`);
+      return result;
+    } catch (error) {
+      spinner?.fail(`${what} ${dim(took())}`);
+      throw error;
+    } finally {
+      clearInterval(ticker);
+    }
   };
   const exists = await access(join(options.stateDir, STATE_FILE)).then(() => true, () => false);
   const cluster = exists
@@ -47,10 +63,15 @@ export async function up(options: UpOptions): Promise<void> {
   }
   out('');
   out(`The mesh is up (cluster ${cluster.id}). Try:`);
-  out(`  ambit exec ${DEMO_NAMESPACE}/client -- ambit-client http http://echo.${DEMO_NAMESPACE}/     # plaintext today`);
-  out(`  ambit namespace enroll ${DEMO_NAMESPACE} --wait                                          # now mTLS`);
-  out(`  ambit waypoint apply -n ${DEMO_NAMESPACE} --enroll-namespace --wait                      # L7`);
-  out('  ambit down                                                                    # remove everything');
+  const next = [
+    [`ambit exec ${DEMO_NAMESPACE}/client -- ambit-client http http://echo.${DEMO_NAMESPACE}/`, 'plaintext today'],
+    [`ambit namespace enroll ${DEMO_NAMESPACE} --wait`, 'now mTLS, per-pod identities'],
+    [`ambit waypoint apply -n ${DEMO_NAMESPACE} --enroll-namespace --wait`, 'L7: routes, retries, policies'],
+    ['ambit status', 'one screen of what runs'],
+    ['ambit down', 'remove everything'],
+  ];
+  const width = Math.max(...next.map(([command]) => command!.length));
+  for (const [command, what] of next) out(`  ${command!.padEnd(width)}   ${dim(`# ${what!}`)}`);
 }
 
 /** A client, echo v1 (node-1) and v2 (last node), Services echo, echo-v1, echo-v2; skips what exists. */

@@ -2,8 +2,9 @@
 // Sample client, no dependencies:
 //
 //   ambit-client http URL [--count N] [--method M] [--header name:value]... [--timeout ms]
-//                         [--keep-alive | --h2c]
-//     one JSON line per request: {"status":200,"body":...}; a new connection
+//                         [--keep-alive | --h2c] [--summary]
+//     one JSON line per request: {"status":200,"body":...}, or with --summary
+//     one line counting answers by status and answering pod; a new connection
 //     each time, or one HTTP/1.1 keep-alive connection (--keep-alive), or one
 //     HTTP/2 prior-knowledge connection (--h2c) for all of them
 //   ambit-client tcp HOST:PORT --send TEXT [--timeout ms]
@@ -16,20 +17,29 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 
-const USAGE = 'usage: ambit-client http URL [--count N] [--method M] [--header name:value] [--timeout ms] [--keep-alive | --h2c]\n       ambit-client tcp HOST:PORT --send TEXT [--timeout ms]\n';
+const USAGE = 'usage: ambit-client http URL [--count N] [--method M] [--header name:value] [--timeout ms] [--keep-alive | --h2c] [--summary]\n       ambit-client tcp HOST:PORT --send TEXT [--timeout ms]\n';
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    count: { type: 'string', default: '1' },
-    method: { type: 'string', default: 'GET' },
-    'keep-alive': { type: 'boolean', default: false },
-    h2c: { type: 'boolean', default: false },
-    header: { type: 'string', multiple: true, default: [] },
-    send: { type: 'string' },
-    timeout: { type: 'string', default: '5000' },
-  },
-});
+// parseArgs throws on an unknown option: a usage error (exit 2) like any other.
+const { values, positionals } = (() => {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        help: { type: 'boolean', short: 'h', default: false },
+        summary: { type: 'boolean', default: false },
+        count: { type: 'string', default: '1' },
+        method: { type: 'string', default: 'GET' },
+        'keep-alive': { type: 'boolean', default: false },
+        h2c: { type: 'boolean', default: false },
+        header: { type: 'string', multiple: true, default: [] },
+        send: { type: 'string' },
+        timeout: { type: 'string', default: '5000' },
+      },
+    });
+  } catch (error) {
+    return usage((error as Error).message.split('. ')[0] ?? 'bad arguments');
+  }
+})();
 
 function usage(message: string): never {
   process.stderr.write(`ambit-client: ${message}\n${USAGE}`);
@@ -42,6 +52,10 @@ function positive(text: string, name: string): number {
   return value;
 }
 
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 const [mode, target] = positionals;
 const timeoutMs = positive(values.timeout, 'timeout');
 if (target === undefined) usage('missing target');
@@ -116,15 +130,29 @@ async function main(): Promise<number> {
     const agent = values['keep-alive'] ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : false;
     const session = values.h2c ? http2.connect(url.origin) : undefined;
     session?.on('error', () => undefined);
+    const statuses = new Map<string, number>();
+    const pods = new Map<string, number>();
+    const tally = (map: Map<string, number>, key: string): void => { map.set(key, (map.get(key) ?? 0) + 1); };
     for (let i = 0; i < count; i++) {
       try {
         const result = session === undefined ? await httpRequest(url, method, headers, agent) : await h2Request(session, url, method, headers);
-        process.stdout.write(`${JSON.stringify(result)}\n`);
+        if (values.summary) {
+          tally(statuses, String(result.status));
+          const pod = (result.body as { pod?: unknown } | null)?.pod;
+          if (typeof pod === 'string') tally(pods, pod);
+        } else {
+          process.stdout.write(`${JSON.stringify(result)}\n`);
+        }
         if (result.status >= 400) failed++;
       } catch (error) {
-        process.stdout.write(`${JSON.stringify({ error: (error as Error).message })}\n`);
+        if (values.summary) tally(statuses, 'error');
+        else process.stdout.write(`${JSON.stringify({ error: (error as Error).message })}\n`);
         failed++;
       }
+    }
+    if (values.summary) {
+      const counts = (map: Map<string, number>): string => [...map].sort(([a], [b]) => a.localeCompare(b)).map(([key, n]) => `${key} ×${n}`).join(', ');
+      process.stdout.write(`${count} request(s): ${counts(statuses)}${pods.size === 0 ? '' : `; answered by ${counts(pods)}`}\n`);
     }
     if (agent !== false) agent.destroy();
     session?.close();

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import { AmbitError, createLogger } from '@ambit/core';
 import { ZtunnelMetrics } from '../metrics.js';
 import { service, workload } from '../testing.js';
-import { ConnectionTable, trafficLabels, type ConnectionContext } from './connections.js';
+import { ConnectionTable, RECENT_MAX, RECENT_MS, trafficLabels, type ConnectionContext } from './connections.js';
 import { refusal, refusalReasonFor, responseFlagFor } from './flags.js';
 
 function memoryLogger(): { logger: ReturnType<typeof createLogger>; lines: () => Record<string, unknown>[] } {
@@ -36,9 +36,12 @@ describe('connection accounting', () => {
     const connection = table.open('c1', context);
     assert.deepEqual(table.counts(), { outbound: 1, inbound: 0 });
     assert.equal(table.list()[0]?.destinationService, 'echo.demo.svc.cluster.local');
+    assert.equal(table.list()[0]?.state, 'open');
     connection.close({ sent: 7, received: 5 });
     connection.close({ sent: 100, received: 100 });
     assert.deepEqual(table.counts(), { outbound: 0, inbound: 0 });
+    assert.deepEqual(table.list().map((c) => [c.id, c.state, c.sent, c.received, c.flag]), [['c1', 'closed', 7, 5, '-']], 'listed as closed, once, for a while');
+    assert.deepEqual(table.list(Date.now() + RECENT_MS + 1), [], 'and forgotten after a minute');
     const labels = {
       reporter: 'source', source_workload: 'client', source_workload_namespace: 'demo', source_principal: client.identity,
       destination_workload: 'echo', destination_principal: echo.identity, destination_service: 'echo.demo.svc.cluster.local',
@@ -53,6 +56,16 @@ describe('connection accounting', () => {
     assert.equal(access[0]?.response_flags, '-');
     assert.equal(access[0]?.bytes_sent, 7);
     assert.deepEqual((access[0]?.src as { workload: string }).workload, 'demo/client');
+  });
+
+  it('keeps at most RECENT_MAX closed connections, newest last, after the open ones', () => {
+    const table = new ConnectionTable(new ZtunnelMetrics(), memoryLogger().logger);
+    const open = table.open('open', context);
+    for (let i = 0; i < RECENT_MAX + 5; i++) table.open(`c${i}`, context).close({ sent: 0, received: 0 });
+    const listed = table.list();
+    assert.equal(listed.length, RECENT_MAX + 1);
+    assert.deepEqual([listed[0]?.id, listed[1]?.id, listed.at(-1)?.id], ['open', 'c5', `c${RECENT_MAX + 4}`]);
+    open.close({ sent: 0, received: 0 });
   });
 
   it('reports a refused connection with its flag and the refusal with its reason', async () => {

@@ -61,10 +61,20 @@ export interface ConnectionSnapshot {
   securityPolicy: SecurityPolicy;
   startedAt: string;
   durationMs: number;
+  state: 'open' | 'closed';
+  /** Once closed: bytes each way and the response flag ('-' when it ended cleanly). */
+  sent?: number;
+  received?: number;
+  flag?: ResponseFlag;
 }
+
+/** Closed connections stay listed this long (at most RECENT_MAX of them), so a short request can still be seen. */
+export const RECENT_MS = 60_000;
+export const RECENT_MAX = 64;
 
 export class ConnectionTable {
   private readonly live = new Map<string, Connection>();
+  private recent: ConnectionSnapshot[] = [];
   private readonly log: Logger;
   private readonly accessLog: Logger;
 
@@ -75,7 +85,11 @@ export class ConnectionTable {
 
   /** Starts accounting for a connection whose context is known: counts it opened and lists it. */
   open(id: string, context: ConnectionContext): Connection {
-    const connection = new Connection(id, context, this.metrics, this.accessLog, () => this.live.delete(id));
+    const connection = new Connection(id, context, this.metrics, this.accessLog, (closed) => {
+      this.live.delete(id);
+      this.recent.push(closed);
+      if (this.recent.length > RECENT_MAX) this.recent.shift();
+    });
     this.live.set(id, connection);
     return connection;
   }
@@ -91,8 +105,10 @@ export class ConnectionTable {
     }
   }
 
-  list(): ConnectionSnapshot[] {
-    return [...this.live.values()].map((c) => c.snapshot());
+  /** Open connections, then those closed in the last minute (newest last). */
+  list(now = Date.now()): ConnectionSnapshot[] {
+    this.recent = this.recent.filter((c) => Date.parse(c.startedAt) + c.durationMs > now - RECENT_MS);
+    return [...[...this.live.values()].map((c) => c.snapshot()), ...this.recent];
   }
 
   counts(): { outbound: number; inbound: number } {
@@ -112,7 +128,7 @@ export class Connection {
     readonly context: ConnectionContext,
     private readonly metrics: ZtunnelMetrics,
     private readonly accessLog: Logger,
-    private readonly onClose: () => void,
+    private readonly onClose: (closed: ConnectionSnapshot) => void,
   ) {
     this.labels = trafficLabels(context);
     this.metrics.traffic(this.labels, '-').opened.inc();
@@ -122,8 +138,8 @@ export class Connection {
   close(outcome: Outcome): void {
     if (this.closed) return;
     this.closed = true;
-    this.onClose();
     const flag = outcome.flag ?? (outcome.error === undefined ? '-' : responseFlagFor(outcome.error));
+    this.onClose({ ...this.snapshot(), state: 'closed', sent: outcome.sent, received: outcome.received, flag });
     const counters: TrafficCounters = this.metrics.traffic(this.labels, flag);
     counters.closed.inc();
     if (outcome.sent > 0) counters.sent.inc(outcome.sent);
@@ -151,6 +167,7 @@ export class Connection {
       securityPolicy: context.securityPolicy,
       startedAt: new Date(this.startedAt).toISOString(),
       durationMs: Date.now() - this.startedAt,
+      state: 'open',
     };
   }
 }
