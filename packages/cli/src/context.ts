@@ -1,28 +1,58 @@
-// Where commands act: the local cluster in a state directory (the embedded
-// default). The store is the control plane's, through its API socket.
+// Where commands act. `--context local` (the default): the local mesh in a
+// state directory, its store being the control plane's, through its API
+// socket. `--context kube` (or `--kubeconfig FILE`): a Kubernetes cluster's
+// API server, for the commands that only read and write objects.
 import { access } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AmbitError } from '@ambit/core';
-import { API_SOCKET_FILE, RemoteStore } from '@ambit/control-plane';
+import { AmbitError, isAmbitError } from '@ambit/core';
+import { API_SOCKET_FILE, RemoteStore, type KubeObject, type Store } from '@ambit/control-plane';
 import { CONTROL_PLANE_DIR, LocalCluster, LocalMesh, STATE_FILE } from '@ambit/localcluster';
+import type { KubernetesStore } from '@ambit/control-plane/kubernetes';
+import { usage } from './errors.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/ambit';
+export const CONTEXTS = ['local', 'kube'] as const;
+export type ContextName = (typeof CONTEXTS)[number];
 
-export interface GlobalOptions {
-  stateDir: string;
-  output: string;
-  debug: boolean;
+/** What every backend offers: the objects, and namespace labels. */
+export interface Backend {
+  readonly context: ContextName;
+  readonly store: Store;
+  /** The names of the namespaces that exist. */
+  namespaces(): Promise<string[]>;
+  /** Sets (string) or removes (null) labels of an existing namespace. */
+  labelNamespace(name: string, labels: Record<string, string | null>): Promise<void>;
+  close(): Promise<void>;
 }
 
-export interface LocalContext {
+export interface LocalContext extends Backend {
+  readonly context: 'local';
   cluster: LocalCluster;
   mesh: LocalMesh;
   store: RemoteStore;
-  close(): Promise<void>;
+}
+
+export interface KubeContext extends Backend {
+  readonly context: 'kube';
+  store: KubernetesStore;
+}
+
+export interface ContextOptions {
+  context?: string;
+  kubeconfig?: string;
+  stateDir?: string;
 }
 
 export function stateDirOf(options: { stateDir?: string }): string {
   return options.stateDir ?? process.env.AMBIT_STATE_DIR ?? DEFAULT_STATE_DIR;
+}
+
+/** The context the global options select: kube when asked for or given a kubeconfig, else local. */
+export function contextOf(options: ContextOptions): ContextName {
+  const name = options.context ?? (options.kubeconfig === undefined ? 'local' : 'kube');
+  if (!(CONTEXTS as readonly string[]).includes(name)) usage(`--context ${name} is not a context`, `use ${CONTEXTS.join(' or ')}`);
+  if (name === 'local' && options.kubeconfig !== undefined) usage('--kubeconfig selects a cluster, but --context is local', 'drop one of them');
+  return name as ContextName;
 }
 
 /** The running local cluster, or a clear error saying how to start one. */
@@ -35,5 +65,40 @@ export async function openLocal(stateDir: string): Promise<LocalContext> {
   const store = new RemoteStore(join(stateDir, CONTROL_PLANE_DIR, API_SOCKET_FILE));
   const cluster = await LocalCluster.load(stateDir, { store });
   const mesh = new LocalMesh(cluster, { kubelet: 'process', store });
-  return { cluster, mesh, store, close: () => store.close() };
+  return {
+    context: 'local', cluster, mesh, store,
+    namespaces: async () => {
+      await cluster.refresh();
+      return cluster.namespaces.map((n) => n.name);
+    },
+    labelNamespace: async (name, labels) => {
+      await cluster.refresh();
+      await cluster.labelNamespace(name, labels);
+    },
+    close: () => store.close(),
+  };
+}
+
+/** A cluster's API server through a kubeconfig ($KUBECONFIG or ~/.kube/config without one). */
+export async function openKube(kubeconfig: string | undefined): Promise<KubeContext> {
+  // Loaded on demand: @kubernetes/client-node is large, and most commands act locally.
+  const { KubernetesStore } = await import('@ambit/control-plane/kubernetes');
+  const store = KubernetesStore.fromKubeconfig(kubeconfig);
+  return {
+    context: 'kube', store,
+    namespaces: async () => (await store.list('Namespace')).items.map((n) => n.metadata.name),
+    labelNamespace: async (name, labels) => {
+      try {
+        await store.patch<KubeObject>('Namespace', name, undefined, { metadata: { labels } });
+      } catch (error) {
+        if (isAmbitError(error, 'not-found')) throw new AmbitError('not-found', `no namespace ${JSON.stringify(name)} in the cluster at ${store.serverUrl}`, { hint: 'create it first (kubectl create namespace)' });
+        throw error;
+      }
+    },
+    close: () => store.close(),
+  };
+}
+
+export async function openBackend(options: ContextOptions): Promise<LocalContext | KubeContext> {
+  return contextOf(options) === 'kube' ? openKube(options.kubeconfig) : openLocal(stateDirOf(options));
 }

@@ -2,11 +2,12 @@
 // istioctl. Every action prints what it did; failures go through
 // describeFailure (one sentence, a hint; exit 1, or 2 for usage).
 import { Command, CommanderError, Option } from 'commander';
-import { parseDurationMs } from '@ambit/core';
-import { openLocal, stateDirOf, type LocalContext } from './context.js';
+import { AmbitError, parseDurationMs } from '@ambit/core';
+import { contextOf, openBackend, openLocal, stateDirOf, type Backend, type ContextOptions, type KubeContext, type LocalContext } from './context.js';
 import { describeFailure, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, usage } from './errors.js';
 import { outputFormat, render } from './output.js';
 import { checkMesh, checkPre, formatChecks } from './commands/check.js';
+import { checkPreCluster } from './commands/check-cluster.js';
 import { down } from './commands/down.js';
 import { exec } from './commands/exec.js';
 import { setEnrollment } from './commands/namespace.js';
@@ -47,13 +48,34 @@ function build(io: Io, setCode: (code: number) => void): Command {
   const program = new Command('ambit')
     .description('Ambit: an ambient-mode service mesh. The local mesh runs on this machine (network namespaces; needs root).')
     .option('--state-dir <dir>', 'the local mesh state directory (default $AMBIT_STATE_DIR or /var/lib/ambit)')
+    .option('--context <context>', 'local (the local mesh, default) or kube (a Kubernetes cluster)')
+    .option('--kubeconfig <file>', 'the cluster\'s kubeconfig (implies --context kube; default $KUBECONFIG or ~/.kube/config)')
     .option('--debug', 'show stack traces on errors')
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: (text) => io.err(text.startsWith('error:') ? `ambit: ${text.slice(7)}` : text) })
     .showHelpAfterError('(run with --help for usage)');
   const stateDir = (): string => stateDirOf(program.opts<{ stateDir?: string }>());
   const lines = (text: readonly string[]): void => { for (const line of text) io.out(`${line}\n`); };
-  const withLocal = async <T>(action: (local: LocalContext) => Promise<T>): Promise<T> => {
+  const globals = (): ContextOptions & { stateDir?: string } => program.opts<ContextOptions>();
+  /** Commands that only read and write objects: the local mesh or a cluster. */
+  const withBackend = async <T>(action: (backend: Backend) => Promise<T>): Promise<T> => {
+    const backend = await openBackend({ ...globals(), stateDir: stateDir() });
+    try {
+      return await action(backend);
+    } finally {
+      await backend.close();
+    }
+  };
+  /** Commands that reach the proxies or the machine: the local mesh only. */
+  const requireLocal = (command: string, why = 'against a cluster it needs the proxies\' admin endpoints'): void => {
+    if (contextOf(globals()) === 'kube') {
+      throw new AmbitError('unavailable', `\`ambit ${command}\` works on the local mesh only so far: ${why}`, {
+        hint: 'drop --context kube / --kubeconfig to use the local mesh; against a cluster: apply, get, delete, namespace enroll, waypoint and check --pre',
+      });
+    }
+  };
+  const withLocal = async <T>(action: (local: LocalContext) => Promise<T>, command: string): Promise<T> => {
+    requireLocal(command);
     const local = await openLocal(stateDir());
     try {
       return await action(local);
@@ -71,6 +93,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
     .option('--nodes <n>', 'number of nodes', '2')
     .option('--no-demo', 'skip the demo workloads')
     .action(async (options: { nodes: string; demo: boolean }) => {
+      requireLocal('up', 'it builds the mesh on this machine');
       const nodes = Number(options.nodes);
       if (!Number.isInteger(nodes) || nodes < 1 || nodes > 8) usage(`--nodes ${options.nodes} is not a number from 1 to 8`);
       await up({ stateDir: stateDir(), nodes, demo: options.demo, out: (line) => io.out(`${line}\n`), spinner: io.tty === true });
@@ -80,6 +103,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
     .description('stop everything and remove every namespace, link, rule, process and the state')
     .option('--keep-state', 'keep the state directory (logs, store)')
     .action(async (options: { keepState?: boolean }) => {
+      requireLocal('down', 'it removes the mesh on this machine');
       await down({ stateDir: stateDir(), keepState: options.keepState === true, out: (line) => io.out(`${line}\n`) });
     });
 
@@ -87,7 +111,10 @@ function build(io: Io, setCode: (code: number) => void): Command {
     .description('run a command inside a pod of the local cluster')
     .argument('<pod>', 'NAMESPACE/POD')
     .argument('[command...]', 'the command, after --')
-    .action(async (pod: string, command: string[]) => { setCode(await exec(stateDir(), pod, command)); });
+    .action(async (pod: string, command: string[]) => {
+      requireLocal('exec', 'it enters pods of the local cluster (kubectl exec does this on a cluster)');
+      setCode(await exec(stateDir(), pod, command));
+    });
 
   const namespace = program.command('namespace').alias('ns').description('enroll namespaces in the mesh');
   for (const [verb, enrolled] of [['enroll', true], ['unenroll', false]] as const) {
@@ -97,7 +124,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
       .option('--wait [duration]', `wait until every pod shows ${enrolled ? 'HBONE' : 'TCP'} in discovery (default ${DEFAULT_WAIT})`)
       .action(async (name: string, options: { wait?: string | boolean }) => {
         const wait = waitMs(options.wait);
-        lines(await withLocal((local) => setEnrollment(local, name, enrolled, wait)));
+        lines(await withBackend((backend) => setEnrollment(backend, name, enrolled, wait)));
       });
   }
 
@@ -113,7 +140,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
     .action(async (options: { namespace?: string; name: string; for: string; enrollNamespace?: boolean; wait?: string | boolean }) => {
       const ns = required(options.namespace);
       const wait = withWait(waitMs(options.wait));
-      lines(await withLocal((local) => applyWaypoint(local, {
+      lines(await withBackend((backend) => applyWaypoint(backend, {
         namespace: ns, name: options.name, for: options.for, enrollNamespace: options.enrollNamespace === true, ...wait,
       })));
     });
@@ -123,7 +150,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
     .option('-n, --namespace <ns>', 'the namespace (required)')
     .action(async (name: string, options: { namespace?: string }) => {
       const ns = required(options.namespace);
-      lines([await withLocal((local) => deleteWaypoint(local, ns, name))]);
+      lines([await withBackend((backend) => deleteWaypoint(backend.store, ns, name))]);
     });
   waypoint.command('list')
     .description('list waypoints: NAMESPACE NAME TRAFFIC-TYPE PROGRAMMED')
@@ -132,7 +159,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
     .addOption(output())
     .action(async (options: { namespace?: string; allNamespaces?: boolean; output: string }) => {
       const format = outputFormat(options.output);
-      io.out(await withLocal((local) => listWaypoints(local.store, options.allNamespaces === true ? undefined : options.namespace ?? 'default', format)));
+      io.out(await withBackend((backend) => listWaypoints(backend.store, options.allNamespaces === true ? undefined : options.namespace ?? 'default', format)));
     });
   waypoint.command('status')
     .description('the waypoints\' conditions: NAME STATUS TYPE REASON MESSAGE')
@@ -141,7 +168,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
     .addOption(output())
     .action(async (name: string | undefined, options: { namespace?: string; output: string }) => {
       const format = outputFormat(options.output);
-      io.out(await withLocal((local) => waypointStatus(local.store, options.namespace ?? 'default', name, format)));
+      io.out(await withBackend((backend) => waypointStatus(backend.store, options.namespace ?? 'default', name, format)));
     });
 
   program.command('status')
@@ -149,7 +176,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
     .addOption(output())
     .action(async (options: { output: string }) => {
       const format = outputFormat(options.output);
-      io.out(await withLocal((local) => meshStatus(local, format)));
+      io.out(await withLocal((local) => meshStatus(local, format), 'status'));
     });
   program.command('check')
     .description('grouped health checks (✔ ‼ ×) with what to do; exit 0 only when nothing failed')
@@ -157,7 +184,9 @@ function build(io: Io, setCode: (code: number) => void): Command {
     .addOption(output())
     .action(async (options: { pre?: boolean; output: string }) => {
       const format = outputFormat(options.output);
-      const results = options.pre === true ? checkPre() : await withLocal((local) => checkMesh(local));
+      const results = options.pre !== true ? await withLocal((local) => checkMesh(local), 'check')
+        : contextOf(globals()) === 'kube' ? await withBackend((backend) => checkPreCluster((backend as KubeContext).store))
+          : checkPre();
       io.out(render(format, results, () => formatChecks(results)));
       if (results.some((r) => r.verdict === 'fail')) setCode(EXIT_FAILURE);
     });
@@ -166,7 +195,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
     .addOption(output())
     .action(async (options: { output: string }) => {
       const format = outputFormat(options.output);
-      io.out(await withLocal((local) => proxyStatus(local.store, format)));
+      io.out(await withLocal((local) => proxyStatus(local.store, format), 'proxy-status'));
     });
   const ztunnel = program.command('ztunnel').description('what a node\'s ztunnel holds (its admin API)');
   for (const view of ZTUNNEL_VIEWS) {
@@ -176,7 +205,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
       .addOption(output())
       .action(async (options: { node?: string; output: string }) => {
         const format = outputFormat(options.output);
-        io.out(await withLocal((local) => ztunnelView(local, view, options.node, format)));
+        io.out(await withLocal((local) => ztunnelView(local, view, options.node, format), `ztunnel ${view}`));
       });
   }
 
@@ -184,7 +213,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
     .description('stop a node\'s ztunnel (to see what breaks: its enrolled pods\' traffic is dropped, fail closed; `ambit up` starts it again)')
     .requiredOption('--node <node>', 'the node')
     .action(async (options: { node: string }) => {
-      lines([await withLocal((local) => stopZtunnel(local, options.node))]);
+      lines([await withLocal((local) => stopZtunnel(local, options.node), 'ztunnel stop')]);
     });
 
   program.command('apply')
@@ -192,7 +221,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
     .requiredOption('-f, --filename <file>', 'the file')
     .action(async (options: { filename: string }) => {
       const objects = await readManifests(options.filename);
-      lines(await withLocal((local) => apply(local.store, objects)));
+      lines(await withBackend((backend) => apply(backend.store, objects)));
     });
   program.command('get')
     .description('list or show objects of a kind')
@@ -204,7 +233,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
     .action(async (kindText: string, name: string | undefined, options: { namespace?: string; allNamespaces?: boolean; output: string }) => {
       const kind = kindOf(kindText);
       const format = outputFormat(options.output);
-      io.out(await withLocal((local) => get(local.store, kind, {
+      io.out(await withBackend((backend) => get(backend.store, kind, {
         ...(name === undefined ? {} : { name }), ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
         all: options.allNamespaces === true, format,
       })));
@@ -227,7 +256,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
         const kind = kindOf(kindText);
         targets = names.map((name) => ({ kind, name, ...(options.namespace === undefined ? {} : { namespace: options.namespace }) }));
       }
-      lines(await withLocal((local) => remove(local.store, targets, options.ignoreNotFound === true)));
+      lines(await withBackend((backend) => remove(backend.store, targets, options.ignoreNotFound === true)));
     });
   return program;
 }

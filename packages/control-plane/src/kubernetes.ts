@@ -2,6 +2,7 @@
 // @ambit/control-plane does not load @kubernetes/client-node (~80 MB).
 export { KubernetesStore } from './store/kube.js';
 export type { KubernetesStoreOptions } from './store/kube.js';
+export type { KubeResponse } from './store/kube-http.js';
 export {
   TokenReviewAuthenticator, NODE_NAME_EXTRA, DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_CACHE_TTL_MS, DEFAULT_TOKEN_CACHE_SIZE,
 } from './ca/token-review.js';

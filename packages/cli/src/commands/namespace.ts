@@ -4,16 +4,21 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AmbitError } from '@ambit/core';
 import { LABEL_DATAPLANE_MODE } from '@ambit/control-plane';
-import type { LocalContext } from '../context.js';
+import type { Backend, LocalContext } from '../context.js';
 
 
 interface WorkloadView { namespace: string; name: string; protocol: string; node: string }
 
-export async function setEnrollment(local: LocalContext, namespace: string, enrolled: boolean, waitMs: number | undefined): Promise<string[]> {
-  await local.cluster.refresh();
-  await local.cluster.labelNamespace(namespace, { [LABEL_DATAPLANE_MODE]: enrolled ? 'ambient' : null });
+export async function setEnrollment(backend: Backend, namespace: string, enrolled: boolean, waitMs: number | undefined): Promise<string[]> {
+  if (waitMs !== undefined && backend.context !== 'local') {
+    throw new AmbitError('unavailable', '--wait reads each ztunnel\'s view of the pods, which the CLI reaches on the local mesh only so far', {
+      hint: 'enroll without --wait; `kubectl get pods -n ' + namespace + '` and the ztunnel logs show the result',
+    });
+  }
+  await backend.labelNamespace(namespace, { [LABEL_DATAPLANE_MODE]: enrolled ? 'ambient' : null });
   const lines = [`namespace/${namespace} ${enrolled ? 'enrolled' : 'unenrolled'} (${LABEL_DATAPLANE_MODE}${enrolled ? '=ambient' : ' removed'})`];
   if (waitMs === undefined) return lines;
+  const local = backend as LocalContext;
   const want = enrolled ? 'HBONE' : 'TCP';
   const pods = local.cluster.pods.filter((p) => p.namespace === namespace && p.labels[LABEL_DATAPLANE_MODE] !== 'none');
   const deadline = Date.now() + waitMs;

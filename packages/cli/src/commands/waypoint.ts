@@ -7,7 +7,7 @@ import {
 } from '@ambit/control-plane';
 import { usage } from '../errors.js';
 import { render, table, type OutputFormat } from '../output.js';
-import type { LocalContext } from '../context.js';
+import type { Backend } from '../context.js';
 
 export const WAYPOINT_FOR = ['service', 'workload', 'all', 'none'] as const;
 
@@ -20,27 +20,25 @@ export function waypointGateway(namespace: string, name: string, forWhat: string
   };
 }
 
-export async function applyWaypoint(local: LocalContext, options: { namespace: string; name: string; for: string; enrollNamespace: boolean; waitMs?: number }): Promise<string[]> {
+export async function applyWaypoint(backend: Backend, options: { namespace: string; name: string; for: string; enrollNamespace: boolean; waitMs?: number }): Promise<string[]> {
   const gateway = waypointGateway(options.namespace, options.name, options.for);
-  await local.cluster.refresh();
-  if (!local.cluster.namespaces.some((n) => n.name === options.namespace)) {
-    usage(`namespace ${options.namespace} does not exist`, `namespaces: ${local.cluster.namespaces.map((n) => n.name).join(', ')}`);
-  }
+  const namespaces = await backend.namespaces();
+  if (!namespaces.includes(options.namespace)) usage(`namespace ${options.namespace} does not exist`, `namespaces: ${namespaces.join(', ')}`);
   const lines: string[] = [];
-  const existing = await local.store.get<Gateway>('Gateway', options.name, options.namespace);
+  const existing = await backend.store.get<Gateway>('Gateway', options.name, options.namespace);
   if (existing === undefined) {
-    await local.store.create(gateway);
+    await backend.store.create(gateway);
     lines.push(`waypoint ${options.namespace}/${options.name} applied`);
   } else {
-    await local.store.patch('Gateway', options.name, options.namespace, { metadata: { labels: gateway.metadata.labels }, spec: gateway.spec });
+    await backend.store.patch('Gateway', options.name, options.namespace, { metadata: { labels: gateway.metadata.labels }, spec: gateway.spec });
     lines.push(`waypoint ${options.namespace}/${options.name} configured`);
   }
   if (options.enrollNamespace) {
-    await local.cluster.labelNamespace(options.namespace, { [LABEL_USE_WAYPOINT]: options.name });
+    await backend.labelNamespace(options.namespace, { [LABEL_USE_WAYPOINT]: options.name });
     lines.push(`namespace/${options.namespace} labelled ${LABEL_USE_WAYPOINT}=${options.name}`);
   }
   if (options.waitMs !== undefined) {
-    const condition = await waitProgrammed(local.store, options.namespace, options.name, options.waitMs);
+    const condition = await waitProgrammed(backend.store, options.namespace, options.name, options.waitMs);
     lines.push(`waypoint ${options.namespace}/${options.name} programmed: ${condition.message}`);
   }
   return lines;
@@ -61,9 +59,9 @@ async function waitProgrammed(store: Store, namespace: string, name: string, wai
   }
 }
 
-export async function deleteWaypoint(local: LocalContext, namespace: string, name: string): Promise<string> {
+export async function deleteWaypoint(store: Store, namespace: string, name: string): Promise<string> {
   try {
-    await local.store.delete('Gateway', name, namespace);
+    await store.delete('Gateway', name, namespace);
   } catch (error) {
     if (isAmbitError(error, 'not-found')) throw new AmbitError('not-found', `no waypoint ${namespace}/${name}`, { hint: `list them with \`ambit waypoint list -n ${namespace}\`` });
     throw error;

@@ -18,7 +18,7 @@ import type {
   DeleteOptions, ListOptions, ListResult, Store, Watch, WatchHandlers, WatchOptions,
 } from './store.js';
 import { closedError, isStatus, statusError, watchFailure, type KubeStatus, type Operation } from './kube-errors.js';
-import { inClusterKubeConfig, kubeRequest, loadKubeConfig, serverKubeConfig, serverOf, type ServerKubeConfigOptions } from './kube-http.js';
+import { inClusterKubeConfig, kubeRequest, loadKubeConfig, serverKubeConfig, serverOf, type KubeResponse, type ServerKubeConfigOptions } from './kube-http.js';
 
 export interface KubernetesStoreOptions {
   logger?: Logger;
@@ -231,6 +231,20 @@ export class KubernetesStore implements Store {
   }
 
   // --- HTTP ---------------------------------------------------------------------------
+
+  /**
+   * A request outside the Store's kinds (discovery, /version, access
+   * reviews), with the same credentials and timeout; any status comes back.
+   */
+  async raw(method: 'GET' | 'POST', path: string, what: string, body?: unknown): Promise<KubeResponse> {
+    if (this.closed) throw closedError();
+    return kubeRequest(this.kubeConfig, this.server, { method, path, what, body, timeoutMs: this.requestTimeoutMs });
+  }
+
+  /** The API server's URL (for messages). */
+  get serverUrl(): string {
+    return this.server.toString();
+  }
 
   private async request<T>(method: string, path: string, operation: Operation, body?: unknown, contentType = 'application/json'): Promise<T> {
     if (this.closed) throw closedError();
