@@ -56,7 +56,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
     .showHelpAfterError('(run with --help for usage)');
   const stateDir = (): string => stateDirOf(program.opts<{ stateDir?: string }>());
   const lines = (text: readonly string[]): void => { for (const line of text) io.out(`${line}\n`); };
-  const globals = (): ContextOptions & { stateDir?: string } => program.opts<ContextOptions>();
+  const globals = (): ContextOptions => program.opts<ContextOptions>();
   /** Commands that only read and write objects: the local mesh or a cluster. */
   const withBackend = async <T>(action: (backend: Backend) => Promise<T>): Promise<T> => {
     const backend = await openBackend({ ...globals(), stateDir: stateDir() });
