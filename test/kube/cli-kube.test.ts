@@ -4,7 +4,7 @@
 // local mesh.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from '@ambit/cli';
@@ -150,7 +150,7 @@ describe('ambit against a cluster (--kubeconfig)', () => {
     ]);
 
     const nowhere = join(dir, 'nowhere');
-    await writeFile(nowhere, (await import('node:fs')).readFileSync(kubeconfig, 'utf8').replace(server.url, 'http://127.0.0.1:9'));
+    await writeFile(nowhere, (await readFile(kubeconfig, 'utf8')).replace(server.url, 'http://127.0.0.1:9'));
     const unreachable = await ambit('--kubeconfig', nowhere, 'check', '--pre');
     assert.equal(unreachable.code, 1);
     assert.match(unreachable.out, /× the API server is reachable\n.*127\.0\.0\.1:9/);

@@ -12,8 +12,7 @@ import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { netnsSkipReason } from '../support/netns.js';
+import { eventually, netnsSkipReason } from '../support/netns.js';
 
 const skip = netnsSkipReason('netns/walkthrough');
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
@@ -75,13 +74,11 @@ describe('the README walkthrough, verbatim', { skip }, () => {
 
   /** Until every proxy has acknowledged the control plane's latest version. */
   async function proxiesSynced(): Promise<void> {
-    for (const deadline = Date.now() + 30_000; ;) {
+    await eventually(async () => {
       const result = await bash('ambit proxy-status -o json');
       const rows = result.code === 0 ? (JSON.parse(result.out) as { proxies: { synced: string }[] }).proxies : [];
-      if (rows.length > 0 && rows.every((r) => r.synced === 'SYNCED')) return;
-      assert.ok(Date.now() < deadline, `proxies did not sync: ${result.out}`);
-      await sleep(250);
-    }
+      return rows.length > 0 && rows.every((r) => r.synced === 'SYNCED') ? true : undefined;
+    }, 'every proxy synced', 30_000);
   }
 
   const STEPS: Step[] = [
