@@ -20,6 +20,7 @@ import { testKeys } from '../support/pki.js';
 import {
   adminJson, echoOn, freePort, httpGet, metricValue, roundTrip, socks5Connect, SocksRefused, type EchoServer,
 } from '../support/ztunnel.js';
+import { formatAuthority, socketAddress, type SocketAddress } from '@ambit/api';
 
 const TD = 'spiffe://cluster.local';
 const CLIENT = `${TD}/ns/demo/sa/client`;
@@ -41,6 +42,7 @@ describe('ztunnel on loopback (two nodes, SOCKS5, no capture)', () => {
   let dir: string;
   let rootsFile: string;
   let hbonePort: number;
+  let podSocksPort: number;
   let port: number;
   const echoes: EchoServer[] = [];
   const ztunnels = new Map<string, Ztunnel>();
@@ -49,7 +51,7 @@ describe('ztunnel on loopback (two nodes, SOCKS5, no capture)', () => {
     const { file } = await writeBootstrapToken(run.stateDir, { node });
     const config = parseZtunnelConfig({
       node, 'control-plane': `127.0.0.1:${run.cp.address.port}`, 'ca-root-file': rootsFile, 'bootstrap-token-file': file,
-      'hbone-port': String(hbonePort), socks5: '127.0.0.1:0', metrics: '127.0.0.1:0', readiness: '127.0.0.1:0',
+      'hbone-port': String(hbonePort), 'socks5-pods': String(podSocksPort), socks5: '127.0.0.1:0', metrics: '127.0.0.1:0', readiness: '127.0.0.1:0',
       'admin-socket': join(dir, `${node}.sock`), 'connect-timeout': '3s', 'drain-deadline': '3s', 'log-level': 'silent', ...overrides,
     });
     const ztunnel = await startZtunnel(config, { logger: process.env.ZT_LOG ? createLogger({ level: 'debug' }) : silentLogger, generateKeys: testKeys, discoveryBackoff: { initialMs: 50, maxMs: 300, jitter: 0 } });
@@ -70,6 +72,7 @@ describe('ztunnel on loopback (two nodes, SOCKS5, no capture)', () => {
     rootsFile = join(dir, 'roots.pem');
     await writeFile(rootsFile, run.cp.ca.roots.join(''));
     hbonePort = await freePort();
+    podSocksPort = await freePort();
     // One application port for every pod, so the service's targetPort fits all of them.
     const first = await echoOn(ip.echo);
     port = first.address.port;
@@ -175,6 +178,34 @@ describe('ztunnel on loopback (two nodes, SOCKS5, no capture)', () => {
     await assert.rejects(socks('node-a', '127.0.0.1', { ip: ip.echo, port }), (error: unknown) => error instanceof SocksRefused && error.reply === 2);
     await assert.rejects(socks('node-a', ip.legacy, { ip: ip.echo, port }), (error: unknown) => error instanceof SocksRefused && error.reply === 2);
     assert.equal(metricValue(await metrics('node-a'), 'ambit_ztunnel_refusals_total', { direction: 'outbound', reason: 'unknown-source' }), 2);
+  });
+
+  it('serves SOCKS5 at every pod of its node (loopback mode): the pod is the address connected to', async () => {
+    const at = (podIp: string): SocketAddress => socketAddress(podIp, podSocksPort);
+    const listening = (node: string): string[] => z(node).addresses.socks5Pods.map(formatAuthority).sort();
+    assert.deepEqual(listening('node-a'), [ip.client, ip.local, ip.intruder].map((a) => `${a}:${podSocksPort}`).sort());
+    assert.deepEqual(listening('node-b'), [ip.echo, ip.legacy].map((a) => `${a}:${podSocksPort}`).sort(), 'pods outside the mesh too');
+    const mtls = { reporter: 'destination', source_principal: CLIENT, destination_principal: ECHO, destination_service: 'echo.demo.svc.cluster.local' };
+    const before = metricValue(await metrics('node-b'), 'istio_tcp_connections_closed_total', mtls);
+    // From 127.0.0.1, as curl with ALL_PROXY=socks5h://<pod IP>:<port> would; a short name resolves in the pod's namespace.
+    assert.equal(await roundTrip(await socks5Connect(at(ip.client), { name: 'echo', port: 80 }), 'by name'), 'by name');
+    await eventually(async () => metricValue(await metrics('node-b'), 'istio_tcp_connections_closed_total', mtls) === before + 1 || undefined);
+  });
+
+  it('connects a pod outside the mesh directly, as itself, with service VIPs resolved (kube-proxy\'s job)', async () => {
+    const peers = echoes[0]!.peers.length;
+    const socket = await socks5Connect(socketAddress(ip.legacy, podSocksPort), { name: 'echo.demo.svc.cluster.local', port: 80 });
+    assert.equal(await roundTrip(socket, 'plain'), 'plain');
+    assert.equal(echoes[0]!.peers.slice(peers).at(-1), ip.legacy, 'the echo saw the pod\'s own address');
+    await eventually(async () => metricValue(await metrics('node-b'), 'istio_tcp_connections_closed_total', {
+      reporter: 'source', source_workload: 'legacy', destination_workload: 'echo', connection_security_policy: 'none',
+    }) === 1 || undefined);
+  });
+
+  it('refuses a name no service has, with "host unreachable", a metric and a log line', async () => {
+    await assert.rejects(socks5Connect(socketAddress(ip.client, podSocksPort), { name: 'nothing.demo.svc.cluster.local', port: 80 }),
+      (error: unknown) => error instanceof SocksRefused && error.reply === 4);
+    assert.equal(metricValue(await metrics('node-a'), 'ambit_ztunnel_refusals_total', { direction: 'outbound', reason: 'unknown-name' }), 1);
   });
 
   it('enforces an L4 DENY by source namespace at the destination', async () => {

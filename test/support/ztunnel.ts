@@ -54,7 +54,8 @@ export class SocksRefused extends Error {
 }
 
 /** Connects through a SOCKS5 proxy from `localAddress`; resolves with the socket once the proxy answered success. */
-export function socks5Connect(proxy: SocketAddress, destination: { ip: string; port: number }, localAddress?: string): Promise<net.Socket> {
+/** A SOCKS5 CONNECT to an IPv4 address, or to a name (`{name, port}`, address type 3) for the proxy to resolve. */
+export function socks5Connect(proxy: SocketAddress, destination: { ip: string; port: number } | { name: string; port: number }, localAddress?: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: proxy.ip, port: proxy.port, allowHalfOpen: true, ...(localAddress === undefined ? {} : { localAddress }) });
     let buffer = Buffer.alloc(0);
@@ -70,8 +71,10 @@ export function socks5Connect(proxy: SocketAddress, destination: { ip: string; p
         if (buffer[1] !== 0) return fail(new Error(`the proxy chose method ${buffer[1]}`));
         buffer = buffer.subarray(2);
         phase = 'reply';
-        const octets = destination.ip.split('.').map(Number);
-        socket.write(Buffer.from([5, 1, 0, 1, ...octets, destination.port >> 8, destination.port & 0xff]));
+        const address = 'name' in destination
+          ? [3, destination.name.length, ...Buffer.from(destination.name, 'latin1')]
+          : [1, ...destination.ip.split('.').map(Number)];
+        socket.write(Buffer.from([5, 1, 0, ...address, destination.port >> 8, destination.port & 0xff]));
       }
       if (buffer.length < 10) return;
       socket.off('data', onData);

@@ -32,6 +32,7 @@ import { TcpListener } from './proxy/listener.js';
 import { Outbound } from './proxy/outbound.js';
 import type { Picker } from './proxy/resolve.js';
 import { socks5Handler } from './proxy/socks5.js';
+import { resolveName } from './proxy/names.js';
 import { ZtunnelState } from './state.js';
 
 export interface StartOptions extends ProxyStartOptions {
@@ -49,6 +50,8 @@ export interface ZtunnelAddresses {
   /** Inbound plaintext capture (nftables mode only). */
   readonly inboundPlaintext: SocketAddress | undefined;
   readonly socks5: SocketAddress | undefined;
+  /** Per-pod SOCKS5 (the loopback mode): one listener per address of every pod on this node. */
+  readonly socks5Pods: SocketAddress[];
   readonly metrics: SocketAddress;
   readonly readiness: SocketAddress;
 }
@@ -119,7 +122,7 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
     const selfPorts = new Set<number>(config.capture === 'nftables' ? [config.outboundPort, config.inboundPlaintextPort] : []);
     const outbound = new Outbound({
       node: config.node, state, identity, pool, connections, hbonePort: config.hbonePort, connectTimeoutMs: config.connectTimeoutMs,
-      isSelf: (d) => selfPorts.has(d.port) || selfAddresses.has(formatAuthority(d)), logger: log,
+      isSelf: (d) => selfPorts.has(d.port) || selfAddresses.has(formatAuthority(d)) || podSocks5?.has(d) === true, logger: log,
       ...(options.pick === undefined ? {} : { pick: options.pick }),
     });
     const drain = new Drain();
@@ -141,10 +144,21 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
       cleanups.push({ name: listener.name, run: () => listener.close() });
       return listener;
     };
+    const socks5Options = {
+      outbound, connections, handshakeTimeoutMs: 10_000, logger: log,
+      resolveName: (name: string, sourceIp: string) => resolveName(state, name, sourceIp),
+    };
     let socks5: TcpListener | undefined;
     if (config.socks5 !== undefined) {
-      socks5 = await bind(new TcpListener('SOCKS5', socks5Handler({ outbound, connections, handshakeTimeoutMs: 10_000, logger: log }), log), config.socks5, false);
+      socks5 = await bind(new TcpListener('SOCKS5', socks5Handler(socks5Options), log), config.socks5, false);
       selfAddresses.add(formatAuthority(socks5.address));
+    }
+    let podSocks5: WorkloadListeners | undefined;
+    if (config.socks5PodsPort !== undefined) {
+      const perPod = new WorkloadListeners(config.socks5PodsPort, socks5Handler({ ...socks5Options, perPod: true }), log, 'SOCKS5');
+      podSocks5 = perPod;
+      drain.register(perPod);
+      cleanups.push({ name: 'SOCKS5 listeners', run: () => perPod.close() });
     }
     let captureListeners: { hbone: TcpListener; outbound: TcpListener; plaintext: TcpListener } | undefined;
     let workloadListeners: WorkloadListeners | undefined;
@@ -177,6 +191,7 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
       outbound: captureListeners?.outbound.address,
       inboundPlaintext: captureListeners?.plaintext.address,
       socks5: socks5?.address,
+      get socks5Pods() { return podSocks5?.addresses() ?? []; },
       metrics: boundAddress(metricsServer.address()),
       readiness: boundAddress(readinessServer.address()),
     };
@@ -207,7 +222,7 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
           readiness: { ready: readiness.ready, reason: readiness.notReady(), blockers: readiness.blockers() },
           discovery: { connected: discovery.connected, version: state.version, counts: state.counts() },
           capture: capture.status(),
-          listeners: { ...addressesJson(addresses), failures: workloadListeners?.failures() ?? [] },
+          listeners: { ...addressesJson(addresses), failures: [...workloadListeners?.failures() ?? [], ...podSocks5?.failures() ?? []] },
           localWorkloads: state.localWorkloads().map((w) => `${w.namespace}/${w.name}`),
           workloads: state.workloads(),
           services: state.services(),
@@ -242,6 +257,7 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
         .then(async () => {
           await capture.setEnrolled(local);
           await workloadListeners?.reconcile(local);
+          await podSocks5?.reconcile(state.nodeAddresses());
         })
         .catch((error: unknown) => log.error({ err: causeChain(error).join(': ') }, 'could not apply the local workloads'));
     };
@@ -320,6 +336,7 @@ function addressesJson(addresses: ZtunnelAddresses): Record<string, string | str
     outbound: one(addresses.outbound),
     inboundPlaintext: one(addresses.inboundPlaintext),
     socks5: one(addresses.socks5),
+    socks5Pods: addresses.socks5Pods.map(formatAuthority),
     metrics: one(addresses.metrics),
     readiness: one(addresses.readiness),
   };

@@ -21,13 +21,19 @@ export interface ZtunnelConfig extends ProxySettings {
   inboundPlaintextPort: number;
   /** SOCKS5 outbound; undefined when `off`. */
   socks5: HostPort | undefined;
+  /**
+   * SOCKS5 at every local pod's address on this port, the pod being the
+   * address connected to (the loopback mode, where pods share one network);
+   * undefined when `off` (the default).
+   */
+  socks5PodsPort: number | undefined;
   /** nftables table name (nftables mode). */
   table: string;
 }
 
 export const CONFIG_KEYS = [
   'node', 'control-plane', 'control-plane-identity', 'ca-root-file', 'bootstrap-token-file', 'trust-domain', 'capture',
-  'hbone-port', 'outbound-port', 'inbound-plaintext-port', 'socks5', 'metrics', 'readiness', 'admin-socket',
+  'hbone-port', 'outbound-port', 'inbound-plaintext-port', 'socks5', 'socks5-pods', 'metrics', 'readiness', 'admin-socket',
   'drain-deadline', 'connect-timeout', 'log-level', 'table',
 ] as const;
 
@@ -50,6 +56,7 @@ export function parseZtunnelConfig(record: ConfigRecord, source = 'ztunnel confi
   if (!NODE_NAME.test(node)) throw reader.error('node', node, 'must be a Kubernetes node name (lowercase letters, digits, "-" and ".")');
   const shared = readProxySettings(reader);
   const socks5Text = reader.string('socks5', DEFAULT_SOCKS5);
+  const socks5PodsText = reader.string('socks5-pods', 'off');
   const table = reader.string('table', DEFAULT_TABLE);
   if (!NFT_TABLE.test(table)) throw reader.error('table', table, 'must be an nftables name: a letter, then letters, digits, "_" or "-"');
   const config: ZtunnelConfig = {
@@ -61,8 +68,15 @@ export function parseZtunnelConfig(record: ConfigRecord, source = 'ztunnel confi
     outboundPort: reader.int('outbound-port', DEFAULT_OUTBOUND_PORT, { min: 1, max: 65535 }),
     inboundPlaintextPort: reader.int('inbound-plaintext-port', DEFAULT_INBOUND_PLAINTEXT_PORT, { min: 1, max: 65535 }),
     socks5: socks5Text === 'off' ? undefined : reader.hostPort('socks5', DEFAULT_SOCKS5),
+    socks5PodsPort: socks5PodsText === 'off' ? undefined : reader.int('socks5-pods', 0, { min: 1, max: 65535 }),
     table,
   };
+  if (config.socks5PodsPort !== undefined && config.capture === 'nftables') {
+    throw reader.error('socks5-pods', socks5PodsText, 'is for the loopback mode (capture none); with nftables capture pods need no proxy');
+  }
+  if (config.socks5PodsPort !== undefined && config.socks5PodsPort === config.hbonePort) {
+    throw reader.error('socks5-pods', socks5PodsText, 'is also hbone-port; per-pod listeners need their own port');
+  }
   if (config.capture === 'nftables') {
     const ports = new Map<number, string>();
     for (const [key, port] of [['hbone-port', config.hbonePort], ['outbound-port', config.outboundPort], ['inbound-plaintext-port', config.inboundPlaintextPort]] as const) {

@@ -90,6 +90,11 @@ export class ZtunnelState implements MeshLookup {
     return [...new Set(this.localWorkloads().flatMap((w) => w.addresses))].sort();
   }
 
+  /** Every address of every workload on this node, in the mesh or not, sorted. */
+  nodeAddresses(): string[] {
+    return [...new Set(this.view.workloadsOnNode(this.node).flatMap((w) => w.addresses))].sort();
+  }
+
   /** The identities local enrolled workloads run as. */
   localIdentities(): Set<string> {
     return new Set(this.localWorkloads().map((w) => w.identity));

@@ -27,6 +27,8 @@ settings (flag, or environment variable AMBIT_ZTUNNEL_<SETTING with - as _>):
   --outbound-port PORT            outbound capture, nftables mode (default 15001)
   --inbound-plaintext-port PORT   inbound plaintext capture, nftables mode (default 15006)
   --socks5 HOST:PORT|off          SOCKS5 outbound (default 127.0.0.1:15080)
+  --socks5-pods PORT|off          SOCKS5 at every local pod's address, the pod being the address
+                                  connected to (loopback mode, capture none) (default off)
   --metrics HOST:PORT             Prometheus metrics (default 127.0.0.1:15020)
   --readiness HOST:PORT           /healthz/ready (default 127.0.0.1:15021)
   --admin-socket PATH             admin API unix socket, mode 0600 (required)

@@ -2,7 +2,8 @@
 // listener is bound per local enrolled address and follows discovery: bound
 // when a workload appears, closed when it leaves. Accepted connections go to
 // the one HBONE server, which picks the identity by the local address. A bind
-// that fails (the address is not configured yet) is retried.
+// that fails (the address is not configured yet) is retried. The loopback
+// mode's per-pod SOCKS5 listeners are a second set of the same kind.
 import type net from 'node:net';
 import type { DrainParticipant, Logger } from '@ambit/core';
 import type { SocketAddress } from '@ambit/api';
@@ -25,8 +26,16 @@ export class WorkloadListeners implements DrainParticipant {
 
   private readonly log: Logger;
 
-  constructor(private readonly port: number, private readonly accept: (socket: net.Socket) => void, private readonly logger: Logger) {
-    this.log = logger.child({ component: 'hbone-listeners' });
+  constructor(
+    private readonly port: number, private readonly accept: (socket: net.Socket) => void, private readonly logger: Logger,
+    private readonly kind: 'HBONE' | 'SOCKS5' = 'HBONE',
+  ) {
+    this.log = logger.child({ component: kind === 'HBONE' ? 'hbone-listeners' : 'socks5-listeners' });
+  }
+
+  /** Whether `address` is one of these listeners (connecting there would loop). */
+  has(address: SocketAddress): boolean {
+    return address.port === this.port && this.listeners.has(address.ip);
   }
 
   /** Makes the bound set exactly `addresses`; concurrent calls apply in order. */
@@ -73,19 +82,20 @@ export class WorkloadListeners implements DrainParticipant {
       // The pod is gone: so is anything connected to it.
       listener.close();
       this.listeners.delete(ip);
-      this.log.info({ address: `${ip}:${this.port}` }, 'HBONE listener removed');
+      this.log.info({ address: `${ip}:${this.port}` }, `${this.kind} listener removed`);
     }
     for (const ip of this.failed.keys()) if (!wanted.has(ip)) this.failed.delete(ip);
     for (const ip of wanted) {
       if (this.listeners.has(ip) || this.stopped) continue;
-      const listener = new TcpListener(`HBONE for ${ip}`, this.accept, this.logger, { allowHalfOpen: false });
+      // HBONE is HTTP/2 (no half-open); SOCKS5 carries TCP, half-closes included.
+      const listener = new TcpListener(`${this.kind} for ${ip}`, this.accept, this.logger, { allowHalfOpen: this.kind === 'SOCKS5' });
       try {
         await listener.listen(ip, this.port);
         this.listeners.set(ip, listener);
         this.failed.delete(ip);
       } catch (error) {
         const message = (error as Error).message;
-        if (this.failed.get(ip) !== message) this.log.error({ address: `${ip}:${this.port}`, err: message }, 'cannot bind an HBONE listener for a local workload; retrying');
+        if (this.failed.get(ip) !== message) this.log.error({ address: `${ip}:${this.port}`, err: message }, `cannot bind a${this.kind === 'HBONE' ? 'n' : ''} ${this.kind} listener for a local workload; retrying`);
         this.failed.set(ip, message);
       }
     }

@@ -15,7 +15,7 @@ import { guessInboundService, type ZtunnelState } from '../state.js';
 import type { Connection, ConnectionContext, ConnectionTable, Via } from './connections.js';
 import { joinSockets, reset } from './copy.js';
 import { refusal, refusalReasonFor } from './flags.js';
-import { describeRoute, randomPicker, resolveOutbound, type Picker, type Route } from './resolve.js';
+import { describeRoute, randomPicker, resolveDirect, resolveOutbound, type Picker, type Route } from './resolve.js';
 
 export interface OutboundOptions {
   node: string;
@@ -40,6 +40,14 @@ export interface OutboundRequest {
   /** The original destination. */
   destination: SocketAddress;
   via: Extract<Via, 'socks5' | 'capture'>;
+  /** The source pod's address when it is not the client's own (a per-pod SOCKS5 listener's address). */
+  source?: string;
+  /**
+   * A source pod on this node that is not in the mesh: refused (default), or
+   * connected directly as itself, service VIPs resolved to an endpoint (the
+   * loopback mode, where nothing else plays kube-proxy).
+   */
+  outsideMesh?: 'refuse' | 'direct';
   /** SOCKS5 answers once the upstream is connected or refused; captured connections are reset on refusal. */
   answer?: (result: AnswerResult) => void;
 }
@@ -60,14 +68,19 @@ export class Outbound {
   async handle(request: OutboundRequest): Promise<void> {
     const { socket, destination, via } = request;
     const id = connectionId();
-    const clientIp = normalizeIp(socket.remoteAddress ?? '');
-    const src = clientIp === '' ? 'unknown' : formatAuthority({ ip: clientIp, port: socket.remotePort ?? 0 });
-    const known: Record<string, unknown> = { conn: id, via, src, dst: formatAuthority(destination) };
+    const peerIp = normalizeIp(socket.remoteAddress ?? '');
+    const clientIp = request.source ?? peerIp;
+    const src = peerIp === '' ? 'unknown' : formatAuthority({ ip: peerIp, port: socket.remotePort ?? 0 });
+    const known: Record<string, unknown> = { conn: id, via, src, dst: formatAuthority(destination), ...(request.source === undefined ? {} : { pod: request.source }) };
 
     // Phase 1: the context. Who is asking, and where do the bytes go?
     let source: Workload;
     let route: Route;
     try {
+      if (request.outsideMesh === 'direct') {
+        const pod = this.options.state.workloadByAddress(clientIp);
+        if (pod !== undefined && pod.node === this.options.node && pod.protocol !== 'HBONE') return await this.direct(request, pod, clientIp, id, src, known);
+      }
       source = this.sourceOf(clientIp);
       known.source = source.identity;
       if (this.options.isSelf?.(destination) === true) {
@@ -119,6 +132,39 @@ export class Outbound {
     }
     connection.close(outcome);
     if (upstream.kind === 'socket') upstream.inbound?.close(outcome);
+  }
+
+  /**
+   * A pod of this node outside the mesh, connected as itself (source address
+   * its own) to the endpoint a VIP stands for: what kube-proxy would do for it.
+   */
+  private async direct(request: OutboundRequest, pod: Workload, podIp: string, id: string, src: string, known: Record<string, unknown>): Promise<void> {
+    const { socket, destination, via } = request;
+    known.source = `${pod.namespace}/${pod.name}`;
+    if (this.options.isSelf?.(destination) === true) {
+      throw refusal('bad-request', 'self-call', 'NR', `${formatAuthority(destination)} is this ztunnel's own listener`, { hint: 'connecting there would loop' });
+    }
+    const { target, service, workload } = resolveDirect(this.options.state, destination, this.pick);
+    known.route = `direct ${formatAuthority(target)}`;
+    const connection = this.options.connections.open(id, {
+      direction: 'outbound', via, src, dst: formatAuthority(destination), upstream: formatAuthority(target),
+      source: { workload: pod }, destination: { workload, service }, securityPolicy: 'none',
+    });
+    let upstream: net.Socket;
+    try {
+      upstream = await dialTcp(target, { timeoutMs: this.options.connectTimeoutMs, localAddress: podIp });
+    } catch (error) {
+      this.refuse(request, known, error);
+      connection.close({ sent: 0, received: 0, error });
+      return;
+    }
+    if (socket.destroyed) {
+      upstream.destroy();
+      connection.close({ sent: 0, received: 0, error: new AmbitError('closed', 'the client left before the upstream was connected') });
+      return;
+    }
+    request.answer?.({ ok: true });
+    connection.close(await joinSockets(socket, upstream));
   }
 
   /** The source must be a workload enrolled on this node: its identity is the one presented. */

@@ -1,9 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { AmbitError } from '@ambit/core';
-import { socketAddress, type WaypointBinding } from '@ambit/api';
+import { formatAuthority, socketAddress, type WaypointBinding } from '@ambit/api';
 import { ListLookup, service, workload } from '../testing.js';
-import { describeRoute, resolveOutbound, type Route } from './resolve.js';
+import { describeRoute, resolveDirect, resolveOutbound, serviceVipByName, type Route } from './resolve.js';
 
 const waypoint: WaypointBinding = { gateway: 'demo/waypoint', address: '10.0.0.50', port: 15008, identity: 'spiffe://cluster.local/ns/demo/sa/waypoint' };
 const client = workload('client', { ip: '10.0.0.1' });
@@ -116,4 +116,42 @@ describe('outbound resolution', () => {
       });
     });
   }
+});
+
+describe('service names (SOCKS5 names in the loopback mode)', () => {
+  const services = [echo, behindWaypoint, service('echo', { namespace: 'other', vips: ['10.96.1.10'] }), service('headless', { vips: [] })];
+  const cases: { name: string; from?: string; vip: string | undefined }[] = [
+    { name: 'echo.demo.svc.cluster.local', vip: '10.96.0.10' },
+    { name: 'ECHO.demo.svc.cluster.local.', vip: '10.96.0.10' },
+    { name: 'echo.demo.svc', vip: '10.96.0.10' },
+    { name: 'echo.other', vip: '10.96.1.10' },
+    { name: 'echo', from: 'demo', vip: '10.96.0.10' },
+    { name: 'echo', from: 'other', vip: '10.96.1.10' },
+    { name: 'echo', vip: undefined },
+    { name: 'front', from: 'other', vip: undefined },
+    { name: 'headless.demo', vip: undefined },
+    { name: 'echo.nowhere', vip: undefined },
+  ];
+  for (const c of cases) {
+    it(`${c.name}${c.from === undefined ? '' : ` from ${c.from}`} → ${c.vip ?? 'nothing'}`, () => {
+      assert.equal(serviceVipByName(services, c.name, c.from), c.vip);
+    });
+  }
+});
+
+describe('direct connections of pods outside the mesh (loopback kube-proxy)', () => {
+  it('sends a VIP to a healthy endpoint, skipping waypoints and HBONE', () => {
+    const route = resolveDirect(lookup, socketAddress('10.96.0.11', 80));
+    assert.equal(formatAuthority(route.target), '10.0.1.2:8080');
+    assert.equal(route.service?.name, 'front');
+    assert.equal(route.workload?.name, 'remote');
+  });
+  it('leaves other addresses alone', () => {
+    assert.equal(formatAuthority(resolveDirect(lookup, socketAddress('10.0.1.4', 8080)).target), '10.0.1.4:8080');
+    assert.equal(resolveDirect(lookup, socketAddress('10.0.1.4', 8080)).workload?.name, 'guarded');
+    assert.deepEqual(resolveDirect(lookup, socketAddress('192.0.2.1', 80)), { target: socketAddress('192.0.2.1', 80) });
+  });
+  it('refuses a VIP with nothing healthy behind it', () => {
+    assert.throws(() => resolveDirect(lookup, socketAddress('10.96.0.12', 80)), /no healthy endpoint/);
+  });
 });

@@ -119,3 +119,36 @@ export function describeRoute(route: Route): string {
     case 'passthrough': return `passthrough ${formatAuthority(route.target)}`;
   }
 }
+
+/**
+ * The VIP of the service `name` stands for, as a pod in `namespace` would
+ * resolve it: `svc.ns.svc.<domain>`, `svc.ns.svc`, `svc.ns`, or `svc` in the
+ * pod's own namespace. Undefined when no service (with a VIP) has that name.
+ */
+export function serviceVipByName(services: readonly Service[], name: string, namespace: string | undefined): string | undefined {
+  const wanted = name.toLowerCase().replace(/\.$/, '');
+  const found = services.find((service) => {
+    if (service.vips.length === 0) return false;
+    const short = `${service.name}.${service.namespace}`;
+    return service.hostname === wanted || short === wanted || `${short}.svc` === wanted
+      || (namespace !== undefined && service.namespace === namespace && service.name === wanted);
+  });
+  return found?.vips[0];
+}
+
+/**
+ * Where a pod outside the mesh reaches `destination` (the loopback mode's
+ * kube-proxy): a service VIP becomes one healthy endpoint, anything else is
+ * itself. No waypoint, no HBONE: the pod is not in the mesh.
+ */
+export function resolveDirect(lookup: MeshLookup, destination: SocketAddress, pick: Picker = randomPicker): { target: SocketAddress; service?: Service; workload?: Workload } {
+  const service = lookup.serviceByVip(destination.ip);
+  if (service === undefined) {
+    const workload = lookup.workloadByAddress(destination.ip);
+    return { target: destination, ...(workload === undefined ? {} : { workload }) };
+  }
+  const endpoint = chooseEndpoint(service, destination, pick);
+  const target = socketAddress(endpoint.address, endpoint.ports[destination.port] as number);
+  const workload = lookup.workload(endpoint.workloadUid) ?? lookup.workloadByAddress(endpoint.address);
+  return { target, service, ...(workload === undefined ? {} : { workload }) };
+}

@@ -2,7 +2,8 @@ import { describe, it, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { AmbitError } from '@ambit/core';
-import { encodeReply, negotiate, parseGreeting, parseRequest, Reply, replyFor } from './socks5.js';
+import { socketAddress, formatAuthority } from '@ambit/api';
+import { encodeReply, isNamed, negotiate, parseGreeting, parseRequest, Reply, replyFor } from './socks5.js';
 import { refusal } from './flags.js';
 
 const request = (atyp: number, address: number[], port: number, command = 1): Buffer =>
@@ -36,11 +37,16 @@ describe('SOCKS5 request', () => {
       const parsed = parseRequest(Buffer.concat([c.bytes, Buffer.from('GET /')]));
       assert.equal(parsed.kind, 'ok');
       if (parsed.kind !== 'ok') return;
-      assert.equal(parsed.destination.ip, c.ip);
-      assert.equal(parsed.destination.port, c.port);
+      assert.deepEqual(parsed.destination, socketAddress(c.ip, c.port));
       assert.equal(parsed.length, c.bytes.length, 'bytes after the request are not part of it');
     });
   }
+
+  it('keeps a DNS name for the listener to resolve, lowercased and without the final dot', () => {
+    const bytes = domain('Echo.Demo.svc.cluster.local.', 8080);
+    const parsed = parseRequest(bytes);
+    assert.deepEqual(parsed, { kind: 'ok', destination: { name: 'echo.demo.svc.cluster.local', port: 8080 }, length: bytes.length });
+  });
 
   it('waits for a complete request', () => {
     const full = request(1, [10, 0, 0, 1], 80);
@@ -50,7 +56,8 @@ describe('SOCKS5 request', () => {
   const bad: { name: string; bytes: Buffer; reply: number; reason: RegExp }[] = [
     { name: 'BIND', bytes: request(1, [10, 0, 0, 1], 80, 2), reply: Reply.commandNotSupported, reason: /only CONNECT/ },
     { name: 'UDP ASSOCIATE', bytes: request(1, [10, 0, 0, 1], 80, 3), reply: Reply.commandNotSupported, reason: /command 3/ },
-    { name: 'a name to resolve', bytes: domain('echo.demo.svc', 80), reply: Reply.addressTypeNotSupported, reason: /never resolves names/ },
+    { name: 'a name that is no DNS name', bytes: domain('echo demo/../x', 80), reply: Reply.hostUnreachable, reason: /neither an IP address nor a DNS name/ },
+    { name: 'a name with port 0', bytes: domain('echo.demo', 0), reply: Reply.hostUnreachable, reason: /echo\.demo has port 0/ },
     { name: 'an unknown address type', bytes: request(9, [1, 2, 3, 4], 80), reply: Reply.addressTypeNotSupported, reason: /address type 9/ },
     { name: 'port 0', bytes: request(1, [10, 0, 0, 1], 0), reply: Reply.hostUnreachable, reason: /port 0/ },
   ];
@@ -102,7 +109,7 @@ describe('SOCKS5 handshake on a socket', () => {
       await new Promise((resolve) => setImmediate(resolve));
     }
     const result = await negotiated;
-    assert.equal(`${result.destination.ip}:${result.destination.port}`, '10.0.0.9:8080');
+    assert.equal(isNamed(result.destination) ? result.destination.name : formatAuthority(result.destination), '10.0.0.9:8080');
     const received: Buffer[] = [];
     client.on('data', (chunk: Buffer) => received.push(chunk));
     result.reply(Reply.succeeded);

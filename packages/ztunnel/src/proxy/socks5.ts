@@ -1,13 +1,19 @@
 // SOCKS5 (RFC 1928) for explicit outbound use without capture: CONNECT only,
-// no authentication only, destinations as IPv4, IPv6 or a domain name that is
-// a literal IP (names are never resolved here). The parsers are pure; the
+// no authentication only, destinations as IPv4, IPv6 or a domain name (an IP
+// literal, or a name the listener resolves: mesh service names first, as
+// `socks5h://` clients such as curl send them). The parsers are pure; the
 // handshake reads from a socket until a request is complete and leaves any
 // bytes the client pipelined after it on the socket.
+//
+// Two kinds of listener: the node's (the source pod is the client's address)
+// and, in the loopback mode, one per pod at <pod IP>:<port> (the source pod is
+// the address the client connected to; a pod outside the mesh is connected
+// directly, as the pod itself, the way kube-proxy would).
 import { isIP, type Socket } from 'node:net';
 import { causeChain, findAmbitError, type Logger } from '@ambit/core';
 import { formatAuthority, normalizeIp, socketAddress, type SocketAddress } from '@ambit/api';
 import type { ConnectionTable } from './connections.js';
-import { responseFlagFor } from './flags.js';
+import { refusalReasonFor, responseFlagFor } from './flags.js';
 import type { Outbound } from './outbound.js';
 
 export const SOCKS_VERSION = 0x05;
@@ -38,10 +44,23 @@ export type GreetingParse =
   | { kind: 'invalid'; reason: string }
   | { kind: 'ok'; methods: number[]; length: number };
 
+/** A destination given by name (SOCKS5 address type 3, not an IP literal). */
+export interface NamedDestination {
+  name: string;
+  port: number;
+}
+
 export type RequestParse =
   | { kind: 'incomplete' }
   | { kind: 'invalid'; reason: string; reply: ReplyCode }
-  | { kind: 'ok'; destination: SocketAddress; length: number };
+  | { kind: 'ok'; destination: SocketAddress | NamedDestination; length: number };
+
+// A DNS name: labels of letters, digits and '-', dot-separated, an optional final dot.
+const DNS_NAME = /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+export function isNamed(destination: SocketAddress | NamedDestination): destination is NamedDestination {
+  return 'name' in destination;
+}
 
 /** VER NMETHODS METHODS... */
 export function parseGreeting(buffer: Buffer): GreetingParse {
@@ -64,6 +83,7 @@ export function parseRequest(buffer: Buffer): RequestParse {
   }
   const atyp = buffer[3] as number;
   let ip: string;
+  let name: string | undefined;
   let offset: number;
   switch (atyp) {
     case ATYP_IPV4:
@@ -83,24 +103,26 @@ export function parseRequest(buffer: Buffer): RequestParse {
       if (buffer.length < 5) return { kind: 'incomplete' };
       const length = buffer[4] as number;
       if (buffer.length < 5 + length + 2) return { kind: 'incomplete' };
-      const name = buffer.subarray(5, 5 + length).toString('latin1');
-      const literal = name.startsWith('[') && name.endsWith(']') ? name.slice(1, -1) : name;
-      if (isIP(literal) === 0) {
-        return {
-          kind: 'invalid', reason: `destination ${JSON.stringify(name)} is a name; this proxy never resolves names, connect to an IP address`,
-          reply: Reply.addressTypeNotSupported,
-        };
-      }
-      ip = isIP(literal) === 6 ? canonicalIPv6(literal) : literal;
+      const text = buffer.subarray(5, 5 + length).toString('latin1');
+      const literal = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
       offset = 5 + length;
+      if (isIP(literal) !== 0) {
+        ip = isIP(literal) === 6 ? canonicalIPv6(literal) : literal;
+        break;
+      }
+      if (!DNS_NAME.test(text)) {
+        return { kind: 'invalid', reason: `destination ${JSON.stringify(text)} is neither an IP address nor a DNS name`, reply: Reply.hostUnreachable };
+      }
+      ip = '';
+      name = text.toLowerCase().replace(/\.$/, '');
       break;
     }
     default:
       return { kind: 'invalid', reason: `address type ${atyp} is not supported`, reply: Reply.addressTypeNotSupported };
   }
   const port = buffer.readUInt16BE(offset);
-  if (port === 0) return { kind: 'invalid', reason: `destination ${ip} has port 0`, reply: Reply.hostUnreachable };
-  return { kind: 'ok', destination: socketAddress(ip, port), length: offset + 2 };
+  if (port === 0) return { kind: 'invalid', reason: `destination ${name ?? ip} has port 0`, reply: Reply.hostUnreachable };
+  return { kind: 'ok', destination: name === undefined ? socketAddress(ip, port) : { name, port }, length: offset + 2 };
 }
 
 /**
@@ -112,7 +134,7 @@ export function encodeReply(code: ReplyCode): Buffer {
 }
 
 export interface Socks5Request {
-  destination: SocketAddress;
+  destination: SocketAddress | NamedDestination;
   /** Answers the request; anything but success ends the connection. */
   reply(code: ReplyCode): void;
 }
@@ -186,6 +208,13 @@ export interface Socks5Options {
   outbound: Outbound;
   connections: ConnectionTable;
   handshakeTimeoutMs: number;
+  /** The IP a name stands for, asked by the pod at `sourceIp` (rejects with a refusal when there is none). */
+  resolveName: (name: string, sourceIp: string) => Promise<string>;
+  /**
+   * A per-pod listener: the pod is the address the client connected to, not
+   * the client's own, and a pod outside the mesh is connected directly.
+   */
+  perPod?: boolean;
   logger: Logger;
 }
 
@@ -193,14 +222,32 @@ export interface Socks5Options {
 export function socks5Handler(options: Socks5Options): (socket: Socket) => void {
   const log = options.logger.child({ component: 'socks5' });
   return (socket) => {
-    const src = formatAuthority({ ip: normalizeIp(socket.remoteAddress ?? '0.0.0.0'), port: socket.remotePort ?? 0 });
+    const clientIp = normalizeIp(socket.remoteAddress ?? '0.0.0.0');
+    const src = formatAuthority({ ip: clientIp, port: socket.remotePort ?? 0 });
+    const pod = options.perPod === true ? normalizeIp(socket.localAddress ?? '') : undefined;
     negotiate(socket, options.handshakeTimeoutMs).then(
-      (request) => options.outbound.handle({
-        socket,
-        destination: request.destination,
-        via: 'socks5',
-        answer: (result) => request.reply(result.ok ? Reply.succeeded : replyFor(result.error)),
-      }),
+      async (request) => {
+        let destination: SocketAddress;
+        if (isNamed(request.destination)) {
+          const { name, port } = request.destination;
+          try {
+            destination = socketAddress(await options.resolveName(name, pod ?? clientIp), port);
+          } catch (error) {
+            options.connections.refused('outbound', refusalReasonFor(error), { via: 'socks5', src, dst: `${name}:${port}` }, error);
+            request.reply(replyFor(error));
+            return;
+          }
+        } else {
+          destination = request.destination;
+        }
+        await options.outbound.handle({
+          socket,
+          destination,
+          via: 'socks5',
+          ...(pod === undefined ? {} : { source: pod, outsideMesh: 'direct' as const }),
+          answer: (result) => request.reply(result.ok ? Reply.succeeded : replyFor(result.error)),
+        });
+      },
       (error: unknown) => options.connections.refused('outbound', 'socks5-handshake', { via: 'socks5', src }, error),
     ).catch((error: unknown) => {
       // A bug, not a refusal: keep serving, say so loudly.
