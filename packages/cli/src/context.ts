@@ -3,6 +3,7 @@
 // socket. `--context kube` (or `--kubeconfig FILE`): a Kubernetes cluster's
 // API server, for the commands that only read and write objects.
 import { access } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { AmbitError, isAmbitError } from '@ambit/core';
 import { API_SOCKET_FILE, RemoteStore, type KubeObject, type Store } from '@ambit/control-plane';
@@ -11,6 +12,14 @@ import type { KubernetesStore } from '@ambit/control-plane/kubernetes';
 import { usage } from './errors.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/ambit';
+
+/** Where a user without root keeps a (loopback) mesh: $XDG_STATE_HOME/ambit, else ~/.local/state/ambit. */
+export function userStateDir(): string {
+  const base = process.env.XDG_STATE_HOME !== undefined && process.env.XDG_STATE_HOME !== ''
+    ? process.env.XDG_STATE_HOME
+    : join(homedir(), '.local', 'state');
+  return join(base, 'ambit');
+}
 export const CONTEXTS = ['local', 'kube'] as const;
 export type ContextName = (typeof CONTEXTS)[number];
 
@@ -44,7 +53,7 @@ export interface ContextOptions {
 }
 
 export function stateDirOf(options: { stateDir?: string }): string {
-  return options.stateDir ?? process.env.AMBIT_STATE_DIR ?? DEFAULT_STATE_DIR;
+  return options.stateDir ?? process.env.AMBIT_STATE_DIR ?? (process.getuid?.() === 0 ? DEFAULT_STATE_DIR : userStateDir());
 }
 
 /** The context the global options select: kube when asked for or given a kubeconfig, else local. */

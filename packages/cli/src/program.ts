@@ -47,7 +47,7 @@ export async function run(argv: readonly string[], io: Io = PROCESS_IO): Promise
 function build(io: Io, setCode: (code: number) => void): Command {
   const program = new Command('ambit')
     .description('Ambit: an ambient-mode service mesh. The local mesh runs on this machine (network namespaces; needs root).')
-    .option('--state-dir <dir>', 'the local mesh state directory (default $AMBIT_STATE_DIR or /var/lib/ambit)')
+    .option('--state-dir <dir>', 'the local mesh state directory (default $AMBIT_STATE_DIR, else /var/lib/ambit for root and ~/.local/state/ambit for other users)')
     .option('--context <context>', 'local (the local mesh, default) or kube (a Kubernetes cluster)')
     .option('--kubeconfig <file>', 'the cluster\'s kubeconfig (implies --context kube; default $KUBECONFIG or ~/.kube/config)')
     .option('--debug', 'show stack traces on errors')
@@ -92,11 +92,15 @@ function build(io: Io, setCode: (code: number) => void): Command {
     .description('build the local cluster, start the control plane, a ztunnel per node and the demo workloads')
     .option('--nodes <n>', 'number of nodes', '2')
     .option('--no-demo', 'skip the demo workloads')
-    .action(async (options: { nodes: string; demo: boolean }) => {
+    .option('--loopback', 'the loopback mode: no root, no network namespaces, no capture; pods use their ztunnel as a SOCKS5 proxy')
+    .action(async (options: { nodes: string; demo: boolean; loopback?: boolean }) => {
       requireLocal('up', 'it builds the mesh on this machine');
       const nodes = Number(options.nodes);
       if (!Number.isInteger(nodes) || nodes < 1 || nodes > 8) usage(`--nodes ${options.nodes} is not a number from 1 to 8`);
-      await up({ stateDir: stateDir(), nodes, demo: options.demo, out: (line) => io.out(`${line}\n`), spinner: io.tty === true });
+      await up({
+        stateDir: stateDir(), nodes, demo: options.demo, loopback: options.loopback === true,
+        out: (line) => io.out(`${line}\n`), spinner: io.tty === true,
+      });
     });
 
   program.command('down')

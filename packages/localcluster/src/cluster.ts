@@ -10,10 +10,14 @@
 // another process can `LocalCluster.load()` it or tear it down. One process
 // at a time should change a given cluster.
 import { promises as fs } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { AmbitError, silentLogger, type Logger } from '@ambit/core';
 import type { Store } from '@ambit/control-plane';
-import { CLUSTER_ADDRESS, freePodHost, freeVip, nodeAddress, podAddress, podCidr, podGateway } from './addressing.js';
+import {
+  CLUSTER_ADDRESS, CONTROL_PLANE_PORT, LOOPBACK_SOCKS5_PORT, freePodHost, freeVip, loopbackBlock, loopbackPlan, nodeAddress, podAddress, podCidr, podGateway,
+  type LoopbackPlan,
+} from './addressing.js';
 import { nftApply, type CommandResult } from './command.js';
 import { hostsFile, removeEtcNetns, writePodResolution } from './hosts.js';
 import { kubeProxyRuleset, serviceRules } from './kube-proxy.js';
@@ -29,7 +33,7 @@ import {
 } from './specs.js';
 import {
   LOGS_DIR, STATE_VERSION, lockState, readState, writeState,
-  type ClusterState, type NamespaceState, type NodeState, type PodState, type ProcessState, type ProcessTarget, type ServiceState,
+  type ClusterState, type NamespaceState, type NetworkMode, type NodeState, type PodState, type ProcessState, type ProcessTarget, type ServiceState,
 } from './state.js';
 import { clusterIdInUse, teardownCluster, unusedClusterId, type TeardownOptions, type TeardownReport } from './teardown.js';
 
@@ -43,6 +47,12 @@ export interface LocalClusterOptions {
   nodes?: number | readonly string[];
   /** 4-12 hex characters; default a fresh random 6. */
   id?: string;
+  /**
+   * Network namespaces (default; needs root) or the loopback mode: every
+   * address on lo, every process on the host, no capture and no kube-proxy —
+   * pods reach the mesh through their ztunnel's SOCKS5 proxy (ALL_PROXY).
+   */
+  network?: NetworkMode;
   /** Where Node/Namespace/ServiceAccount/Pod/Service objects are written (see also attachStore). */
   store?: Store;
   logger?: Logger;
@@ -95,20 +105,24 @@ export class LocalCluster {
         hint: `tear it down with teardownCluster('${id}') or choose another id`,
       });
     }
-    const nodes: NodeState[] = names.map((name, i) => ({
-      name, index: i + 1, netns: nodeNetns(id, name), address: nodeAddress(i + 1), podCidr: podCidr(i + 1), gateway: podGateway(i + 1),
-    }));
+    const loopback = options.network === 'loopback' ? loopbackPlan(await freeLoopbackBlock(id)) : undefined;
+    const nodes: NodeState[] = names.map((name, i) => (loopback === undefined
+      ? { name, index: i + 1, netns: nodeNetns(id, name), address: nodeAddress(i + 1), podCidr: podCidr(i + 1), gateway: podGateway(i + 1) }
+      : { name, index: i + 1, netns: '', address: loopback.nodeAddress(i + 1), podCidr: loopback.podCidr(i + 1), gateway: loopback.nodeAddress(i + 1) }));
     const state: ClusterState = {
-      version: STATE_VERSION, id, createdAt: new Date().toISOString(), clusterNetns: clusterNetns(id), clusterAddress: CLUSTER_ADDRESS,
+      version: STATE_VERSION, id, createdAt: new Date().toISOString(), network: options.network ?? 'netns',
+      clusterNetns: loopback === undefined ? clusterNetns(id) : '', clusterAddress: loopback?.clusterAddress ?? CLUSTER_ADDRESS,
       nodes, namespaces: [], pods: [], services: [], processes: [],
     };
     const cluster = new LocalCluster(options.stateDir, state, options.store, logger.child({ cluster: id }));
     try {
       // Written first, so a crash halfway is still found by teardownCluster(stateDir).
       await writeState(options.stateDir, state);
-      await createClusterNetwork(state.clusterNetns);
-      for (const node of nodes) await createNodeNetwork(state.clusterNetns, node, nodes);
-      await cluster.applyKubeProxy();
+      if (loopback === undefined) {
+        await createClusterNetwork(state.clusterNetns);
+        for (const node of nodes) await createNodeNetwork(state.clusterNetns, node, nodes);
+        await cluster.applyKubeProxy();
+      }
       await cluster.ensureNamespace('default');
       await writeState(options.stateDir, state);
       if (options.store !== undefined) await cluster.syncStore();
@@ -132,6 +146,10 @@ export class LocalCluster {
   }
 
   get id(): string { return this.state.id; }
+  get network(): NetworkMode { return this.state.network ?? 'netns'; }
+  private get loopback(): LoopbackPlan | undefined {
+    return this.network === 'loopback' ? loopbackPlan(loopbackBlock(this.state.clusterAddress)) : undefined;
+  }
   /** The bridge address in the cluster namespace; nodes and pods reach the control plane here. */
   get clusterAddress(): string { return this.state.clusterAddress; }
   get clusterNetns(): string { return this.state.clusterNetns; }
@@ -218,18 +236,23 @@ export class LocalCluster {
         throw new AmbitError('limit', `node ${node.name} has no free pod address in ${node.podCidr}`, { hint: 'remove a pod or place it on another node' });
       }
       const taken = new Set([this.state.clusterNetns, ...this.state.nodes.map((n) => n.netns), ...this.state.pods.map((p) => p.netns)]);
+      const loopback = this.loopback;
       const pod: PodState = {
-        namespace: options.namespace, name: options.name, node: node.name, netns: podNetns(this.id, options.namespace, options.name, taken),
-        ip: podAddress(node.index, host), host, serviceAccount, labels: { ...(options.labels ?? {}) }, ports, ready: options.ready ?? true,
+        namespace: options.namespace, name: options.name, node: node.name,
+        netns: loopback === undefined ? podNetns(this.id, options.namespace, options.name, taken) : '',
+        ip: loopback === undefined ? podAddress(node.index, host) : loopback.podAddress(node.index, host),
+        host, serviceAccount, labels: { ...(options.labels ?? {}) }, ports, ready: options.ready ?? true,
       };
       await this.ensureNamespace(pod.namespace);
-      try {
-        await createPodNetwork(node, pod);
-        await writePodResolution(pod.netns, hostsFile(pod, this.state.services));
-      } catch (error) {
-        await deleteNetns(pod.netns).catch(() => false);
-        await removeEtcNetns(pod.netns).catch(() => undefined);
-        throw error;
+      if (loopback === undefined) {
+        try {
+          await createPodNetwork(node, pod);
+          await writePodResolution(pod.netns, hostsFile(pod, this.state.services));
+        } catch (error) {
+          await deleteNetns(pod.netns).catch(() => false);
+          await removeEtcNetns(pod.netns).catch(() => undefined);
+          throw error;
+        }
       }
       this.state.pods.push(pod);
       await this.save();
@@ -249,12 +272,18 @@ export class LocalCluster {
   removePod(ref: PodRef): Promise<void> {
     return this.serial(async () => {
       const pod = this.findPod(ref);
-      // Everything we started there is inside the namespace, so its pid list is complete.
-      await stopProcesses(await netnsPids(pod.netns));
-      await deleteNetns(pod.netns);
-      await removeEtcNetns(pod.netns);
+      const ofPod = (p: ProcessState): boolean => p.target.kind === 'pod' && p.target.namespace === pod.namespace && p.target.name === pod.name;
+      if (this.network === 'loopback') {
+        // No namespace to empty: the processes started for the pod are the recorded ones.
+        await stopProcesses((await this.liveProcesses()).filter(ofPod).map((p) => p.pid));
+      } else {
+        // Everything we started there is inside the namespace, so its pid list is complete.
+        await stopProcesses(await netnsPids(pod.netns));
+        await deleteNetns(pod.netns);
+        await removeEtcNetns(pod.netns);
+      }
       this.state.pods = this.state.pods.filter((p) => p !== pod);
-      this.state.processes = this.state.processes.filter((p) => p.netns !== pod.netns);
+      this.state.processes = this.state.processes.filter((p) => !ofPod(p));
       await this.save();
       await this.applyKubeProxy();
       await this.writeObjects(`pod ${pod.namespace}/${pod.name}`, (store) => remove(store, 'Pod', pod.name, pod.namespace));
@@ -283,8 +312,9 @@ export class LocalCluster {
       if (this.state.services.some((s) => s.namespace === options.namespace && s.name === options.name)) {
         throw new AmbitError('already-exists', `service ${options.namespace}/${options.name} already exists`, { hint: 'remove it first or choose another name' });
       }
-      const vip = freeVip(this.state.services.map((s) => s.vip));
-      if (vip === undefined) throw new AmbitError('limit', 'no free service VIP in 10.96.0.0/16', { hint: 'remove unused services' });
+      const used = this.state.services.map((s) => s.vip);
+      const vip = this.loopback?.freeVip(used) ?? (this.network === 'loopback' ? undefined : freeVip(used));
+      if (vip === undefined) throw new AmbitError('limit', `no free service VIP in ${this.network === 'loopback' ? 'the loopback service range' : '10.96.0.0/16'}`, { hint: 'remove unused services' });
       const service: ServiceState = {
         namespace: options.namespace, name: options.name, vip, selector: { ...options.selector }, ports, labels: { ...(options.labels ?? {}) },
         ...(options.adopted === true ? { adopted: true } : {}),
@@ -429,11 +459,15 @@ export class LocalCluster {
   }
 
   private async applyKubeProxy(): Promise<void> {
+    // Loopback: the pods' ztunnel SOCKS5 proxies resolve VIPs (no DNAT without namespaces).
+    if (this.network === 'loopback') return;
     const ruleset = kubeProxyRuleset(serviceRules(this.state.services, this.state.pods));
     for (const node of this.state.nodes) await nftApply(node.netns, ruleset, `program services (kube-proxy) in ${node.netns}`);
   }
 
   private async writeHosts(): Promise<void> {
+    // Loopback: names are resolved by the pods' SOCKS5 proxy (socks5h).
+    if (this.network === 'loopback') return;
     for (const pod of this.state.pods) await writePodResolution(pod.netns, hostsFile(pod, this.state.services));
   }
 
@@ -471,11 +505,16 @@ export class LocalCluster {
     }
     const pod = this.findPod(target);
     const node = this.findNode(pod.node);
+    // Loopback: servers bind the pod's own address, clients go through the pod's SOCKS5 proxy.
+    const proxy = `socks5h://${pod.ip}:${LOOPBACK_SOCKS5_PORT}`;
+    const loopback: Record<string, string> = this.network === 'loopback'
+      ? { AMBIT_LISTEN_ADDRESS: pod.ip, ALL_PROXY: proxy, all_proxy: proxy, NO_PROXY: '', no_proxy: '' }
+      : {};
     return {
       netns: pod.netns, target: { kind: 'pod', namespace: pod.namespace, name: pod.name },
       env: {
         ...common, POD_NAME: pod.name, POD_NAMESPACE: pod.namespace, POD_IP: pod.ip, POD_SERVICE_ACCOUNT: pod.serviceAccount,
-        POD_VERSION: pod.labels['version'] ?? '', NODE_NAME: node.name, NODE_IP: node.address,
+        POD_VERSION: pod.labels['version'] ?? '', NODE_NAME: node.name, NODE_IP: node.address, ...loopback,
       },
     };
   }
@@ -503,4 +542,25 @@ export class LocalCluster {
     if (service === undefined) throw new AmbitError('not-found', `no service ${namespace}/${name} in local cluster ${this.id}`);
     return service;
   }
+}
+
+/**
+ * A loopback block for a new cluster: derived from its id, then the next one
+ * whose control-plane address can be bound (another loopback cluster holds it otherwise).
+ */
+async function freeLoopbackBlock(id: string): Promise<number> {
+  const start = Number.parseInt(id.slice(0, 4), 16) % 253;
+  for (let i = 0; i < 253; i++) {
+    const block = 2 + ((start + i) % 253);
+    if (await bindable(loopbackPlan(block).clusterAddress, CONTROL_PLANE_PORT)) return block;
+  }
+  throw new AmbitError('limit', 'every loopback block 127.2-254.0.1 has its control-plane port taken', { hint: 'tear down unused loopback clusters (ambit down)' });
+}
+
+function bindable(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
 }

@@ -1,11 +1,14 @@
 export { LocalCluster, DEFAULT_NODE_COUNT, DEFAULT_SERVICE_ACCOUNT } from './cluster.js';
+export type { NetworkMode } from './state.js';
 export type { LocalClusterOptions, LoadOptions, SpawnOptions, ClusterProcess } from './cluster.js';
 export type { PodRef, ProcessTargetRef, AddPodOptions, AddServiceOptions, ServicePortOptions } from './specs.js';
 export { teardownCluster, listClusters } from './teardown.js';
 export type { TeardownReport, TeardownOptions, LeftoverCluster } from './teardown.js';
 export {
   CLUSTER_ADDRESS, SERVICE_CIDR, CLUSTER_DOMAIN, BRIDGE_NAME, nodeAddress, podCidr, podGateway, podAddress,
+  LOOPBACK_SOCKS5_PORT, LOOPBACK_MAX_NODES, loopbackPlan,
 } from './addressing.js';
+export type { LoopbackPlan } from './addressing.js';
 export { clusterNetns, nodeNetns, clusterPrefix, validateClusterId, NETNS_PREFIX } from './names.js';
 export { KUBE_PROXY_TABLE, kubeProxyRuleset, serviceRules } from './kube-proxy.js';
 export type { Endpoint, ServiceRule } from './kube-proxy.js';
@@ -16,6 +19,7 @@ export type {
 } from './state.js';
 export type { CommandResult } from './command.js';
 export type { ExecOptions } from './processes.js';
+export { isAlive } from './processes.js';
 export { LocalMesh, BINS, CONTROL_PLANE_PORT, CONTROL_PLANE_DIR, ZTUNNEL_DIR, WAYPOINT_DIR, WAYPOINT_IMAGE } from './mesh.js';
 export { LocalKubelet, LABEL_DEPLOYMENT, LABEL_TEMPLATE_HASH, templateHash } from './kubelet.js';
 export type { ImageRuntime, RunContext, ContainerRun, KubeletOptions } from './kubelet.js';

@@ -21,11 +21,12 @@ import { AmbitError, DEFAULT_TRUST_DOMAIN, silentLogger, SpiffeId, type Logger }
 import { API_SOCKET_FILE, BOOTSTRAP_DIR, RemoteStore, writeBootstrapToken } from '@ambit/control-plane';
 import type { ClusterProcess, LocalCluster } from './cluster.js';
 import { isAlive } from './processes.js';
+import { CONTROL_PLANE_PORT, LOOPBACK_SOCKS5_PORT } from './addressing.js';
 import { LocalKubelet, type ContainerRun, type RunContext } from './kubelet.js';
 import type { PodRef } from './specs.js';
 import type { ProcessTarget } from './state.js';
 
-export const CONTROL_PLANE_PORT = 15012;
+export { CONTROL_PLANE_PORT };
 export const CONTROL_PLANE_DIR = 'control-plane';
 export const ZTUNNEL_DIR = 'ztunnel';
 const DEFAULT_READY_TIMEOUT_MS = 30_000;
@@ -132,10 +133,13 @@ export class LocalMesh {
     const { file } = await writeBootstrapToken(this.controlPlaneDir, { identity });
     const admin = join(this.cluster.stateDir, WAYPOINT_DIR, `${pod.namespace}.${pod.name}.sock`);
     await mkdir(join(this.cluster.stateDir, WAYPOINT_DIR), { recursive: true, mode: 0o700 });
+    // Loopback: every pod shares the host's network, so each listens on its own address only.
+    const listen = this.cluster.network === 'loopback' ? pod.ip : '0.0.0.0';
     const settings: Record<string, string> = {
       'control-plane': `${this.cluster.clusterAddress}:${CONTROL_PLANE_PORT}`,
       'ca-root-file': this.rootCertFile, 'bootstrap-token-file': file, 'admin-socket': admin,
-      metrics: '0.0.0.0:15020', readiness: '0.0.0.0:15021', 'log-level': this.options.logLevel ?? 'info',
+      metrics: `${listen}:15020`, readiness: `${listen}:15021`, 'log-level': this.options.logLevel ?? 'info',
+      ...(this.cluster.network === 'loopback' ? { hbone: `${listen}:15008` } : {}),
       ...this.options.waypointSettings,
     };
     return {
@@ -183,11 +187,15 @@ export class LocalMesh {
       if ((await this.admin(node, '/healthz/ready')).status !== 200) throw new AmbitError('unavailable', `ztunnel on ${node} runs but is not ready`, { hint: `see ${join(this.cluster.stateDir, 'logs', '_node', node)}` });
       return;
     }
+    // Loopback: no capture; HBONE and SOCKS5 at each pod's own address, the rest at the node's.
+    const loopback = this.cluster.network === 'loopback';
+    const address = loopback ? this.cluster.nodeAddress(node) : '0.0.0.0';
     const settings: Record<string, string> = {
       node, 'control-plane': `${this.cluster.clusterAddress}:${CONTROL_PLANE_PORT}`,
       'ca-root-file': this.rootCertFile, 'bootstrap-token-file': this.tokenFile(node),
-      capture: 'nftables', 'admin-socket': this.adminSocket(node),
-      metrics: '0.0.0.0:15020', readiness: '0.0.0.0:15021', socks5: '127.0.0.1:15080',
+      capture: loopback ? 'none' : 'nftables', 'admin-socket': this.adminSocket(node),
+      metrics: `${address}:15020`, readiness: `${address}:15021`, socks5: loopback ? `${address}:15080` : '127.0.0.1:15080',
+      ...(loopback ? { 'socks5-pods': String(LOOPBACK_SOCKS5_PORT) } : {}),
       'log-level': this.options.logLevel ?? 'info',
       ...this.options.ztunnelSettings,
     };

@@ -80,10 +80,18 @@ export interface ProcessState {
   startedAt: string;
 }
 
+/**
+ * How the cluster is built: network namespaces (root; capture by nftables) or
+ * addresses on the loopback interface (any user; pods use their ztunnel's
+ * SOCKS5 proxy, no capture). Absent in files written before the loopback mode: netns.
+ */
+export type NetworkMode = 'netns' | 'loopback';
+
 export interface ClusterState {
   version: typeof STATE_VERSION;
   id: string;
   createdAt: string;
+  network?: NetworkMode;
   clusterNetns: string;
   clusterAddress: string;
   nodes: NodeState[];

@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import type { AuthorizationPolicy, ControlPlaneStatus } from '@ambit/control-plane';
 import type { LocalContext } from '../context.js';
+import { LOOPBACK_SOCKS5_PORT } from '@ambit/localcluster';
 import { green, red, yellow } from '../output.js';
 import { waypointGateways } from './waypoint.js';
 
@@ -73,19 +74,12 @@ export async function checkMesh(local: LocalContext): Promise<CheckResult[]> {
     else add(group, 'fail', `ztunnel on ${node.name} is synced`, subscriber === undefined ? 'it is not subscribed to the control plane' : `it acknowledged ${subscriber.lastAckedVersion ?? 'nothing'}, the control plane pushes ${cp?.version ?? '?'}`, 'see `ambit proxy-status`');
     workloads = await local.mesh.adminJson<Workload[]>(node.name, '/workloads').catch(() => workloads);
     const enrolled = workloads.filter((w) => w.node === node.name && w.protocol === 'HBONE');
-    // Capture: the kernel's set, in the node's namespace.
-    const set = spawnSync('ip', ['netns', 'exec', node.netns, 'nft', '-j', 'list', 'set', 'inet', 'ambit-ztunnel', 'enrolled4'], { encoding: 'utf8' });
-    if (enrolled.length > 0) {
-      const inSet = set.status === 0 ? setElements(set.stdout) : undefined;
-      const missing = enrolled.filter((w) => inSet === undefined || !w.addresses.every((a) => a.includes(':') || inSet.has(a)));
-      if (missing.length === 0) add(group, 'ok', `capture rules cover its ${enrolled.length} enrolled pod(s)`);
-      else {
-        add(group, 'fail', `capture rules cover every enrolled pod on ${node.name}`,
-          inSet === undefined ? `the nftables table inet ambit-ztunnel is missing in ${node.netns}` : `not captured: ${missing.map((w) => `${w.namespace}/${w.name}`).join(', ')}`,
-          'restart that ztunnel (it reconciles its rules on start): `ambit up`');
-      }
+    if (local.cluster.network === 'loopback') {
+      await checkLoopbackProxies(local, node.name, workloads, add);
+    } else if (enrolled.length > 0) {
+      checkCapture(node, enrolled, add);
     }
-    // Certificates: each enrolled pod's identity here, valid; nothing for pods elsewhere.
+    // Certificates: each enrolled pod's identity here, valid; nothing for pods elsewhere.'ip', ['netns', 'exec', node.netns, 'nft', '-j', 'list', 'set', 'inet', 'ambit-ztunnel', 'enrolled4'], { encoding: 'utf8' });
     const certificates = await local.mesh.adminJson<Certificate[]>(node.name, '/certificates').catch(() => [] as Certificate[]);
     const held = new Map(certificates.filter((c) => c.kind === 'workload').map((c) => [c.identity, c]));
     const problems: string[] = [];
@@ -133,6 +127,49 @@ export async function checkMesh(local: LocalContext): Promise<CheckResult[]> {
     if (policies.length === 0) add('policies', 'ok', 'no authorization policies to check');
   }
   return results;
+}
+
+type Add = (group: string, verdict: Verdict, title: string, detail?: string, hint?: string) => void;
+
+/** Capture: the kernel's set, in the node's namespace, holds every enrolled pod. */
+function checkCapture(node: { name: string; netns: string }, enrolled: Workload[], add: Add): void {
+  const group = `ztunnel on ${node.name}`;
+  const set = spawnSync('ip', ['netns', 'exec', node.netns, 'nft', '-j', 'list', 'set', 'inet', 'ambit-ztunnel', 'enrolled4'], { encoding: 'utf8' });
+  const inSet = set.status === 0 ? setElements(set.stdout) : undefined;
+  const missing = enrolled.filter((w) => inSet === undefined || !w.addresses.every((a) => a.includes(':') || inSet.has(a)));
+  if (missing.length === 0) add(group, 'ok', `capture rules cover its ${enrolled.length} enrolled pod(s)`);
+  else {
+    add(group, 'fail', `capture rules cover every enrolled pod on ${node.name}`,
+      inSet === undefined ? `the nftables table inet ambit-ztunnel is missing in ${node.netns}` : `not captured: ${missing.map((w) => `${w.namespace}/${w.name}`).join(', ')}`,
+      'restart that ztunnel (it reconciles its rules on start): `ambit up`');
+  }
+}
+
+/**
+ * The loopback mode has no capture: each pod reaches the mesh through the
+ * SOCKS5 proxy its ztunnel serves at the pod's own address. Checked against
+ * the listeners the ztunnel reports bound (and the binds it reports failing).
+ */
+async function checkLoopbackProxies(local: LocalContext, node: string, workloads: Workload[], add: Add): Promise<void> {
+  const group = `ztunnel on ${node}`;
+  const title = `loopback mode (no capture): every pod on ${node} has its SOCKS5 proxy`;
+  const pods = local.cluster.pods.filter((p) => p.node === node && workloads.some((w) => w.addresses.includes(p.ip)));
+  let listeners: { socks5Pods?: string[]; failures?: { address: string; error: string }[] };
+  try {
+    listeners = (await local.mesh.adminJson<{ listeners?: typeof listeners }>(node, '/config_dump')).listeners ?? {};
+  } catch (error) {
+    add(group, 'fail', title, `its admin socket does not answer /config_dump: ${(error as Error).message}`, `see its log (logs/_node/${node}/ztunnel.log)`);
+    return;
+  }
+  const bound = new Set(listeners.socks5Pods ?? []);
+  const missing = pods.filter((p) => !bound.has(`${p.ip}:${LOOPBACK_SOCKS5_PORT}`));
+  if (missing.length === 0) {
+    add(group, 'ok', `${title} (${pods.length} at <pod IP>:${LOOPBACK_SOCKS5_PORT})`);
+    return;
+  }
+  const why = (ip: string): string => listeners.failures?.find((f) => f.address === ip)?.error ?? 'not bound';
+  add(group, 'fail', title, `no SOCKS5 listener for ${missing.map((p) => `${p.namespace}/${p.name} at ${p.ip}:${LOOPBACK_SOCKS5_PORT} (${why(p.ip)})`).join(', ')}`,
+    `another program may hold the port; see the ztunnel's log (logs/_node/${node}/ztunnel.log)`);
 }
 
 /** Before `ambit up`: this machine can run the local mesh. */

@@ -7,13 +7,15 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import ora from 'ora';
 import { AmbitError } from '@ambit/core';
-import { BINS, LocalCluster, LocalMesh, STATE_FILE } from '@ambit/localcluster';
-import { dim, green } from '../output.js';
+import { BINS, LocalCluster, LocalMesh, STATE_FILE, type NetworkMode } from '@ambit/localcluster';
+import { dim, green, yellow } from '../output.js';
 
 export interface UpOptions {
   stateDir: string;
   nodes: number;
   demo: boolean;
+  /** Build a loopback cluster (no root; see LocalClusterOptions.network) when none exists yet. */
+  loopback?: boolean;
   out?: (line: string) => void;
   /** A spinner with the running time of the current step (for a terminal); plain lines otherwise. */
   spinner?: boolean;
@@ -23,9 +25,15 @@ export const DEMO_NAMESPACE = 'demo';
 
 export async function up(options: UpOptions): Promise<void> {
   const out = options.out ?? ((line: string) => process.stdout.write(`${line}\n`));
-  if (process.getuid?.() !== 0) {
-    throw new AmbitError('denied', 'ambit up builds network namespaces, links and nftables rules, which needs root', {
-      hint: 'run it as root (sudo ambit up); without root, `bash scripts/test.sh` runs the loopback suites (test/direct)',
+  const exists = await access(join(options.stateDir, STATE_FILE)).then(() => true, () => false);
+  const found = exists ? await LocalCluster.load(options.stateDir) : undefined;
+  if ((found?.network ?? (options.loopback === true ? 'loopback' : 'netns')) === 'netns' && process.getuid?.() !== 0) {
+    throw new AmbitError('denied', found === undefined
+      ? 'ambit up builds network namespaces, links and nftables rules, which needs root'
+      : `the mesh in ${options.stateDir} runs in network namespaces, which needs root`, {
+      hint: found === undefined
+        ? 'run it as root (sudo ambit up), or without root: `ambit up --loopback` (every pod on 127.x addresses, no capture: pods use their ztunnel as a SOCKS5 proxy)'
+        : 'run it as root (sudo ambit up)',
     });
   }
   const step = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
@@ -47,10 +55,15 @@ export async function up(options: UpOptions): Promise<void> {
       clearInterval(ticker);
     }
   };
-  const exists = await access(join(options.stateDir, STATE_FILE)).then(() => true, () => false);
-  const cluster = exists
-    ? await step(`local cluster found in ${options.stateDir}`, () => LocalCluster.load(options.stateDir))
-    : await step(`local cluster with ${options.nodes} node(s) created in ${options.stateDir}`, () => LocalCluster.create({ stateDir: options.stateDir, nodes: options.nodes }));
+  const mode = (network: NetworkMode): string => (network === 'loopback' ? 'loopback ' : '');
+  if (found !== undefined && options.loopback === true && found.network !== 'loopback') {
+    out(`${yellow('‼')} ${options.stateDir} already holds a mesh in network namespaces; --loopback applies to a new one (ambit down first)`);
+  }
+  const network: NetworkMode = options.loopback === true ? 'loopback' : 'netns';
+  const cluster = found !== undefined
+    ? await step(`local ${mode(found.network)}cluster found in ${options.stateDir}`, () => Promise.resolve(found))
+    : await step(`local ${mode(network)}cluster with ${options.nodes} node(s) created in ${options.stateDir}`,
+      () => LocalCluster.create({ stateDir: options.stateDir, nodes: options.nodes, network }));
   const mesh = new LocalMesh(cluster, { kubelet: 'process' });
   try {
     await step('control plane ready', () => mesh.startControlPlane());
@@ -62,7 +75,12 @@ export async function up(options: UpOptions): Promise<void> {
     await mesh.store.close();
   }
   out('');
-  out(`The mesh is up (cluster ${cluster.id}). Try:`);
+  if (cluster.network === 'loopback') {
+    out(`The mesh is up in the loopback mode (cluster ${cluster.id}): pods are addresses in ${cluster.clusterAddress.replace(/\.0\.1$/, '.0.0/16')} and nothing is`);
+    out('captured; what a pod sends through its ztunnel\'s SOCKS5 proxy (ALL_PROXY, which `ambit exec` sets) is in the mesh. Try:');
+  } else {
+    out(`The mesh is up (cluster ${cluster.id}). Try:`);
+  }
   const next = [
     [`ambit exec ${DEMO_NAMESPACE}/client -- ambit-client http http://echo.${DEMO_NAMESPACE}/`, 'plaintext today'],
     [`ambit namespace enroll ${DEMO_NAMESPACE} --wait`, 'now mTLS, per-pod identities'],

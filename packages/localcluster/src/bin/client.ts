@@ -10,11 +10,16 @@
 //   ambit-client tcp HOST:PORT --send TEXT [--timeout ms]
 //     sends TEXT, half-closes, prints what came back
 //
+// With ALL_PROXY (or all_proxy) set to socks5://HOST:PORT or socks5h://HOST:PORT
+// (a loopback-mode pod's own ztunnel), every connection goes through that
+// SOCKS5 proxy; with socks5h the proxy resolves the names.
+//
 // Exit codes: 0 success, 1 a request failed (connection error, timeout or
 // an HTTP status >= 400), 2 usage error.
 import http from 'node:http';
 import http2 from 'node:http2';
 import net from 'node:net';
+import { lookup } from 'node:dns/promises';
 import { parseArgs } from 'node:util';
 
 const USAGE = 'usage: ambit-client http URL [--count N] [--method M] [--header name:value] [--timeout ms] [--keep-alive | --h2c] [--summary]\n       ambit-client tcp HOST:PORT --send TEXT [--timeout ms]\n';
@@ -62,6 +67,75 @@ if (target === undefined) usage('missing target');
 
 interface Answer { status: number; body: unknown }
 
+/** The SOCKS5 proxy from ALL_PROXY/all_proxy, if any; whether it resolves names (socks5h). */
+const proxy = ((): { host: string; port: number; remoteNames: boolean } | undefined => {
+  const text = process.env['ALL_PROXY'] || process.env['all_proxy'];
+  if (text === undefined || text === '') return undefined;
+  let url: URL;
+  try { url = new URL(text); } catch { return usage(`ALL_PROXY=${text} is not a URL`); }
+  if (url.protocol !== 'socks5:' && url.protocol !== 'socks5h:') usage(`ALL_PROXY=${text}: only socks5:// and socks5h:// proxies are supported`);
+  return { host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 1080), remoteNames: url.protocol === 'socks5h:' };
+})();
+
+const SOCKS_REPLIES: Record<number, string> = {
+  1: 'general failure', 2: 'not allowed by the mesh', 3: 'network unreachable', 4: 'host unreachable',
+  5: 'connection refused', 6: 'TTL expired', 7: 'command not supported', 8: 'address type not supported',
+};
+
+/** A TCP connection to host:port, through the SOCKS5 proxy when there is one. */
+async function connectTo(host: string, port: number): Promise<net.Socket> {
+  if (proxy === undefined) {
+    const socket = net.connect({ host, port, allowHalfOpen: true });
+    await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
+    return socket;
+  }
+  const ip = net.isIP(host) !== 0 || proxy.remoteNames ? host : (await lookup(host)).address;
+  const address = net.isIPv4(ip) ? [1, ...ip.split('.').map(Number)] : [3, Buffer.byteLength(ip), ...Buffer.from(ip)];
+  const socket = net.connect({ host: proxy.host, port: proxy.port, allowHalfOpen: true });
+  return new Promise((resolve, reject) => {
+    let buffer = Buffer.alloc(0);
+    let phase: 'method' | 'reply' = 'method';
+    // The proxy answers once the mesh has connected (or refused) the destination: that wait is part of --timeout.
+    const timer = setTimeout(() => fail(new Error(`the SOCKS5 proxy ${proxy.host}:${proxy.port} did not connect ${host}:${port} within ${timeoutMs} ms`)), timeoutMs);
+    const fail = (error: Error): void => { clearTimeout(timer); socket.destroy(); reject(error); };
+    const onData = (chunk: Buffer): void => {
+      buffer = Buffer.concat([buffer, chunk]);
+      if (phase === 'method') {
+        if (buffer.length < 2) return;
+        if (buffer[1] !== 0) return fail(new Error(`the SOCKS5 proxy ${proxy.host}:${proxy.port} wants authentication`));
+        buffer = buffer.subarray(2);
+        phase = 'reply';
+        socket.write(Buffer.from([5, 1, 0, ...address, port >> 8, port & 0xff]));
+      }
+      if (buffer.length < 10) return;
+      socket.off('data', onData);
+      socket.off('error', fail);
+      socket.off('end', onEnd);
+      clearTimeout(timer);
+      if (buffer[1] !== 0) return fail(new Error(`the SOCKS5 proxy refused ${host}:${port}: ${SOCKS_REPLIES[buffer[1] as number] ?? `reply ${buffer[1]}`}`));
+      socket.pause();
+      if (buffer.length > 10) socket.unshift(buffer.subarray(10));
+      resolve(socket);
+    };
+    socket.on('data', onData);
+    socket.once('error', fail);
+    socket.once('connect', () => socket.write(Buffer.from([5, 1, 0])));
+    const onEnd = (): void => fail(new Error(`the SOCKS5 proxy ${proxy.host}:${proxy.port} closed the connection`));
+    socket.once('end', onEnd);
+  });
+}
+
+/** http.request's createConnection, through connectTo. */
+function createConnection(options: { host?: string | null; hostname?: string | null; port?: number | string | null }, done: (error: Error | null, socket?: net.Socket) => void): undefined {
+  const host = (options.hostname ?? options.host ?? 'localhost').replace(/^\[|\]$/g, '');
+  connectTo(host, Number(options.port ?? 80)).then((socket) => {
+    done(null, socket);
+    // connectTo leaves the socket paused (nothing is lost); http attaches its reader on the next tick.
+    setImmediate(() => socket.resume());
+  }, (error: Error) => done(error));
+  return undefined;
+}
+
 function parsed(status: number, chunks: Buffer[]): Answer {
   const text = Buffer.concat(chunks).toString();
   let body: unknown = text;
@@ -71,7 +145,11 @@ function parsed(status: number, chunks: Buffer[]): Answer {
 
 function httpRequest(url: URL, method: string, headers: Record<string, string>, agent: http.Agent | false): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const request = http.request(url, { method, headers, agent, timeout: timeoutMs }, (response) => {
+    // Through a proxy: the agent (keep-alive) dials through it, or (no agent: `agent: false` would make a plain one) createConnection.
+    const connection = proxy === undefined || agent !== false
+      ? { agent }
+      : { createConnection: createConnection as unknown as http.RequestOptions['createConnection'], defaultPort: 80 };
+    const request = http.request(url, { method, headers, timeout: timeoutMs, ...connection }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
       response.on('end', () => resolve(parsed(response.statusCode ?? 0, chunks)));
@@ -81,6 +159,15 @@ function httpRequest(url: URL, method: string, headers: Record<string, string>, 
     request.on('error', reject);
     request.end();
   });
+}
+
+/** An agent that dials through the proxy when there is one. */
+class ProxyAgent extends http.Agent {
+  override createConnection(options: object, done?: (error: Error | null, socket: net.Socket) => void): net.Socket | undefined {
+    if (proxy === undefined) return super.createConnection(options, done as never) as net.Socket;
+    createConnection(options, done as (error: Error | null, socket?: net.Socket) => void);
+    return undefined;
+  }
 }
 
 function h2Request(session: http2.ClientHttp2Session, url: URL, method: string, headers: Record<string, string>): Promise<Answer> {
@@ -102,13 +189,15 @@ function tcpExchange(hostPort: string, text: string): Promise<string> {
   const port = Number(hostPort.slice(colon + 1));
   if (colon <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) usage(`${hostPort} is not HOST:PORT`);
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port, allowHalfOpen: true });
-    const chunks: Buffer[] = [];
-    socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)));
-    socket.on('connect', () => socket.end(text));
-    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    socket.on('end', () => { socket.end(); resolve(Buffer.concat(chunks).toString()); });
-    socket.on('error', reject);
+    const timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+    connectTo(host, port).then((socket) => {
+      const chunks: Buffer[] = [];
+      socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+      socket.on('end', () => { clearTimeout(timer); socket.end(); resolve(Buffer.concat(chunks).toString()); });
+      socket.on('error', (error) => { clearTimeout(timer); reject(error); });
+      socket.resume();
+      socket.end(text);
+    }, (error: Error) => { clearTimeout(timer); reject(error); });
   });
 }
 
@@ -124,10 +213,11 @@ async function main(): Promise<number> {
     }
     let failed = 0;
     const count = positive(values.count, 'count');
+    if (values.h2c && proxy !== undefined) usage('--h2c does not go through a SOCKS5 proxy; use --keep-alive, or unset ALL_PROXY');
     const method = values.method.toUpperCase();
     if (values['keep-alive'] && values.h2c) usage('choose --keep-alive or --h2c, not both');
     // One connection for every request (keep-alive or h2c), or a new one each time.
-    const agent = values['keep-alive'] ? new http.Agent({ keepAlive: true, maxSockets: 1 }) : false;
+    const agent = values['keep-alive'] ? new ProxyAgent({ keepAlive: true, maxSockets: 1 }) : false;
     const session = values.h2c ? http2.connect(url.origin) : undefined;
     session?.on('error', () => undefined);
     const statuses = new Map<string, number>();

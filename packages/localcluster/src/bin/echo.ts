@@ -4,6 +4,7 @@
 // stdout per event.
 //
 //   ambit-echo [--http-port 8080] [--tcp-port 9000] [--version v1] [--host 0.0.0.0]
+//   (--host defaults to $AMBIT_LISTEN_ADDRESS: a loopback-mode pod's own address)
 //
 // HTTP answers JSON {pod, namespace, node, version, client, server, method,
 // path, headers}; GET /status/<code> answers with that status code,
@@ -27,7 +28,7 @@ const { values } = parseArgs({
 const env = process.env;
 const httpPort = port(values['http-port'] ?? env['HTTP_PORT'] ?? '8080', 'http-port');
 const tcpPort = port(values['tcp-port'] ?? env['TCP_PORT'] ?? '9000', 'tcp-port');
-const host = values.host ?? '0.0.0.0';
+const host = values.host ?? (env['AMBIT_LISTEN_ADDRESS'] || '0.0.0.0');
 const identity = {
   pod: env['POD_NAME'] ?? '',
   namespace: env['POD_NAMESPACE'] ?? '',

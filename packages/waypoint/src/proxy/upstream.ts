@@ -102,6 +102,11 @@ function socketLike(stream: Duplex): Duplex {
   const noop = function (this: Duplex): Duplex { return this; };
   for (const name of ['setKeepAlive', 'setNoDelay', 'ref', 'unref']) if (typeof target[name] !== 'function') target[name] = noop;
   if (typeof target.destroySoon !== 'function') target.destroySoon = () => { stream.end(); };
+  // A tunnel stream stays writable after the endpoint's end (it is half-open); an HTTP/1.1
+  // connection the server ended is over, though: end ours too, so it closes and leaves the
+  // agent's idle pool instead of taking the next request into a closed connection (a TCP
+  // socket without allowHalfOpen does the same).
+  stream.once('end', () => { if (!stream.writableEnded) stream.end(); });
   // The HTTP client writes its head as a latin1 string, corked with the body; an HTTP/2 stream's
   // writev of string chunks can send them from memory already reused (garbled request lines), so
   // strings become Buffers before they reach the stream.

@@ -7,7 +7,7 @@
 // itself writes the warn line).
 import type net from 'node:net';
 import { findAmbitError, type Logger } from '@ambit/core';
-import { formatAuthority, type Workload } from '@ambit/api';
+import { formatAuthority, normalizeIp, type Workload } from '@ambit/api';
 import { dialTcp, HboneServer, type RefusalReason, type TunnelRequest } from '@ambit/hbone';
 import type { WorkloadCertificate } from '@ambit/identity';
 import { authorizeInbound } from '../rbac.js';
@@ -18,8 +18,11 @@ import { responseFlagFor, type ResponseFlag } from './flags.js';
 export interface InboundOptions {
   node: string;
   state: ZtunnelState;
-  /** Certificates of local workload identities (synchronous: chosen during the TLS accept). */
-  identity: { certificate(identity: string): WorkloadCertificate | undefined };
+  /**
+   * Certificates of local workload identities (synchronous: chosen during the
+   * TLS accept); `fetch` waits for one still being issued.
+   */
+  identity: { certificate(identity: string): WorkloadCertificate | undefined; fetch?(identity: string): Promise<WorkloadCertificate> };
   connections: ConnectionTable;
   trustDomain: string;
   connectTimeoutMs: number;
@@ -54,9 +57,28 @@ export class Inbound {
     this.server.on('refused', (reason, event) => this.onRefused(reason, event));
   }
 
-  /** Serves a connection accepted by a listener this ztunnel owns (per-pod, or transparent). */
+  /**
+   * Serves a connection accepted by a listener this ztunnel owns (per-pod, or
+   * transparent). A pod's listener is bound as soon as discovery names it, a
+   * moment before its first certificate is issued: a client arriving then
+   * waits for it (up to the connect timeout) instead of being refused.
+   */
   accept(socket: net.Socket): void {
-    this.server.accept(socket);
+    const { state, identity, connectTimeoutMs } = this.options;
+    const workload = state.localWorkloadByAddress(normalizeIp(socket.localAddress ?? ''));
+    if (workload === undefined || identity.fetch === undefined || identity.certificate(workload.identity) !== undefined) {
+      this.server.accept(socket);
+      return;
+    }
+    socket.on('error', () => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => { timer = setTimeout(resolve, connectTimeoutMs); });
+    // Whatever happens, the server decides: with the certificate it serves, without it it refuses (and reports).
+    void Promise.race([identity.fetch(workload.identity).then(() => undefined, () => undefined), deadline]).then(() => {
+      clearTimeout(timer);
+      if (socket.destroyed) return;
+      this.server.accept(socket);
+    });
   }
 
   private authorize(request: TunnelRequest): void {

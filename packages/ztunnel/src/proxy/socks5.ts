@@ -160,6 +160,7 @@ export function negotiate(socket: Socket, timeoutMs: number): Promise<Socks5Requ
       clearTimeout(timer);
       socket.off('data', onData);
       socket.off('close', onClose);
+      socket.off('end', onClose);
     };
     const fail = (reason: string, answer?: Buffer): void => {
       cleanup();
@@ -201,6 +202,8 @@ export function negotiate(socket: Socket, timeoutMs: number): Promise<Socks5Requ
     };
     socket.on('data', onData);
     socket.once('close', onClose);
+    // Half-open listeners see a client that leaves as 'end' first (it never closes on its own).
+    socket.once('end', onClose);
   });
 }
 

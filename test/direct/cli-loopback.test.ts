@@ -1,0 +1,159 @@
+// The loopback mode end to end, through the real `ambit` bin and without
+// root: when the suite runs as root, every command runs as user `nobody`
+// (runuser), so this proves the mode needs no privilege. Pods are 127.x
+// addresses, nothing is captured; `ambit exec` puts a command in the mesh as
+// its pod through the pod's SOCKS5 proxy (ALL_PROXY).
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isAlive, LocalCluster } from '@ambit/localcluster';
+
+const require = createRequire(import.meta.url);
+const AMBIT = require.resolve('@ambit/cli/package.json').replace(/package\.json$/, 'dist/bin/ambit.js');
+const NOBODY = 65534;
+const root = process.getuid?.() === 0;
+// As root, drop to nobody; if runuser is missing, say so (the mode itself still runs).
+const runuser = root && spawnSync('runuser', ['--help'], { encoding: 'utf8' }).status === 0;
+const curl = spawnSync('curl', ['--version']).status === 0;
+
+interface Result { code: number; out: string; err: string }
+
+describe('ambit up --loopback: the mesh without root', { timeout: 240_000 }, () => {
+  let base: string;
+  let stateDir: string;
+
+  function ambit(...argv: string[]): Promise<Result> {
+    const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: base, AMBIT_STATE_DIR: stateDir, NO_COLOR: '1' };
+    const [file, args] = runuser
+      ? ['runuser', ['-u', 'nobody', '--', 'env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, AMBIT, ...argv]]
+      : [process.execPath, [AMBIT, ...argv]];
+    return new Promise((resolve, reject) => {
+      const child = spawn(file, args, { env: runuser ? { PATH: env.PATH } : env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString(); });
+      child.stderr.on('data', (chunk: Buffer) => { err += chunk.toString(); });
+      const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+      child.once('error', reject);
+      child.once('close', (code) => { clearTimeout(timer); resolve({ code: code ?? 1, out, err }); });
+    });
+  }
+
+  async function ok(...argv: string[]): Promise<string> {
+    const result = await ambit(...argv);
+    assert.equal(result.code, 0, `ambit ${argv.join(' ')} failed:\n${result.out}${result.err}`);
+    return result.out;
+  }
+
+  /** One request from the client pod, through `ambit exec` (its SOCKS5 proxy); the echo's JSON answer. */
+  async function fromClient(...args: string[]): Promise<{ status: number; body: { pod: string; client: string; headers: Record<string, string> } }> {
+    const out = await ambit('exec', 'demo/client', '--', 'ambit-client', 'http', 'http://echo.demo/', ...args);
+    return JSON.parse(out.out.trim().split('\n').at(-1) ?? '{}') as { status: number; body: { pod: string; client: string; headers: Record<string, string> } };
+  }
+
+  before(async () => {
+    if (root && !runuser) process.stderr.write('cli-loopback: runuser is missing, so the loopback mode runs as root here (it would run the same as any user)\n');
+    base = await mkdtemp(join(tmpdir(), 'ambit-loopback-'));
+    stateDir = join(base, 'state');
+    if (runuser) {
+      await chown(base, NOBODY, NOBODY);
+      await chmod(base, 0o700);
+    }
+  });
+
+  after(async () => {
+    const cluster = await LocalCluster.load(stateDir).catch(() => undefined);
+    const pids = (await cluster?.processes())?.map((p) => p.pid) ?? [];
+    const down = await ambit('down');
+    // Exited processes (zombies until reaped) count as gone.
+    for (const pid of pids) assert.equal(await isAlive(pid), false, `process ${pid} survived ambit down`);
+    await rm(base, { recursive: true, force: true });
+    assert.equal(down.code, 0, down.out + down.err);
+  });
+
+  it('without root and without --loopback, says why and offers the loopback mode; changes nothing', { skip: root && !runuser ? 'runs as root' : false }, async () => {
+    const result = await ambit('up');
+    assert.equal(result.code, 1);
+    assert.match(result.err, /needs root/);
+    assert.match(result.err, /ambit up --loopback/);
+    assert.equal(spawnSync('test', ['-e', join(stateDir, 'cluster.json')]).status, 1, 'no cluster was created');
+  });
+
+  it('comes up with the demo, and a second up reports what runs', async () => {
+    const out = await ok('up', '--loopback', '--nodes', '2');
+    assert.match(out, /local loopback cluster with 2 node\(s\) created/);
+    assert.match(out, /ztunnel on node-2 ready/);
+    assert.match(out, /demo workloads in namespace demo answering/);
+    assert.match(out, /loopback mode/);
+    assert.match(out, /ambit namespace enroll demo --wait/);
+    const again = await ok('up', '--loopback');
+    assert.match(again, /local loopback cluster found/);
+    const cluster = await LocalCluster.load(stateDir);
+    assert.equal(cluster.network, 'loopback');
+    assert.ok(cluster.pods.every((p) => p.ip.startsWith('127.') && p.netns === ''), 'pods are loopback addresses, not namespaces');
+  });
+
+  it('sends plaintext before enrollment, from the pod\'s own address', async () => {
+    const cluster = await LocalCluster.load(stateDir);
+    const answer = await fromClient();
+    assert.equal(answer.status, 200);
+    assert.match(answer.body.pod, /^echo-v[12]$/);
+    assert.equal(answer.body.client.replace(/:\d+$/, ''), cluster.podIp('demo/client'));
+    assert.equal(answer.body.headers['host'], 'echo.demo');
+  });
+
+  it('enrolls demo: the same request is mutual TLS between the two pods\' identities', async () => {
+    assert.match(await ok('namespace', 'enroll', 'demo', '--wait', '60s'), /all 3 pod\(s\) of demo show protocol HBONE/);
+    assert.equal((await fromClient()).status, 200);
+    const rows = JSON.parse(await ok('ztunnel', 'connections', '-o', 'json')) as { securityPolicy: string; sourceIdentity?: string; destinationIdentity?: string }[];
+    assert.ok(rows.some((r) => r.securityPolicy === 'mutual_tls' && r.sourceIdentity === 'spiffe://cluster.local/ns/demo/sa/client'
+      && r.destinationIdentity === 'spiffe://cluster.local/ns/demo/sa/echo'), JSON.stringify(rows, null, 2));
+  });
+
+  it('curl in the client pod goes through the mesh too (ALL_PROXY=socks5h://…)', { skip: curl ? false : 'curl is not installed' }, async () => {
+    const result = await ambit('exec', 'demo/client', '--', 'curl', '-sS', '--max-time', '10', 'http://echo.demo/');
+    assert.equal(result.code, 0, result.err);
+    assert.match(JSON.parse(result.out).pod as string, /^echo-v[12]$/);
+  });
+
+  it('deploys a waypoint: L7 policy and the client\'s identity reach the echo', async () => {
+    assert.match(await ok('waypoint', 'apply', '-n', 'demo', '--enroll-namespace', '--wait', '90s'), /programmed/);
+    const answer = await fromClient();
+    assert.equal(answer.status, 200);
+    assert.match(answer.body.headers['x-forwarded-client-cert'] ?? '', /By=spiffe:\/\/cluster\.local\/ns\/demo\/sa\/waypoint;URI=spiffe:\/\/cluster\.local\/ns\/demo\/sa\/client/);
+    const policy = [
+      'apiVersion: security.ambit.dev/v1', 'kind: AuthorizationPolicy', 'metadata: {name: read-only, namespace: demo}',
+      'spec:', '  targetRefs: [{kind: Service, group: "", name: echo}]', '  action: ALLOW',
+      '  rules: [{to: [{operation: {methods: [GET]}}]}]', '',
+    ].join('\n');
+    const file = join(base, 'policy.yaml');
+    await writeFile(file, policy, { mode: 0o644 });
+    await ok('apply', '-f', file);
+    const deadline = Date.now() + 30_000;
+    let denied: { status: number } | undefined;
+    while (Date.now() < deadline) {
+      denied = await fromClient('--method', 'POST');
+      if (denied.status === 403) break;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    assert.equal(denied?.status, 403, 'POST is refused by the waypoint');
+    assert.equal((await fromClient()).status, 200, 'GET still passes');
+  });
+
+  it('status and check see the loopback mode, and check names a stopped ztunnel', async () => {
+    assert.match(await ok('status'), /demo\s+yes\s+3\/3 \(\+1 opted out\)\s+waypoint\s+True/);
+    const check = await ok('check');
+    assert.match(check, /✔ loopback mode \(no capture\): every pod on node-1 has its SOCKS5 proxy/);
+    assert.match(check, /Status check results are ✔/);
+    await ok('ztunnel', 'stop', '--node', 'node-2');
+    const broken = await ambit('check');
+    assert.equal(broken.code, 1);
+    assert.match(broken.out, /× ztunnel on node-2 is running and ready/);
+    await ok('up', '--loopback');
+    assert.equal((await ambit('check')).code, 0);
+  });
+});
