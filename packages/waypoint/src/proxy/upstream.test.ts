@@ -48,4 +48,26 @@ describe('StreamAgent', () => {
       agent.destroy();
     }
   });
+
+  it('drops an idle connection the endpoint ended (a half-open tunnel), so the next request opens a new one', async () => {
+    // Half-open sockets stand in for tunnel streams, which stay writable after the endpoint's end.
+    const sockets: net.Socket[] = [];
+    const agent = new StreamAgent(() => {
+      const socket = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+      sockets.push(socket);
+      return Promise.resolve(socket);
+    }, { keepAlive: true });
+    try {
+      await get(agent, 'tcp');
+      const first = sockets[0]!;
+      const closed = new Promise((resolve) => first.once('close', resolve));
+      // The endpoint closes its idle keep-alive connection (as a server's keep-alive timeout does).
+      server.closeIdleConnections();
+      await closed;
+      await get(agent, 'tcp');
+      assert.equal(sockets.length, 2, 'the ended connection was not reused');
+    } finally {
+      agent.destroy();
+    }
+  });
 });
