@@ -30,8 +30,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if ! command -v pnpm >/dev/null || [ "$(pnpm --version)" != "$PNPM_VERSION" ]; then
-  echo "installing pnpm@$PNPM_VERSION with npm"
-  npm install -g --silent "pnpm@$PNPM_VERSION"
+  if [ "$(id -u)" = 0 ] || [ -w "$(npm prefix -g)/lib" ]; then
+    echo "installing pnpm@$PNPM_VERSION with npm"
+    npm install -g --silent "pnpm@$PNPM_VERSION"
+  else
+    # No write access to npm's global prefix (not root): run pnpm through npx instead.
+    echo "using pnpm@$PNPM_VERSION through npx"
+    pnpm() { npx -y "pnpm@$PNPM_VERSION" "$@"; }
+  fi
 fi
 
 # sockopt is compiled by node-gyp, which must use this machine's Node headers (there is no internet for
