@@ -83,21 +83,28 @@ const SOCKS_REPLIES: Record<number, string> = {
 };
 
 /** A TCP connection to host:port, through the SOCKS5 proxy when there is one. */
+/**
+ * The socket gives up after --timeout without traffic (connecting included),
+ * destroying itself with an error, so nothing keeps the process waiting.
+ */
+function idleTimeout(socket: net.Socket): net.Socket {
+  return socket.setTimeout(timeoutMs, () => socket.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+}
+
 async function connectTo(host: string, port: number): Promise<net.Socket> {
   if (proxy === undefined) {
-    const socket = net.connect({ host, port, allowHalfOpen: true });
+    const socket = idleTimeout(net.connect({ host, port, allowHalfOpen: true }));
     await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
     return socket;
   }
   const ip = net.isIP(host) !== 0 || proxy.remoteNames ? host : (await lookup(host)).address;
   const address = net.isIPv4(ip) ? [1, ...ip.split('.').map(Number)] : [3, Buffer.byteLength(ip), ...Buffer.from(ip)];
-  const socket = net.connect({ host: proxy.host, port: proxy.port, allowHalfOpen: true });
+  // The proxy answers once the mesh has connected (or refused) the destination: that wait is part of --timeout.
+  const socket = idleTimeout(net.connect({ host: proxy.host, port: proxy.port, allowHalfOpen: true }));
   return new Promise((resolve, reject) => {
     let buffer = Buffer.alloc(0);
     let phase: 'method' | 'reply' = 'method';
-    // The proxy answers once the mesh has connected (or refused) the destination: that wait is part of --timeout.
-    const timer = setTimeout(() => fail(new Error(`the SOCKS5 proxy ${proxy.host}:${proxy.port} did not connect ${host}:${port} within ${timeoutMs} ms`)), timeoutMs);
-    const fail = (error: Error): void => { clearTimeout(timer); socket.destroy(); reject(error); };
+    const fail = (error: Error): void => { socket.destroy(); reject(error); };
     const onData = (chunk: Buffer): void => {
       buffer = Buffer.concat([buffer, chunk]);
       if (phase === 'method') {
@@ -111,7 +118,6 @@ async function connectTo(host: string, port: number): Promise<net.Socket> {
       socket.off('data', onData);
       socket.off('error', fail);
       socket.off('end', onEnd);
-      clearTimeout(timer);
       if (buffer[1] !== 0) return fail(new Error(`the SOCKS5 proxy refused ${host}:${port}: ${SOCKS_REPLIES[buffer[1] as number] ?? `reply ${buffer[1]}`}`));
       socket.pause();
       if (buffer.length > 10) socket.unshift(buffer.subarray(10));
@@ -189,15 +195,14 @@ function tcpExchange(hostPort: string, text: string): Promise<string> {
   const port = Number(hostPort.slice(colon + 1));
   if (colon <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) usage(`${hostPort} is not HOST:PORT`);
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
     connectTo(host, port).then((socket) => {
       const chunks: Buffer[] = [];
       socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-      socket.on('end', () => { clearTimeout(timer); socket.end(); resolve(Buffer.concat(chunks).toString()); });
-      socket.on('error', (error) => { clearTimeout(timer); reject(error); });
+      socket.on('end', () => { socket.end(); resolve(Buffer.concat(chunks).toString()); });
+      socket.on('error', reject);
       socket.resume();
       socket.end(text);
-    }, (error: Error) => { clearTimeout(timer); reject(error); });
+    }, reject);
   });
 }
 
