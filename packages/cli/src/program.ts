@@ -8,6 +8,7 @@ import { describeFailure, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, usage } from './err
 import { outputFormat, render } from './output.js';
 import { checkMesh, checkPre, formatChecks } from './commands/check.js';
 import { checkPreCluster } from './commands/check-cluster.js';
+import { DEFAULT_MANIFESTS, install, uninstall } from './commands/install.js';
 import { down } from './commands/down.js';
 import { exec } from './commands/exec.js';
 import { setEnrollment } from './commands/namespace.js';
@@ -101,6 +102,41 @@ function build(io: Io, setCode: (code: number) => void): Command {
         stateDir: stateDir(), nodes, demo: options.demo, loopback: options.loopback === true,
         out: (line) => io.out(`${line}\n`), spinner: io.tty === true,
       });
+    });
+
+  /** Commands that act on a Kubernetes cluster only. */
+  const withKube = async <T>(command: string, action: (store: KubeContext['store']) => Promise<T>): Promise<T> => {
+    if (contextOf(globals()) !== 'kube') {
+      throw new AmbitError('unavailable', `\`ambit ${command}\` acts on a Kubernetes cluster`, {
+        hint: `pass --kubeconfig FILE or --context kube (which reads $KUBECONFIG or ~/.kube/config); for this machine, use \`ambit ${command === 'install' ? 'up' : 'down'}\``,
+      });
+    }
+    return withBackend((backend) => action((backend as KubeContext).store));
+  };
+
+  program.command('install')
+    .description('install Ambit on a Kubernetes cluster (server-side apply of deploy/; idempotent)')
+    .option('--manifests <dir>', 'the Kustomize base to apply', DEFAULT_MANIFESTS)
+    .option('--wait [duration]', `wait until the control plane and ztunnel are ready (default ${DEFAULT_WAIT})`)
+    .action(async (options: { manifests: string; wait?: string | boolean }) => {
+      const wait = waitMs(options.wait);
+      await withKube('install', (store) => install(store, {
+        manifests: options.manifests, out: (line) => io.out(`${line}\n`), ...(wait === undefined ? {} : { waitMs: wait }),
+      }));
+    });
+
+  program.command('uninstall')
+    .description('remove Ambit from a Kubernetes cluster; namespaces keep their labels unless --remove-labels')
+    .option('--manifests <dir>', 'the Kustomize base that was applied', DEFAULT_MANIFESTS)
+    .option('--force', 'also delete users\' waypoints (Gateways of class ambit-waypoint) and AuthorizationPolicies')
+    .option('--remove-labels', 'remove ambit.dev/dataplane-mode and ambit.dev/use-waypoint from every namespace')
+    .option('--wait [duration]', `wait until everything deleted is gone (default ${DEFAULT_WAIT})`)
+    .action(async (options: { manifests: string; force?: boolean; removeLabels?: boolean; wait?: string | boolean }) => {
+      const wait = waitMs(options.wait);
+      await withKube('uninstall', (store) => uninstall(store, {
+        manifests: options.manifests, force: options.force === true, removeLabels: options.removeLabels === true,
+        out: (line) => io.out(`${line}\n`), ...(wait === undefined ? {} : { waitMs: wait }),
+      }));
     });
 
   program.command('down')

@@ -236,9 +236,9 @@ export class KubernetesStore implements Store {
    * A request outside the Store's kinds (discovery, /version, access
    * reviews), with the same credentials and timeout; any status comes back.
    */
-  async raw(method: 'GET' | 'POST', path: string, what: string, body?: unknown): Promise<KubeResponse> {
+  async raw(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, what: string, body?: unknown, contentType = 'application/json'): Promise<KubeResponse> {
     if (this.closed) throw closedError();
-    return kubeRequest(this.kubeConfig, this.server, { method, path, what, body, timeoutMs: this.requestTimeoutMs });
+    return kubeRequest(this.kubeConfig, this.server, { method, path, what, body, contentType, timeoutMs: this.requestTimeoutMs });
   }
 
   /** The API server's URL (for messages). */
