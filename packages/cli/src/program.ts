@@ -71,7 +71,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
   const requireLocal = (command: string, why = 'against a cluster it needs the proxies\' admin endpoints'): void => {
     if (contextOf(globals()) === 'kube') {
       throw new AmbitError('unavailable', `\`ambit ${command}\` works on the local mesh only so far: ${why}`, {
-        hint: 'drop --context kube / --kubeconfig to use the local mesh; against a cluster: apply, get, delete, namespace enroll, waypoint and check --pre',
+        hint: 'drop --context kube / --kubeconfig to use the local mesh; against a cluster: install, uninstall, apply, get, delete, namespace enroll, waypoint and check --pre',
       });
     }
   };
