@@ -21,7 +21,7 @@ export type {
 export { StoreApiServer, API_SOCKET_FILE, toWire, fromWire } from './store/api-server.js';
 export type { WireError } from './store/api-server.js';
 export { RemoteStore } from './store/remote.js';
-export type { RemoteStoreOptions, ControlPlaneStatus } from './store/remote.js';
+export type { RemoteStoreOptions, ControlPlaneStatus, LeaderStatus } from './store/remote.js';
 export { LocalStore, DEFAULT_HISTORY_SIZE, DEFAULT_WATCH_QUEUE_LIMIT } from './store/local.js';
 export type { LocalStoreOptions } from './store/local.js';
 export { LabelSelector, parseSelector, labelKeyProblem, labelValueProblem } from './store/selector.js';

@@ -1,8 +1,11 @@
 // The control plane's composition root: store → CA and own certificate →
 // discovery + CA services on one endpoint → metrics and readiness → the
-// translation pipeline. Every port is bound before anything is served, so
-// a conflict fails start-up loudly; readiness turns green only once the
-// informers have synced and the first state is published.
+// translation pipeline → the writers. Every port is bound before anything is
+// served, so a conflict fails start-up loudly; readiness turns green only once
+// the informers have synced and the first state is published. With leader
+// election (Kubernetes), every replica serves discovery and the CA but only
+// the holder of the Lease runs the writers (status writer, waypoint
+// controller); readiness does not depend on leading.
 import type http from 'node:http';
 import { join } from 'node:path';
 import { createLogger, Drain, SpiffeId, type DrainResult, type Logger } from '@ambit/core';
@@ -21,8 +24,9 @@ import type { ControlPlaneConfig } from './config.js';
 import { listenHttp, metricsHandler, portOf, readinessHandler } from './health.js';
 import { ControlPlaneMetrics } from './metrics.js';
 import { MeshPipeline } from './pipeline.js';
-import type { ControlPlaneStatus } from '../store/remote.js';
+import type { ControlPlaneStatus, LeaderStatus } from '../store/remote.js';
 import { WaypointController } from '../waypoint-controller/controller.js';
+import { LeaderElector } from '../leader-election/elector.js';
 import type { Gateway } from '../resources.js';
 
 export const CONTROL_PLANE_SERVICE_ACCOUNT = { namespace: 'ambit-system', name: 'control-plane' } as const;
@@ -43,6 +47,8 @@ export interface ControlPlane {
   readonly startedAt: Date;
   /** Why it is not ready, or undefined when ready. */
   notReady(): string | undefined;
+  /** Whether this replica runs the writers, and what it last saw of the leader Lease. */
+  leadership(): LeaderStatus;
   /** Stop accepting, let subscriptions end, close within the deadline. */
   drain(deadlineMs?: number): Promise<DrainResult>;
   close(): Promise<void>;
@@ -62,7 +68,10 @@ export async function startControlPlane(config: ControlPlaneConfig, options: Sta
   try {
     // The Kubernetes client (~80 MB of heap once imported) is loaded only for the kubernetes backend.
     const kube = config.backend === 'kubernetes'
-      ? { ...(await import('../store/kube.js')), ...(await import('../ca/token-review.js')) }
+      ? {
+        ...(await import('../store/kube.js')), ...(await import('../ca/token-review.js')),
+        ...(await import('../store/kube-http.js')), ...(await import('../leader-election/kube-lease.js')),
+      }
       : undefined;
     const store = options.store ?? (kube === undefined
       ? await LocalStore.open(join(config.stateDir, 'store'), { logger: log })
@@ -83,8 +92,27 @@ export async function startControlPlane(config: ControlPlaneConfig, options: Sta
     const discovery = new DiscoveryService({ authorize: authorizeSubscriber, debounceMs: config.debounceMs, logger: log });
     cleanups.push(() => discovery.close());
     let controller: WaypointController | undefined;
+    let elector: LeaderElector | undefined;
+    // With election, nothing is written until this replica holds the Lease (not even the first translation's status).
+    const election = kube === undefined ? undefined : config.leaderElection;
+    const lease = kube === undefined || election === undefined ? undefined : new kube.KubernetesLease(
+      config.kubeconfig === undefined ? kube.inClusterKubeConfig() : kube.loadKubeConfig(config.kubeconfig),
+      election.namespace, election.name, Math.max(election.retryPeriodMs, election.renewDeadlineMs / 2),
+    );
+    let writing = election === undefined;
+    const leadership = (): LeaderStatus => {
+      if (election === undefined) return { enabled: false, isLeader: true };
+      if (elector === undefined) return { enabled: true, isLeader: false, identity: election.identity, lease: `${election.namespace}/${election.name}` };
+      const { isLeader, identity, holder, lease, leaseTransitions, lastError } = elector.status();
+      return {
+        enabled: true, isLeader, identity, lease,
+        ...(holder === undefined ? {} : { holder }),
+        ...(leaseTransitions === undefined ? {} : { leaseTransitions }),
+        ...(lastError === undefined ? {} : { lastError }),
+      };
+    };
     const pipeline = new MeshPipeline(store, {
-      discovery, debounceMs: config.debounceMs, logger: log,
+      discovery, debounceMs: config.debounceMs, logger: log, writeStatus: () => writing,
       ...(config.waypointImage === undefined ? {} : { waypointRuntime: () => waypointRuntime(discovery, controller) }),
       translate: { trustDomain: config.trustDomain, clusterDomain: config.clusterDomain },
       onTranslated: (info) => {
@@ -125,6 +153,7 @@ export async function startControlPlane(config: ControlPlaneConfig, options: Sta
         const reason = notReady();
         return {
           backend: config.backend, trustDomain: config.trustDomain, startedAt: started.toISOString(), now: new Date().toISOString(), ready: reason === undefined,
+          leader: leadership(),
           ...(reason === undefined ? {} : { notReady: reason }),
           version: discovery.version, subscribers: discovery.subscribers(),
           ...(pipeline.last === undefined ? {} : { lastTranslation: pipeline.last }),
@@ -143,22 +172,56 @@ export async function startControlPlane(config: ControlPlaneConfig, options: Sta
     cleanups.push(() => closeHttp(readinessServer));
 
     await pipeline.start();
-    if (config.waypointImage !== undefined) {
-      const gateways = pipeline.informers.Gateway;
-      controller = new WaypointController(store, {
-        image: config.waypointImage, trustDomain: config.trustDomain, debounceMs: config.debounceMs, logger: log,
+    // The waypoint controller runs while this replica writes; a new one each term, so stopping releases its watches.
+    const waypointImage = config.waypointImage;
+    const gateways = pipeline.informers.Gateway;
+    const startController = async (): Promise<void> => {
+      if (waypointImage === undefined || controller !== undefined) return;
+      const started = new WaypointController(store, {
+        image: waypointImage, trustDomain: config.trustDomain, debounceMs: config.debounceMs, logger: log,
         ...(config.waypointControlPlane === undefined ? {} : { controlPlane: config.waypointControlPlane }),
         gateways: () => gateways.list() as Gateway[],
         onApplied: () => pipeline.refresh(),
       });
-      const started = controller;
-      gateways.on(() => started.schedule());
+      controller = started;
+      await started.start();
+    };
+    const stopController = (): void => {
+      controller?.stop();
+      controller = undefined;
+    };
+    if (waypointImage !== undefined) {
+      gateways.on(() => controller?.schedule());
       // A waypoint's first acknowledgement (or its going away) changes its Gateway's Programmed condition.
       const waypointChanged = (subscriber: { role: string }): void => { if (subscriber.role === 'waypoint') pipeline.refresh(); };
       discovery.on('ack', waypointChanged);
       discovery.on('disconnected', waypointChanged);
-      cleanups.push(() => started.stop());
-      await controller.start();
+      cleanups.push(stopController);
+    }
+    if (election === undefined || lease === undefined) {
+      metrics.leader.set(1);
+      await startController();
+    } else {
+      // Started only now: a controller planning against Gateway informers that have not synced would delete every waypoint.
+      metrics.leader.set(0);
+      const running = new LeaderElector({
+        ...election, lease, logger: log,
+        onStartedLeading: () => {
+          writing = true;
+          metrics.leader.set(1);
+          pipeline.refresh(); // status computed while following was not written
+          startController().catch((error: unknown) => log.error({ err: error }, 'the waypoint controller failed to start'));
+        },
+        onStoppedLeading: () => {
+          writing = false;
+          stopController();
+          metrics.leader.set(0);
+        },
+      });
+      elector = running;
+      // Runs first at close: the writers stop, then the Lease is released for a standby.
+      cleanups.push(() => running.stop());
+      running.start();
     }
     ready = true;
     const startedAt = new Date();
@@ -172,7 +235,7 @@ export async function startControlPlane(config: ControlPlaneConfig, options: Sta
     return {
       config, store, ca, discovery, caService, pipeline, metrics, identity, address, startedAt,
       metricsPort: portOf(metricsServer), readinessPort: portOf(readinessServer),
-      notReady,
+      notReady, leadership,
       drain: async (deadlineMs = config.drainDeadlineMs) => {
         ready = false;
         const result = await drain.drain(deadlineMs);

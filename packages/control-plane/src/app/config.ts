@@ -1,9 +1,13 @@
 // The control plane's configuration, parsed from a plain record (flags and
 // AMBIT_* environment variables are merged by the bin; tests pass records).
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { ConfigReader, DEFAULT_TRUST_DOMAIN, isLogLevel, SpiffeId, type ConfigRecord, type LogLevel } from '@ambit/core';
 import { API_SOCKET_FILE } from '../store/api-server.js';
 import { DEFAULT_WAYPOINT_IMAGE } from '../waypoint-controller/objects.js';
+import {
+  DEFAULT_LEASE_DURATION_MS, DEFAULT_RENEW_DEADLINE_MS, DEFAULT_RETRY_PERIOD_MS, LEASE_NAME, leaseTimingProblem, type LeaseTimings,
+} from '../leader-election/elector.js';
 
 export interface HostPort {
   host: string;
@@ -32,14 +36,31 @@ export interface ControlPlaneConfig {
   waypointImage: string | undefined;
   /** host:port of the control plane as waypoint pods reach it (their AMBIT_WAYPOINT_CONTROL_PLANE); unset, the runtime supplies it. */
   waypointControlPlane: string | undefined;
+  /** Kubernetes backend: leader election for the writers (status writer, waypoint controller); undefined when off. */
+  leaderElection: LeaderElectionSettings | undefined;
+}
+
+export interface LeaderElectionSettings extends LeaseTimings {
+  /** The Lease's namespace and name. */
+  namespace: string;
+  name: string;
+  /** This replica's holderIdentity. */
+  identity: string;
+}
+
+/** Defaults a pod gets from the downward API (POD_NAME, POD_NAMESPACE); the bin passes them. */
+export interface PodEnvironment {
+  podName?: string | undefined;
+  podNamespace?: string | undefined;
 }
 
 export const CONFIG_KEYS = [
   'backend', 'state-dir', 'kubeconfig', 'api-socket', 'listen', 'metrics', 'readiness', 'trust-domain', 'cluster-domain', 'cert-ttl',
   'debounce', 'drain-deadline', 'log-level', 'waypoint-image', 'waypoint-control-plane',
+  'leader-election', 'lease-namespace', 'leader-id', 'lease-duration', 'lease-renew-deadline', 'lease-retry-period',
 ] as const;
 
-export function parseConfig(record: ConfigRecord, source = 'control plane config'): ControlPlaneConfig {
+export function parseConfig(record: ConfigRecord, source = 'control plane config', pod: PodEnvironment = {}): ControlPlaneConfig {
   const reader = new ConfigReader(record, source);
   const backend = reader.oneOf('backend', ['local', 'kubernetes'] as const, 'local');
   const trustDomain = reader.string('trust-domain', DEFAULT_TRUST_DOMAIN);
@@ -67,6 +88,7 @@ export function parseConfig(record: ConfigRecord, source = 'control plane config
     logLevel,
     waypointImage: undefined,
     waypointControlPlane: reader.string('waypoint-control-plane'),
+    leaderElection: leaderElection(reader, backend, pod),
   };
   const waypointImage = reader.string('waypoint-image', DEFAULT_WAYPOINT_IMAGE);
   if (waypointImage !== 'off') config.waypointImage = waypointImage;
@@ -78,6 +100,33 @@ export function parseConfig(record: ConfigRecord, source = 'control plane config
   const unknown = reader.unused();
   if (unknown.length > 0) throw reader.error(unknown[0] as string, record[unknown[0] as string], `is not a setting; known: ${CONFIG_KEYS.join(', ')}`);
   return config;
+}
+
+/** Read on both backends (so no setting is reported unknown); the local backend runs one control plane and refuses `true`. */
+function leaderElection(reader: ConfigReader, backend: ControlPlaneConfig['backend'], pod: PodEnvironment): LeaderElectionSettings | undefined {
+  const enabled = reader.bool('leader-election', backend === 'kubernetes');
+  const settings: LeaderElectionSettings = {
+    namespace: reader.string('lease-namespace', nonEmpty(pod.podNamespace) ?? 'ambit-system'),
+    name: LEASE_NAME,
+    identity: reader.string('leader-id', nonEmpty(pod.podName) ?? `${hostname()}-${process.pid}`),
+    leaseDurationMs: reader.durationMs('lease-duration', DEFAULT_LEASE_DURATION_MS),
+    renewDeadlineMs: reader.durationMs('lease-renew-deadline', DEFAULT_RENEW_DEADLINE_MS),
+    retryPeriodMs: reader.durationMs('lease-retry-period', DEFAULT_RETRY_PERIOD_MS),
+  };
+  if (backend === 'local' && enabled) throw reader.error('leader-election', reader.string('leader-election'), 'is for the kubernetes backend; the local backend runs one control plane');
+  if (settings.namespace === '') throw reader.error('lease-namespace', '', 'must name a namespace');
+  if (settings.identity === '') throw reader.error('leader-id', '', 'must not be empty: replicas tell each other apart by it');
+  const problem = leaseTimingProblem(settings);
+  if (problem !== undefined) throw reader.error(problem.key, reader.string(problem.key, `${settingMs(settings, problem.key)}ms`), problem.reason);
+  return enabled ? settings : undefined;
+}
+
+function settingMs(timings: LeaseTimings, key: 'lease-duration' | 'lease-renew-deadline' | 'lease-retry-period'): number {
+  return key === 'lease-duration' ? timings.leaseDurationMs : key === 'lease-renew-deadline' ? timings.renewDeadlineMs : timings.retryPeriodMs;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value;
 }
 
 function hostPort(reader: ConfigReader, key: string, fallback: string): HostPort {

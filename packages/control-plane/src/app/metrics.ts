@@ -24,6 +24,11 @@ export class ControlPlaneMetrics {
   readonly issued = new Counter({ name: 'ambit_ca_certificates_issued_total', help: 'Workload and node certificates issued', registers: [this.registry] });
   readonly refused = new Counter({ name: 'ambit_ca_certificates_refused_total', help: 'Certificate requests refused', labelNames: ['reason'], registers: [this.registry] });
   readonly statusWrites = new Counter({ name: 'ambit_status_writes_total', help: 'Status updates written back', registers: [this.registry] });
+  readonly leader = new Gauge({
+    name: 'ambit_control_plane_leader',
+    help: '1 while this replica runs the writers (status writer, waypoint controller): it holds the leader Lease, or runs without leader election',
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

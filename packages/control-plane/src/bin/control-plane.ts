@@ -24,11 +24,18 @@ settings (flag, or environment variable AMBIT_<SETTING with - as _>):
   --debounce DURATION          coalescing window for changes (default 100ms)
   --drain-deadline DURATION    shutdown grace period (default 10s)
   --log-level LEVEL            fatal|error|warn|info|debug|trace|silent (default info)
+  --leader-election BOOL       kubernetes: only the holder of the Lease ambit-control-plane runs
+                               the status writer and the waypoint controller (default true there)
+  --lease-namespace NS         the Lease's namespace (default $POD_NAMESPACE, else ambit-system)
+  --leader-id ID               this replica's holder identity (default $POD_NAME, else host-pid)
+  --lease-duration DURATION    a standby takes over after this without renewal (default 15s)
+  --lease-renew-deadline DUR   the leader stops writing when it could not renew for this (default 10s)
+  --lease-retry-period DUR     between attempts to acquire or renew (default 2s)
 `;
 
 exitWith('ambit-control-plane', runDaemon({
   name: 'ambit-control-plane', app: 'control-plane', help: HELP, keys: CONFIG_KEYS, envPrefix: 'AMBIT_',
-  parse: (record, source) => parseConfig(record, source),
+  parse: (record, source) => parseConfig(record, source, { podName: process.env.POD_NAME, podNamespace: process.env.POD_NAMESPACE }),
   start: (config, logger) => startControlPlane(config, { logger }),
   drain: (running, deadlineMs) => running.drain(deadlineMs),
 }));

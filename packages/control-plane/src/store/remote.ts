@@ -23,6 +23,24 @@ export interface ControlPlaneStatus {
   subscribers: SubscriberStatus[];
   lastTranslation?: { at: string; durationMs: number; workloads: number; services: number; authorizations: number; routes: number };
   rootCertificate: { serialNumber: string; notBefore: string; notAfter: string };
+  /** Leader election (absent from control planes that predate it). */
+  leader?: LeaderStatus;
+}
+
+export interface LeaderStatus {
+  /** Off on the local backend, which runs one control plane. */
+  enabled: boolean;
+  /** Whether this replica runs the writers (status writer, waypoint controller); always true when election is off. */
+  isLeader: boolean;
+  /** This replica's holderIdentity. */
+  identity?: string;
+  /** The holder last seen in the Lease ('' when released). */
+  holder?: string;
+  /** `namespace/name` of the Lease. */
+  lease?: string;
+  leaseTransitions?: number;
+  /** Why the last attempt did not acquire or renew. */
+  lastError?: string;
 }
 
 export interface RemoteStoreOptions {
