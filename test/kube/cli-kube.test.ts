@@ -11,6 +11,7 @@ import { run } from '@ambit/cli';
 import { KubernetesStore } from '@ambit/control-plane/kubernetes';
 import type { Gateway, KubeObject } from '@ambit/control-plane';
 import { FakeApiServer } from '../support/fake-apiserver.js';
+import { writeKubeconfig } from '../support/kubeconfig.js';
 
 const ROUTE = `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -60,12 +61,7 @@ describe('ambit against a cluster (--kubeconfig)', () => {
     for (const name of ['demo', 'default']) await store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
     dir = await mkdtemp(join(tmpdir(), 'ambit-cli-kube-'));
     kubeconfig = join(dir, 'kubeconfig');
-    await writeFile(kubeconfig, [
-      'apiVersion: v1', 'kind: Config', 'current-context: test',
-      `clusters: [{name: fake, cluster: {server: "${server.url}", insecure-skip-tls-verify: true}}]`,
-      'users: [{name: me, user: {}}]',
-      'contexts: [{name: test, context: {cluster: fake, user: me}}]', '',
-    ].join('\n'));
+    await writeKubeconfig(kubeconfig, server.url);
   });
 
   after(async () => {

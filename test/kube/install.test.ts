@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { run } from '@ambit/cli';
 import { KubernetesStore } from '@ambit/control-plane/kubernetes';
 import { FakeApiServer, type FakeKind } from '../support/fake-apiserver.js';
+import { writeKubeconfig } from '../support/kubeconfig.js';
 
 const REPO_DEPLOY = new URL('../../../deploy/', import.meta.url).pathname;
 
@@ -63,14 +64,6 @@ describe('ambit install / uninstall (test API server)', () => {
     return { code, out, err };
   }
   const kube = (...argv: string[]): Promise<Result> => ambit('--kubeconfig', kubeconfig, ...argv);
-
-  async function writeKubeconfig(file: string, url: string): Promise<void> {
-    await writeFile(file, [
-      'apiVersion: v1', 'kind: Config', 'current-context: test',
-      `clusters: [{name: fake, cluster: {server: "${url}", insecure-skip-tls-verify: true}}]`,
-      'users: [{name: me, user: {}}]', 'contexts: [{name: test, context: {cluster: fake, user: me}}]', '',
-    ].join('\n'));
-  }
 
   const exists = async (path: string): Promise<boolean> => (await store.raw('GET', path, 'test read')).status === 200;
   const markReady = async (): Promise<void> => {
