@@ -2,7 +2,7 @@
 // create. Veth pairs are created with both ends already in their target
 // namespaces (`ip link add A netns X type veth peer name B netns Y`), so no
 // interface or address ever appears in the machine's root namespace.
-import { AmbitError } from '@ambit/core';
+import { AmbitError, systemCode } from '@ambit/core';
 import {
   BRIDGE_NAME, BRIDGE_PREFIX, CLUSTER_ADDRESS, NODE_UPLINK, POD_INTERFACE, nodeBridgePort, podHostInterface,
 } from './addressing.js';
@@ -11,7 +11,14 @@ import type { NodeState, PodState } from './state.js';
 
 /** Every namespace name from `ip netns list` (first column). */
 export async function listNetns(): Promise<string[]> {
-  const result = await runChecked('ip', ['netns', 'list'], { what: 'list network namespaces' });
+  let result;
+  try {
+    result = await runChecked('ip', ['netns', 'list'], { what: 'list network namespaces' });
+  } catch (error) {
+    // Without iproute2 there are no namespaces of ours to find (a loopback cluster needs none).
+    if (systemCode((error as { cause?: unknown }).cause) === 'ENOENT') return [];
+    throw error;
+  }
   return result.stdout.split('\n').map((line) => line.trim().split(/\s+/)[0] ?? '').filter((name) => name !== '');
 }
 
