@@ -5,14 +5,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '@ambit/cli';
+import { runAmbit, type CliResult } from '../support/cli.js';
 
-async function ambit(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const code = await run(argv, { out: (t) => { out += t; }, err: (t) => { err += t; } });
-  return { code, out, err };
-}
+const ambit = (...argv: string[]): Promise<CliResult> => runAmbit(argv);
 
 describe('ambit: usage and failures', () => {
   const cases: { argv: string[]; code: number; err: RegExp }[] = [

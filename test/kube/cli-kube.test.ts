@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '@ambit/cli';
 import { KubernetesStore } from '@ambit/control-plane/kubernetes';
 import type { Gateway, KubeObject } from '@ambit/control-plane';
+import { runAmbit, type CliResult } from '../support/cli.js';
 import { FakeApiServer } from '../support/fake-apiserver.js';
 import { writeKubeconfig } from '../support/kubeconfig.js';
 
@@ -40,13 +40,8 @@ describe('ambit against a cluster (--kubeconfig)', () => {
   let denied = new Set<string>();
   const reviews: Access[] = [];
 
-  async function ambit(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = '';
-    let err = '';
-    const code = await run(argv, { out: (t) => { out += t; }, err: (t) => { err += t; } });
-    return { code, out, err };
-  }
-  const kube = (...argv: string[]): ReturnType<typeof ambit> => ambit('--kubeconfig', kubeconfig, ...argv);
+  const ambit = (...argv: string[]): Promise<CliResult> => runAmbit(argv);
+  const kube = (...argv: string[]): Promise<CliResult> => ambit('--kubeconfig', kubeconfig, ...argv);
 
   before(async () => {
     server = await FakeApiServer.start();

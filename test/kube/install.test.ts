@@ -9,8 +9,8 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '@ambit/cli';
 import { KubernetesStore } from '@ambit/control-plane/kubernetes';
+import { runAmbit, type CliResult } from '../support/cli.js';
 import { FakeApiServer, type FakeKind } from '../support/fake-apiserver.js';
 import { writeKubeconfig } from '../support/kubeconfig.js';
 
@@ -48,8 +48,6 @@ const BASE = {
   ].join('\n'),
 };
 
-interface Result { code: number; out: string; err: string }
-
 describe('ambit install / uninstall (test API server)', () => {
   let server: FakeApiServer;
   let store: KubernetesStore;
@@ -57,13 +55,8 @@ describe('ambit install / uninstall (test API server)', () => {
   let base: string;
   let kubeconfig: string;
 
-  async function ambit(...argv: string[]): Promise<Result> {
-    let out = '';
-    let err = '';
-    const code = await run(argv, { out: (t) => { out += t; }, err: (t) => { err += t; } });
-    return { code, out, err };
-  }
-  const kube = (...argv: string[]): Promise<Result> => ambit('--kubeconfig', kubeconfig, ...argv);
+  const ambit = (...argv: string[]): Promise<CliResult> => runAmbit(argv);
+  const kube = (...argv: string[]): Promise<CliResult> => ambit('--kubeconfig', kubeconfig, ...argv);
 
   const exists = async (path: string): Promise<boolean> => (await store.raw('GET', path, 'test read')).status === 200;
   const markReady = async (): Promise<void> => {

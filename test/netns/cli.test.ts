@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run } from '@ambit/cli';
+import { runAmbit, type CliResult } from '../support/cli.js';
 import { LocalCluster } from '@ambit/localcluster';
 import { API_SOCKET_FILE, RemoteStore } from '@ambit/control-plane';
 import { eventually, localclusterBin, netnsSkipReason } from '../support/netns.js';
@@ -20,12 +20,7 @@ describe('ambit CLI on a local mesh', { skip }, () => {
   let stateDir: string;
   let id: string | undefined;
 
-  async function ambit(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = '';
-    let err = '';
-    const code = await run(['--state-dir', stateDir, ...argv], { out: (t) => { out += t; }, err: (t) => { err += t; } });
-    return { code, out, err };
-  }
+  const ambit = (...argv: string[]): Promise<CliResult> => runAmbit(['--state-dir', stateDir, ...argv]);
 
   /** A request from demo/client; the echo's answer. */
   async function fromClient(url: string): Promise<{ version: string; headers: Record<string, string> }> {
