@@ -64,15 +64,15 @@ export async function loadManifests(dir: string): Promise<Manifest[]> {
   return manifests;
 }
 
-/** Where each object lives on this server (discovery), or an error naming what is not served — before anything changes. */
-async function locate(store: KubernetesStore, manifests: readonly Manifest[]): Promise<Map<Manifest, string>> {
+/** Where each object lives on this server (discovery, once per API version), and the kinds it does not serve. */
+async function locate(store: KubernetesStore, manifests: readonly Manifest[]): Promise<{ paths: Map<Manifest, string>; missing: string[] }> {
   const lists = new Map<string, Map<string, Resource> | undefined>();
   const paths = new Map<Manifest, string>();
   const missing: string[] = [];
   for (const manifest of manifests) {
     const { apiVersion, kind, metadata } = manifest.object;
+    const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
     if (!lists.has(apiVersion)) {
-      const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
       const answer = await store.raw('GET', base, `discover ${apiVersion}`);
       const list = answer.status === 200 ? (answer.body as ApiResourceList).resources ?? [] : undefined;
       lists.set(apiVersion, list === undefined ? undefined : new Map(list.filter((r) => !r.name.includes('/')).map((r) => [r.kind, { plural: r.name, namespaced: r.namespaced }])));
@@ -82,17 +82,10 @@ async function locate(store: KubernetesStore, manifests: readonly Manifest[]): P
       missing.push(`${kind} (${apiVersion})`);
       continue;
     }
-    const base = apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`;
     const namespace = resource.namespaced ? `/namespaces/${metadata.namespace ?? INSTALL_NAMESPACE}` : '';
     paths.set(manifest, `${base}${namespace}/${resource.plural}/${encodeURIComponent(metadata.name)}`);
   }
-  if (missing.length > 0) {
-    const gatewayApi = missing.some((m) => m.includes('gateway.networking.k8s.io'));
-    throw new AmbitError('unavailable', `the cluster at ${store.serverUrl} does not serve ${[...new Set(missing)].join(', ')}; nothing was changed`, {
-      hint: gatewayApi ? `install the Gateway API CRDs first: ${GATEWAY_API_INSTALL}` : 'check the cluster version (ambit check --pre --context kube)',
-    });
-  }
-  return paths;
+  return { paths, missing: [...new Set(missing)] };
 }
 
 function describe(object: KubeObject): string {
@@ -113,7 +106,14 @@ export interface InstallOptions {
 
 export async function install(store: KubernetesStore, options: InstallOptions): Promise<void> {
   const manifests = await loadManifests(options.manifests);
-  const paths = await locate(store, manifests);
+  // Nothing is applied unless every kind is served.
+  const { paths, missing } = await locate(store, manifests);
+  if (missing.length > 0) {
+    const gatewayApi = missing.some((m) => m.includes('gateway.networking.k8s.io'));
+    throw new AmbitError('unavailable', `the cluster at ${store.serverUrl} does not serve ${missing.join(', ')}; nothing was changed`, {
+      hint: gatewayApi ? `install the Gateway API CRDs first: ${GATEWAY_API_INSTALL}` : 'check the cluster version (ambit check --pre --context kube)',
+    });
+  }
   const counts = { created: 0, configured: 0, unchanged: 0 };
   for (const manifest of manifests) {
     const path = paths.get(manifest) as string;
@@ -208,11 +208,11 @@ export async function uninstall(store: KubernetesStore, options: UninstallOption
   }
 
   // Reverse order: workloads before their RBAC, the namespace last.
-  const served = [...manifests].reverse();
-  const paths = await locate(store, served).catch(() => undefined);
+  const reversed = [...manifests].reverse();
+  const { paths } = await locate(store, reversed);
   const deleted: string[] = [];
-  for (const manifest of served) {
-    const path = paths?.get(manifest) ?? await pathIfServed(store, manifest);
+  for (const manifest of reversed) {
+    const path = paths.get(manifest);
     if (path === undefined) {
       options.out(`${dim('-')} ${describe(manifest.object)} ${dim('(its kind is not served: nothing to delete)')}`);
       continue;
@@ -252,11 +252,6 @@ export async function uninstall(store: KubernetesStore, options: UninstallOption
     options.out(`${green('✔')} everything deleted is gone`);
   }
   options.out(`Ambit is uninstalled from ${store.serverUrl}`);
-}
-
-/** One object's path when its kind is served (uninstall after a partial install). */
-async function pathIfServed(store: KubernetesStore, manifest: Manifest): Promise<string | undefined> {
-  return (await locate(store, [manifest]).catch(() => undefined))?.get(manifest);
 }
 
 /** Users' waypoints (Gateways of class ambit-waypoint) and AuthorizationPolicies, where their kinds are served. */
