@@ -187,7 +187,7 @@ describe('waypoint on loopback (HBONE in, L7 routing and policy, HBONE out)', ()
   it('is ready with its own certificate and serves only its own identity', async () => {
     assert.equal(waypoint.notReady(), undefined);
     assert.equal((await httpGet({ port: waypoint.addresses.readiness.port }, '/healthz/ready')).status, 200);
-    const certificates = JSON.parse((await httpGet({ socketPath: waypoint.adminSocket }, '/certificates')).body) as { identity: string; state: string }[];
+    const certificates = JSON.parse((await httpGet(waypoint.admin, '/certificates')).body) as { identity: string; state: string }[];
     assert.deepEqual(certificates.map((c) => [c.identity, c.state]), [[WAYPOINT, 'available']]);
   });
 

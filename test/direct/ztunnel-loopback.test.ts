@@ -18,7 +18,7 @@ import { createNamespace, createPod, runControlPlane, type RunningControlPlane }
 import { eventually } from '../support/net.js';
 import { testKeys } from '../support/pki.js';
 import {
-  adminJson, echoOn, freePort, httpGet, metricValue, roundTrip, socks5Connect, SocksRefused, type EchoServer,
+  adminJson, echoOn, freePort, httpGet, metricValue, roundTrip, socketPathOf, socks5Connect, SocksRefused, type EchoServer,
 } from '../support/ztunnel.js';
 import { formatAuthority, socketAddress, type SocketAddress } from '@ambit/api';
 
@@ -63,7 +63,7 @@ describe('ztunnel on loopback (two nodes, SOCKS5, no capture)', () => {
   const metrics = async (node: string): Promise<string> => (await httpGet({ port: z(node).addresses.metrics.port }, '/metrics')).body;
   const socks = (node: string, from: string, to: { ip: string; port: number }): Promise<Socket> =>
     socks5Connect(z(node).addresses.socks5!, to, from);
-  const certificates = (node: string): Promise<CertificateRow[]> => adminJson<CertificateRow[]>(z(node).adminSocket, '/certificates');
+  const certificates = (node: string): Promise<CertificateRow[]> => adminJson<CertificateRow[]>(z(node).admin, '/certificates');
 
   before(async () => {
     dir = await mkdtemp(join(tmpdir(), 'ambit-zt-'));
@@ -114,10 +114,10 @@ describe('ztunnel on loopback (two nodes, SOCKS5, no capture)', () => {
     const readiness = await httpGet({ port: stuck.addresses.readiness.port }, '/healthz/ready');
     assert.equal(readiness.status, 503);
     assert.match(readiness.body, /not ready: waiting for .*discovery sync/);
-    assert.equal((await httpGet({ socketPath: stuck.adminSocket }, '/healthz/ready')).status, 503);
+    assert.equal((await httpGet(stuck.admin, '/healthz/ready')).status, 503);
     await stuck.close();
     ztunnels.delete('node-c');
-    assert.equal(existsSync(stuck.adminSocket), false, 'the admin socket is removed on close');
+    assert.equal(existsSync(socketPathOf(stuck.admin)), false, 'the admin socket is removed on close');
   });
 
   it('is ready after the first sync, serving the local pods over HBONE on their own addresses', async () => {
@@ -233,7 +233,7 @@ describe('ztunnel on loopback (two nodes, SOCKS5, no capture)', () => {
     const rows = await certificates('node-a');
     assert.ok(rows.every((c) => c.state === 'available' && typeof c.serial === 'string' && typeof c.notAfter === 'string'));
     assert.equal(rows.filter((c) => c.kind === 'node').length, 1);
-    const dump = await adminJson<{ node: string; localWorkloads: string[] }>(z('node-b').adminSocket, '/config_dump');
+    const dump = await adminJson<{ node: string; localWorkloads: string[] }>(z('node-b').admin, '/config_dump');
     assert.equal(dump.node, 'node-b');
     assert.deepEqual(dump.localWorkloads, ['demo/echo']);
   });
@@ -273,6 +273,6 @@ describe('ztunnel on loopback (two nodes, SOCKS5, no capture)', () => {
     assert.equal(await roundTrip(open, 'during the drain'), 'during the drain');
     const result = await drained;
     assert.equal(result.graceful, true);
-    assert.equal(existsSync(ztunnel.adminSocket), false);
+    assert.equal(existsSync(socketPathOf(ztunnel.admin)), false);
   });
 });

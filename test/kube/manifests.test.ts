@@ -593,8 +593,7 @@ describe('deploy/: every flag is a real setting', () => {
     const root = mountOf(config.caRootFile);
     assert.equal(root.volume.configMap?.name, 'ambit-root-cert', 'the root certificate, from a ConfigMap (never the Secret with the key)');
     assert.ok(root.volume.configMap?.items?.some((item) => item.path === root.subPath && item.key === 'root-cert.pem'));
-    const admin = mountOf(config.adminSocket);
-    assert.ok(admin.volume.emptyDir !== undefined, 'the admin socket is on a writable emptyDir');
+    assert.deepEqual(config.admin, { host: '127.0.0.1', port: 15000 }, 'the admin API on the node\'s loopback only (the CLI reaches it by port-forward)');
 
     assert.equal(ztunnelContainer.readinessProbe?.httpGet?.path, '/healthz/ready');
     assert.equal(ztunnelContainer.readinessProbe?.httpGet?.port, config.readiness.port);

@@ -4,6 +4,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { SocketAddress } from '@ambit/api';
+import type { AdminEndpoint } from '@ambit/core';
 
 export interface EchoServer {
   address: SocketAddress;
@@ -105,9 +106,9 @@ export function roundTrip(socket: net.Socket, text: string): Promise<string> {
   });
 }
 
-export function httpGet(target: { port: number } | { socketPath: string }, path: string, method = 'GET'): Promise<{ status: number; body: string }> {
+export function httpGet(target: { host?: string; port: number } | { socketPath: string }, path: string, method = 'GET'): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const request = http.request({ ...('port' in target ? { host: '127.0.0.1', port: target.port } : { socketPath: target.socketPath }), path, method }, (response) => {
+    const request = http.request({ ...('port' in target ? { host: target.host ?? '127.0.0.1', port: target.port } : { socketPath: target.socketPath }), path, method }, (response) => {
       let body = '';
       response.on('data', (chunk: Buffer) => { body += chunk.toString(); });
       response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
@@ -117,8 +118,8 @@ export function httpGet(target: { port: number } | { socketPath: string }, path:
   });
 }
 
-export async function adminJson<T>(socketPath: string, path: string): Promise<T> {
-  const { status, body } = await httpGet({ socketPath }, path);
+export async function adminJson<T>(admin: AdminEndpoint, path: string): Promise<T> {
+  const { status, body } = await httpGet(admin, path);
   if (status !== 200) throw new Error(`admin ${path} answered ${status}: ${body}`);
   return JSON.parse(body) as T;
 }
@@ -135,4 +136,10 @@ export function metricValue(text: string, name: string, labels: Record<string, s
     if (Object.entries(labels).every(([k, v]) => present.get(k) === v)) sum += Number(line.slice((close === -1 ? name.length : close + 1)).trim());
   }
   return sum;
+}
+
+/** The unix socket path of an admin endpoint (tests that start proxies with admin-socket). */
+export function socketPathOf(admin: AdminEndpoint): string {
+  if (!('socketPath' in admin)) throw new Error(`the admin API listens on ${admin.host}:${admin.port}, not on a unix socket`);
+  return admin.socketPath;
 }

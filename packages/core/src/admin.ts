@@ -4,7 +4,21 @@
 // `?level=LEVEL` to change the level at run time). Bind it with `listen`.
 import type http from 'node:http';
 import { isLogLevel, type Logger, type LogLevel } from './log.js';
-import { metricsRoute, routeServer, sendJson, type MetricsSource, type Route } from './serve.js';
+import type { HostPort } from './config.js';
+import { boundPort, metricsRoute, routeServer, sendJson, type MetricsSource, type Route } from './serve.js';
+
+/** Where a bound admin API answers, in the shape `http.request` takes. */
+export type AdminEndpoint = { socketPath: string } | { host: string; port: number };
+
+/** The endpoint of an admin server bound (by `listen`) to a socket path or an address (port 0 resolved). */
+export function adminEndpoint(server: http.Server, where: string | HostPort): AdminEndpoint {
+  return typeof where === 'string' ? { socketPath: where } : { host: where.host, port: boundPort(server) };
+}
+
+/** For logs: the socket path, or host:port. */
+export function describeAdmin(endpoint: AdminEndpoint): string {
+  return 'socketPath' in endpoint ? endpoint.socketPath : `${endpoint.host.includes(':') ? `[${endpoint.host}]` : endpoint.host}:${endpoint.port}`;
+}
 
 export interface AdminSources {
   /** JSON endpoints answering GET, by path, e.g. `{ '/config_dump': () => dump() }`. */

@@ -16,6 +16,8 @@ export interface HostPortOptions {
   ip?: boolean;
   /** Port 0 (any free port) is refused: for addresses that are dialled, not bound. */
   nonZeroPort?: boolean;
+  /** The host must be a loopback IP (127.0.0.0/8 or ::1): for endpoints reached only by port-forward. */
+  loopback?: boolean;
 }
 
 export class ConfigReader {
@@ -83,6 +85,9 @@ export class ConfigReader {
       throw this.error(key, text, `must be ${options.ip === true ? 'ip' : 'host'}:port, e.g. 127.0.0.1:15012 or [::1]:15012`);
     }
     if (parsed.port === 0 && options.nonZeroPort === true) throw this.error(key, text, 'needs a port other than 0');
+    if (options.loopback === true && !isLoopbackIp(parsed.host)) {
+      throw this.error(key, text, 'must be a loopback address such as 127.0.0.1:15000 (reached through port-forward, never from the network)');
+    }
     return parsed;
   }
 
@@ -101,6 +106,11 @@ export class ConfigReader {
     this.used.add(key);
     return this.record[key];
   }
+}
+
+/** 127.0.0.0/8 or ::1. */
+export function isLoopbackIp(host: string): boolean {
+  return host === '::1' || (isIP(host) === 4 && host.startsWith('127.'));
 }
 
 /** `host:port` or `[v6]:port`, else undefined; an unbracketed IPv6 address is ambiguous, so refused. */

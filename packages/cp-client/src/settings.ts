@@ -1,6 +1,6 @@
 // The settings every proxy (ztunnel, waypoint) shares, read from its config
 // record: how to reach and trust the control plane, then its own probe ports,
-// admin socket and timings. Each proxy's config module reads its own identity
+// admin endpoint and timings. Each proxy's config module reads its own identity
 // first, then these, then what is its alone; errors name the key, the value
 // and the reason.
 import { DEFAULT_TRUST_DOMAIN, isLogLevel, SpiffeId, type ConfigReader, type HostPort, type LogLevel } from '@ambit/core';
@@ -17,8 +17,12 @@ export interface ProxySettings {
   trustDomain: string;
   metrics: HostPort;
   readiness: HostPort;
-  /** Admin HTTP over a unix socket (mode 0600). */
-  adminSocket: string;
+  /**
+   * Where the admin API listens: a unix socket path (mode 0600; `admin-socket`)
+   * or a loopback address (`admin-address`, for Kubernetes, where the CLI
+   * reaches it through the API server's port-forward).
+   */
+  admin: string | HostPort;
   drainDeadlineMs: number;
   /** Upstream TCP and HBONE connect deadline. */
   connectTimeoutMs: number;
@@ -43,10 +47,7 @@ export function readProxySettings(reader: ConfigReader, options: ProxySettingsOp
   const controlPlane = reader.hostPort('control-plane', undefined, { nonZeroPort: true });
   const caRootFile = reader.required('ca-root-file');
   const bootstrapTokenFile = reader.required('bootstrap-token-file');
-  const adminSocket = reader.required('admin-socket');
-  if (Buffer.byteLength(adminSocket) > MAX_UNIX_SOCKET_PATH_BYTES) {
-    throw reader.error('admin-socket', adminSocket, `is longer than ${MAX_UNIX_SOCKET_PATH_BYTES} bytes, the limit for a unix socket path`);
-  }
+  const admin = readAdmin(reader);
   const trustDomain = reader.string('trust-domain', DEFAULT_TRUST_DOMAIN);
   let controlPlaneIdentity: SpiffeId;
   try {
@@ -73,9 +74,31 @@ export function readProxySettings(reader: ConfigReader, options: ProxySettingsOp
     trustDomain,
     metrics: reader.hostPort('metrics', DEFAULT_METRICS, { ip }),
     readiness: reader.hostPort('readiness', DEFAULT_READINESS, { ip }),
-    adminSocket,
+    admin,
     drainDeadlineMs: reader.durationMs('drain-deadline', DEFAULT_DRAIN_DEADLINE_MS),
     connectTimeoutMs,
     logLevel,
   };
+}
+
+/**
+ * `admin-socket PATH` or `admin-address HOST:PORT`, exactly one. The admin API
+ * shows the mesh state and changes the log level, so an address must be
+ * loopback: from outside the host it is reached by port-forward, as kubectl
+ * and RBAC allow.
+ */
+export function readAdmin(reader: ConfigReader): string | HostPort {
+  const socket = reader.string('admin-socket');
+  const address = reader.string('admin-address');
+  if (socket !== undefined && socket !== '' && address !== undefined && address !== '') {
+    throw reader.error('admin-address', address, 'and admin-socket are alternatives; give one of them');
+  }
+  if (address !== undefined && address !== '') {
+    return reader.hostPort('admin-address', undefined, { ip: true, loopback: true });
+  }
+  if (socket === undefined || socket === '') throw reader.error('admin-socket', socket, 'is required (or admin-address, a loopback HOST:PORT)');
+  if (Buffer.byteLength(socket) > MAX_UNIX_SOCKET_PATH_BYTES) {
+    throw reader.error('admin-socket', socket, `is longer than ${MAX_UNIX_SOCKET_PATH_BYTES} bytes, the limit for a unix socket path`);
+  }
+  return socket;
 }

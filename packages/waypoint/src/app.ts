@@ -9,7 +9,7 @@
 // /policies, /certificates, plus core's /metrics, /healthz/ready and /logging.
 import type { Registry } from 'prom-client';
 import {
-  adminServer, AmbitError, boundPort, causeChain, closeServer, createLogger, Drain, listen, metricsRoute, Readiness, readinessRoute,
+  adminEndpoint, adminServer, AmbitError, describeAdmin, type AdminEndpoint, boundPort, causeChain, closeServer, createLogger, Drain, listen, metricsRoute, Readiness, readinessRoute,
   routeServer, runCleanups, type Cleanup, type DrainResult, type HostPort, type LogLevel,
 } from '@ambit/core';
 import { formatAuthority, socketAddress, type SocketAddress } from '@ambit/api';
@@ -39,7 +39,8 @@ export interface Waypoint {
   readonly config: WaypointConfig;
   readonly identity: string;
   readonly addresses: { hbone: SocketAddress; metrics: SocketAddress; readiness: SocketAddress };
-  readonly adminSocket: string;
+  /** Where the admin API answers (unix socket or loopback address). */
+  readonly admin: AdminEndpoint;
   readonly registry: Registry;
   readonly mesh: MeshIndex;
   notReady(): string | undefined;
@@ -163,7 +164,8 @@ export async function startWaypoint(config: WaypointConfig, options: StartOption
         '/certificates': () => identity.status(),
       },
     }, log);
-    await listen(admin, config.adminSocket, 'admin', { busyHint: 'is another waypoint running for this Gateway?' });
+    await listen(admin, config.admin, 'admin', { busyHint: 'is another waypoint running for this Gateway?' });
+    const adminAt = adminEndpoint(admin, config.admin);
     cleanups.push({ name: 'admin', run: () => closeServer(admin) });
     listenersBound();
 
@@ -174,7 +176,7 @@ export async function startWaypoint(config: WaypointConfig, options: StartOption
     cleanups.push({ name: 'discovery', run: () => discovery.close() });
     void discovery.start();
     identity.fetch().then(certificateIssued, (error: unknown) => log.warn({ err: causeChain(error).join(': ') }, 'certificate not issued yet; retrying'));
-    log.info({ identity: identity.id.uri, controlPlane: formatAuthority(controlPlane), hbone: formatAuthority(hbone), admin: config.adminSocket }, 'waypoint started');
+    log.info({ identity: identity.id.uri, controlPlane: formatAuthority(controlPlane), hbone: formatAuthority(hbone), admin: describeAdmin(adminAt) }, 'waypoint started');
 
     let closing: Promise<void> | undefined;
     const close = (): Promise<void> => (closing ??= runCleanups(cleanups, log));
@@ -182,7 +184,7 @@ export async function startWaypoint(config: WaypointConfig, options: StartOption
       config,
       identity: identity.id.uri,
       addresses,
-      adminSocket: config.adminSocket,
+      admin: adminAt,
       registry: metrics.registry,
       mesh: index,
       notReady: () => readiness.notReady(),

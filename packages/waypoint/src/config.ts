@@ -18,7 +18,7 @@ export interface WaypointConfig extends ProxySettings {
 
 export const CONFIG_KEYS = [
   'gateway', 'control-plane', 'control-plane-identity', 'ca-root-file', 'bootstrap-token-file', 'trust-domain', 'hbone',
-  'upstream-hbone-port', 'metrics', 'readiness', 'admin-socket', 'drain-deadline', 'connect-timeout', 'log-level',
+  'upstream-hbone-port', 'metrics', 'readiness', 'admin-socket', 'admin-address', 'drain-deadline', 'connect-timeout', 'log-level',
 ] as const;
 
 export type ConfigKey = (typeof CONFIG_KEYS)[number];

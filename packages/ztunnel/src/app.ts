@@ -12,8 +12,8 @@ import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import {
-  adminServer, causeChain, closeServer, createLogger, Drain, listen, metricsRoute, Readiness, readinessRoute, routeServer, runCleanups,
-  type Cleanup, type DrainResult, type HostPort, type Logger, type LogLevel,
+  adminEndpoint, adminServer, causeChain, describeAdmin, closeServer, createLogger, Drain, listen, metricsRoute, Readiness, readinessRoute, routeServer, runCleanups,
+  type AdminEndpoint, type Cleanup, type DrainResult, type HostPort, type Logger, type LogLevel,
 } from '@ambit/core';
 import { formatAuthority, normalizeIp, socketAddress, type SocketAddress } from '@ambit/api';
 import { HbonePool } from '@ambit/hbone';
@@ -59,7 +59,8 @@ export interface ZtunnelAddresses {
 export interface Ztunnel {
   readonly config: ZtunnelConfig;
   readonly addresses: ZtunnelAddresses;
-  readonly adminSocket: string;
+  /** Where the admin API answers (unix socket or loopback address). */
+  readonly admin: AdminEndpoint;
   readonly registry: Registry;
   /** The read-only mesh view for this node. */
   readonly mesh: ZtunnelState;
@@ -238,8 +239,9 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
         '/connections': () => connections.list(),
       },
     }, log);
-    await listen(admin, config.adminSocket, 'admin', { busyHint: 'is another ztunnel running for this node? stop it or choose another admin-socket' });
-    log.info({ socket: config.adminSocket }, 'admin listening');
+    await listen(admin, config.admin, 'admin', { busyHint: 'is another ztunnel running for this node? stop it or choose another admin-socket' });
+    const adminAt = adminEndpoint(admin, config.admin);
+    log.info({ admin: describeAdmin(adminAt) }, 'admin listening');
     cleanups.push({ name: 'admin', run: () => closeServer(admin) });
     listenersBound();
 
@@ -271,7 +273,7 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
     cleanups.push({ name: 'discovery', run: () => discovery.close() });
     void discovery.start();
     log.info({
-      controlPlane: formatAuthority(controlPlane), capture: capture.mode, ...addressesJson(addresses), admin: config.adminSocket,
+      controlPlane: formatAuthority(controlPlane), capture: capture.mode, ...addressesJson(addresses), admin: describeAdmin(adminAt),
     }, 'ztunnel started');
 
     let closing: Promise<void> | undefined;
@@ -283,7 +285,7 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
     return {
       config,
       addresses,
-      adminSocket: config.adminSocket,
+      admin: adminAt,
       registry: metrics.registry,
       mesh: state,
       connections,

@@ -65,6 +65,15 @@ describe('ztunnel config', () => {
     it(`requires ${key}`, () => fails({ ...minimal, [key]: undefined }, key, /is required/));
   }
 
+  it('takes a loopback admin-address instead of admin-socket, and refuses both or a reachable address', () => {
+    assert.deepEqual(parseZtunnelConfig({ ...minimal, 'admin-socket': undefined, 'admin-address': '127.0.0.1:15000' }).admin, { host: '127.0.0.1', port: 15000 });
+    assert.deepEqual(parseZtunnelConfig({ ...minimal, 'admin-socket': undefined, 'admin-address': '[::1]:0' }).admin, { host: '::1', port: 0 });
+    assert.equal(parseZtunnelConfig(minimal).admin, minimal['admin-socket']);
+    fails({ ...minimal, 'admin-address': '127.0.0.1:15000' }, 'admin-address', /and admin-socket are alternatives/);
+    fails({ ...minimal, 'admin-socket': undefined, 'admin-address': '0.0.0.0:15000' }, 'admin-address', /must be a loopback address/);
+    fails({ ...minimal, 'admin-socket': undefined, 'admin-address': 'localhost:15000' }, 'admin-address', /must be ip:port/);
+  });
+
   const bad: { key: string; value: string; reason: RegExp }[] = [
     { key: 'node', value: 'Node_1', reason: /Kubernetes node name/ },
     { key: 'control-plane', value: '10.0.0.2', reason: /must be host:port/ },

@@ -33,7 +33,7 @@ export interface ZtunnelConfig extends ProxySettings {
 
 export const CONFIG_KEYS = [
   'node', 'control-plane', 'control-plane-identity', 'ca-root-file', 'bootstrap-token-file', 'trust-domain', 'capture',
-  'hbone-port', 'outbound-port', 'inbound-plaintext-port', 'socks5', 'socks5-pods', 'metrics', 'readiness', 'admin-socket',
+  'hbone-port', 'outbound-port', 'inbound-plaintext-port', 'socks5', 'socks5-pods', 'metrics', 'readiness', 'admin-socket', 'admin-address',
   'drain-deadline', 'connect-timeout', 'log-level', 'table',
 ] as const;
 

@@ -8,7 +8,9 @@
 // controller); readiness does not depend on leading.
 import type http from 'node:http';
 import { join } from 'node:path';
-import { createLogger, Drain, SpiffeId, type DrainResult, type Logger } from '@ambit/core';
+import {
+  adminEndpoint, adminServer, closeServer, createLogger, Drain, listen, SpiffeId, type AdminEndpoint, type DrainResult, type Logger,
+} from '@ambit/core';
 import type { SocketAddress } from '@ambit/api';
 import { CertificateAuthority, CertificateManager } from '@ambit/identity';
 import { CaService, CA_PATH } from '../ca/service.js';
@@ -44,6 +46,8 @@ export interface ControlPlane {
   readonly address: SocketAddress;
   readonly metricsPort: number;
   readonly readinessPort: number;
+  /** The admin API's endpoint (admin-address), or undefined when off. */
+  readonly admin: AdminEndpoint | undefined;
   readonly startedAt: Date;
   /** Why it is not ready, or undefined when ready. */
   notReady(): string | undefined;
@@ -148,23 +152,35 @@ export async function startControlPlane(config: ControlPlaneConfig, options: Sta
     const notReady = (): string | undefined =>
       ready ? undefined : pipeline.synced ? 'publishing the first mesh state' : 'waiting for the cluster state to sync';
     const started = new Date();
+    const status = (): ControlPlaneStatus => {
+      const reason = notReady();
+      return {
+        backend: config.backend, trustDomain: config.trustDomain, startedAt: started.toISOString(), now: new Date().toISOString(), ready: reason === undefined,
+        leader: leadership(),
+        ...(reason === undefined ? {} : { notReady: reason }),
+        version: discovery.version, subscribers: discovery.subscribers(),
+        ...(pipeline.last === undefined ? {} : { lastTranslation: pipeline.last }),
+        rootCertificate: {
+          serialNumber: ca.rootCertificate.serialNumber,
+          notBefore: new Date(ca.rootCertificate.validFrom).toISOString(), notAfter: new Date(ca.rootCertificate.validTo).toISOString(),
+        },
+      };
+    };
     if (config.apiSocket !== undefined) {
-      const api = new StoreApiServer(store, log, (): ControlPlaneStatus => {
-        const reason = notReady();
-        return {
-          backend: config.backend, trustDomain: config.trustDomain, startedAt: started.toISOString(), now: new Date().toISOString(), ready: reason === undefined,
-          leader: leadership(),
-          ...(reason === undefined ? {} : { notReady: reason }),
-          version: discovery.version, subscribers: discovery.subscribers(),
-          ...(pipeline.last === undefined ? {} : { lastTranslation: pipeline.last }),
-          rootCertificate: {
-            serialNumber: ca.rootCertificate.serialNumber,
-            notBefore: new Date(ca.rootCertificate.validFrom).toISOString(), notAfter: new Date(ca.rootCertificate.validTo).toISOString(),
-          },
-        };
-      });
+      const api = new StoreApiServer(store, log, status);
       await api.listen(config.apiSocket);
       cleanups.push(() => api.close());
+    }
+    // On Kubernetes there is no store API: the same status answers on the admin API (loopback; the CLI port-forwards).
+    let adminAt: AdminEndpoint | undefined;
+    if (config.adminAddress !== undefined) {
+      const admin = adminServer({
+        endpoints: { '/status': status }, metrics: metrics.registry, notReady,
+        logLevel: { get: () => log.level, set: (level) => { log.level = level; } },
+      }, log);
+      await listen(admin, config.adminAddress, 'admin');
+      adminAt = adminEndpoint(admin, config.adminAddress);
+      cleanups.push(() => closeServer(admin));
     }
     const metricsServer = await listenHttp(config.metrics, metricsHandler(metrics.registry), 'metrics');
     cleanups.push(() => closeHttp(metricsServer));
@@ -234,7 +250,7 @@ export async function startControlPlane(config: ControlPlaneConfig, options: Sta
     };
     return {
       config, store, ca, discovery, caService, pipeline, metrics, identity, address, startedAt,
-      metricsPort: portOf(metricsServer), readinessPort: portOf(readinessServer),
+      metricsPort: portOf(metricsServer), readinessPort: portOf(readinessServer), admin: adminAt,
       notReady, leadership,
       drain: async (deadlineMs = config.drainDeadlineMs) => {
         ready = false;

@@ -37,3 +37,13 @@ describe('control plane config: leader election', () => {
     assert.throws(() => kube({ 'leader-election': 'maybe' }), /leader-election="maybe" must be true or false/);
   });
 });
+
+describe('control plane config: admin API', () => {
+  it('is off unless given, and listens on loopback only', () => {
+    assert.equal(kube().adminAddress, undefined);
+    assert.deepEqual(kube({ 'admin-address': '127.0.0.1:15000' }).adminAddress, { host: '127.0.0.1', port: 15000 });
+    assert.deepEqual(kube({ 'admin-address': '[::1]:0' }).adminAddress, { host: '::1', port: 0 });
+    assert.throws(() => kube({ 'admin-address': '0.0.0.0:15000' }), /admin-address="0\.0\.0\.0:15000" must be a loopback address/);
+    assert.throws(() => kube({ 'admin-address': 'localhost:15000' }), /admin-address="localhost:15000" must be ip:port/);
+  });
+});

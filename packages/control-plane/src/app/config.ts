@@ -26,6 +26,11 @@ export interface ControlPlaneConfig {
   listen: HostPort;
   metrics: HostPort;
   readiness: HostPort;
+  /**
+   * The admin API (GET /status, /metrics, /healthz/ready, /logging) on a
+   * loopback address; on Kubernetes the CLI reaches it by port-forward. Undefined when off.
+   */
+  adminAddress: HostPort | undefined;
   trustDomain: string;
   clusterDomain: string;
   workloadCertTtlMs: number;
@@ -56,7 +61,7 @@ export interface PodEnvironment {
 
 export const CONFIG_KEYS = [
   'backend', 'state-dir', 'kubeconfig', 'api-socket', 'listen', 'metrics', 'readiness', 'trust-domain', 'cluster-domain', 'cert-ttl',
-  'debounce', 'drain-deadline', 'log-level', 'waypoint-image', 'waypoint-control-plane',
+  'debounce', 'drain-deadline', 'log-level', 'waypoint-image', 'waypoint-control-plane', 'admin-address',
   'leader-election', 'lease-namespace', 'leader-id', 'lease-duration', 'lease-renew-deadline', 'lease-retry-period',
 ] as const;
 
@@ -80,6 +85,7 @@ export function parseConfig(record: ConfigRecord, source = 'control plane config
     listen: hostPort(reader, 'listen', '127.0.0.1:15012'),
     metrics: hostPort(reader, 'metrics', '127.0.0.1:15020'),
     readiness: hostPort(reader, 'readiness', '127.0.0.1:15021'),
+    adminAddress: reader.string('admin-address') === undefined ? undefined : reader.hostPort('admin-address', undefined, { ip: true, loopback: true }),
     trustDomain,
     clusterDomain: reader.string('cluster-domain', 'cluster.local'),
     workloadCertTtlMs: reader.durationMs('cert-ttl', 24 * 3_600_000),

@@ -18,6 +18,8 @@ settings (flag, or environment variable AMBIT_<SETTING with - as _>):
   --listen HOST:PORT           discovery + CA (default 127.0.0.1:15012)
   --metrics HOST:PORT          Prometheus metrics (default 127.0.0.1:15020)
   --readiness HOST:PORT        /healthz/ready (default 127.0.0.1:15021)
+  --admin-address HOST:PORT    admin API on a loopback address: GET /status, /metrics, /healthz/ready,
+                               /logging (default off; on Kubernetes the CLI reaches it by port-forward)
   --trust-domain NAME          SPIFFE trust domain (default cluster.local)
   --cluster-domain NAME        service DNS suffix (default cluster.local)
   --cert-ttl DURATION          workload certificate lifetime (default 24h)
