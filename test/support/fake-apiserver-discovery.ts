@@ -19,12 +19,15 @@ export interface FakeKind {
   initialStatus?: Json;
 }
 
-/** Kinds tests can register later (leader election, the CA's Secret, workloads). */
+/** Kinds tests can register later (leader election, the CA's Secret, workloads, the Gateway API's class). */
 export const EXTRA_KINDS = {
   Secret: { kind: 'Secret', group: '', version: 'v1', plural: 'secrets', namespaced: true, hasStatus: false },
   ConfigMap: { kind: 'ConfigMap', group: '', version: 'v1', plural: 'configmaps', namespaced: true, hasStatus: false },
   Lease: { kind: 'Lease', group: 'coordination.k8s.io', version: 'v1', plural: 'leases', namespaced: true, hasStatus: false, custom: false },
   Deployment: { kind: 'Deployment', group: 'apps', version: 'v1', plural: 'deployments', namespaced: true, hasStatus: true, custom: false },
+  GatewayClass: {
+    kind: 'GatewayClass', group: 'gateway.networking.k8s.io', version: 'v1', plural: 'gatewayclasses', namespaced: false, hasStatus: true,
+  },
   EndpointSlice: {
     kind: 'EndpointSlice', group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', namespaced: true, hasStatus: false, custom: false,
   },

@@ -37,7 +37,11 @@ export type { FakeKind, TokenReviewAnswer } from './fake-apiserver-discovery.js'
 export interface FakeApiServerOptions {
   /** Watch events retained; a watch from before them gets 410 Expired. Default 1000. */
   historySize?: number;
-  /** Kinds served; defaults to every kind in RESOURCE_TYPES. */
+  /**
+   * Kinds served; defaults to every kind in RESOURCE_TYPES but GatewayClass,
+   * which tests register when they want it (a cluster without it is how the
+   * install tests see a missing Gateway API).
+   */
   kinds?: FakeKind[];
   /** Milliseconds between BOOKMARK events on watches that allow them. Default 1000. */
   bookmarkIntervalMs?: number;
@@ -145,9 +149,12 @@ export class FakeApiServer {
     return this.watchers.size;
   }
 
+  /** Serves `kind` too; registering a kind that is already served changes nothing (its objects stay). */
   registerKind(kind: FakeKind): void {
+    const path = `${kind.group}/${kind.version}/${kind.plural}`;
+    if (this.kinds.has(path)) return;
     const full = { ...kind, custom: kind.custom ?? kind.group !== '' };
-    this.kinds.set(`${kind.group}/${kind.version}/${kind.plural}`, full);
+    this.kinds.set(path, full);
     this.objects.set(full, new Map());
   }
 
@@ -616,7 +623,7 @@ export class FakeApiServer {
 // --- helpers --------------------------------------------------------------------------
 
 function defaultKinds(): FakeKind[] {
-  return Object.values(RESOURCE_TYPES).map((t) => ({
+  return Object.values(RESOURCE_TYPES).filter((t) => t.kind !== 'GatewayClass').map((t) => ({
     kind: t.kind, group: t.group, version: t.version, plural: t.plural, namespaced: t.namespaced, hasStatus: t.hasStatus,
     ...(t.kind === 'Namespace' ? { initialStatus: { phase: 'Active' } } : {}),
     ...(t.kind === 'Pod' ? { initialStatus: { phase: 'Pending' } } : {}),

@@ -99,13 +99,21 @@ export interface EnvVar {
   valueFrom?: unknown;
 }
 
+export interface Probe {
+  httpGet?: { path: string; port: number | string };
+  periodSeconds?: number;
+  failureThreshold?: number;
+  [other: string]: unknown;
+}
+
 export interface Container {
   name: string;
   image?: string;
+  command?: string[];
   args?: string[];
   env?: EnvVar[];
   ports?: ContainerPort[];
-  readinessProbe?: { httpGet?: { path: string; port: number | string } };
+  readinessProbe?: Probe;
   [other: string]: unknown;
 }
 
@@ -133,7 +141,18 @@ export type Deployment = KubeObject<DeploymentSpec, DeploymentStatus>;
 /** Secrets hold base64 data at the top level (no spec); the control plane keeps its root CA in one. */
 export type Secret = KubeObject & { type?: string; data?: Record<string, string> };
 
+/** ConfigMaps hold text at the top level (no spec); the control plane publishes the root certificate in them. */
+export type ConfigMap = KubeObject & { data?: Record<string, string>; binaryData?: Record<string, string>; immutable?: boolean };
+
 // --- gateway.networking.k8s.io/v1 ------------------------------------------
+
+export interface GatewayClassSpec {
+  controllerName: string;
+  description?: string;
+  parametersRef?: { group: string; kind: string; name: string; namespace?: string };
+}
+
+export type GatewayClass = KubeObject<GatewayClassSpec, { conditions?: Condition[] }>;
 
 export interface GatewaySpec {
   gatewayClassName: string;
@@ -306,7 +325,12 @@ export const RESOURCE_TYPES = {
   Service: { kind: 'Service', apiVersion: 'v1', group: '', version: 'v1', plural: 'services', namespaced: true, hasStatus: true },
   ServiceAccount: { kind: 'ServiceAccount', apiVersion: 'v1', group: '', version: 'v1', plural: 'serviceaccounts', namespaced: true, hasStatus: false },
   Secret: { kind: 'Secret', apiVersion: 'v1', group: '', version: 'v1', plural: 'secrets', namespaced: true, hasStatus: false },
+  ConfigMap: { kind: 'ConfigMap', apiVersion: 'v1', group: '', version: 'v1', plural: 'configmaps', namespaced: true, hasStatus: false },
   Deployment: { kind: 'Deployment', apiVersion: 'apps/v1', group: 'apps', version: 'v1', plural: 'deployments', namespaced: true, hasStatus: true },
+  GatewayClass: {
+    kind: 'GatewayClass', apiVersion: 'gateway.networking.k8s.io/v1', group: 'gateway.networking.k8s.io', version: 'v1',
+    plural: 'gatewayclasses', namespaced: false, hasStatus: true,
+  },
   Gateway: {
     kind: 'Gateway', apiVersion: 'gateway.networking.k8s.io/v1', group: 'gateway.networking.k8s.io', version: 'v1',
     plural: 'gateways', namespaced: true, hasStatus: true,
@@ -343,5 +367,7 @@ export function objectKey(object: Pick<KubeObject, 'metadata'>): string {
 export const LABEL_DATAPLANE_MODE = 'ambit.dev/dataplane-mode';
 export const LABEL_USE_WAYPOINT = 'ambit.dev/use-waypoint';
 export const LABEL_WAYPOINT_FOR = 'ambit.dev/waypoint-for';
+/** On every object a writer of the control plane creates (value: which writer); each touches only its own. */
+export const LABEL_MANAGED_BY = 'ambit.dev/managed-by';
 export const WAYPOINT_GATEWAY_CLASS = 'ambit-waypoint';
 export const WAYPOINT_PORT = 15008;

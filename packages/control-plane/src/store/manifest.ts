@@ -436,6 +436,12 @@ const SCHEMAS: Record<Kind, z.ZodType> = {
     apiVersion: str(), kind: str(), metadata: metadata(subdomain), type: str().optional(),
     data: z.record(z.string(), str().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')).optional(),
   }),
+  ConfigMap: object({
+    apiVersion: str(), kind: str(), metadata: metadata(subdomain), immutable: bool().optional(),
+    data: z.record(z.string(), str(), { error: 'expected a map of strings' }).optional(),
+    binaryData: z.record(z.string(), str().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'must be base64')).optional(),
+  }),
+  GatewayClass: resource(subdomain, object({ controllerName: str(), description: str().optional(), parametersRef: anyObject.optional() }), conditionsStatus),
   Gateway: object({
     apiVersion: str(), kind: str(), metadata: metadata(subdomain),
     spec: gatewaySpec, status: gatewayStatus.optional(),
