@@ -21,7 +21,7 @@ import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io
 import { GatewayClass } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1';
 import { isAmbitError } from '@ambit/core';
 import {
-  CONFIG_KEYS, CONTROL_PLANE_SERVICE_ACCOUNT, OWNED_CONDITIONS, RESOURCE_TYPES, ROOT_SECRET, ROUTE_CONTROLLER_NAME, WATCHED_KINDS,
+  CONFIG_KEYS, CONTROL_PLANE_SERVICE_ACCOUNT, OWNED_CONDITIONS, RESOURCE_TYPES, ROOT_CERT_CONFIGMAP, ROOT_CERT_KEY, ROOT_SECRET, ROUTE_CONTROLLER_NAME, WATCHED_KINDS,
   WAYPOINT_GATEWAY_CLASS, ZTUNNEL_SERVICE_ACCOUNT, parseConfig, validateResource, type Kind,
 } from '@ambit/control-plane';
 import { DEFAULT_TOKEN_AUDIENCE } from '@ambit/control-plane/kubernetes';
@@ -591,8 +591,8 @@ describe('deploy/: every flag is a real setting', () => {
     assert.equal(projected.audience, DEFAULT_TOKEN_AUDIENCE);
     assert.ok((projected.expirationSeconds ?? 3600) <= 3600, 'short-lived');
     const root = mountOf(config.caRootFile);
-    assert.equal(root.volume.configMap?.name, 'ambit-root-cert', 'the root certificate, from a ConfigMap (never the Secret with the key)');
-    assert.ok(root.volume.configMap?.items?.some((item) => item.path === root.subPath && item.key === 'root-cert.pem'));
+    assert.equal(root.volume.configMap?.name, ROOT_CERT_CONFIGMAP, 'the root certificate, from the ConfigMap the control plane publishes (never the Secret with the key)');
+    assert.ok(root.volume.configMap?.items?.some((item) => item.path === root.subPath && item.key === ROOT_CERT_KEY));
     assert.deepEqual(config.admin, { host: '127.0.0.1', port: 15000 }, 'the admin API on the node\'s loopback only (the CLI reaches it by port-forward)');
 
     assert.equal(ztunnelContainer.readinessProbe?.httpGet?.path, '/healthz/ready');
@@ -653,6 +653,12 @@ describe('deploy/: least privilege', () => {
     for (const kind of ['ServiceAccount', 'Deployment', 'Service'] as const) allow(kind, ['list', 'watch', 'create', 'patch', 'delete']);
     for (const kind of [...Object.keys(OWNED_CONDITIONS) as Kind[], 'HTTPRoute' as const]) allow(kind, ['update', 'patch'], '/status');
     allow('Gateway', ['update'], '/finalizers');
+    // GatewayClass Accepted (waypoint-controller/gateway-class.ts).
+    allow('GatewayClass', ['list', 'watch']);
+    allow('GatewayClass', ['update', 'patch'], '/status');
+    // The root certificate's ConfigMaps (root-cert/publisher.ts): what can be named is named.
+    allow('ConfigMap', ['list', 'watch', 'create']);
+    for (const verb of ['get', 'patch', 'delete']) expected.add(`/configmaps:${verb}[${ROOT_CERT_CONFIGMAP}]`);
     expected.add('authentication.k8s.io/tokenreviews:create');
     const clusterRole = only<K8sObject & { rules: PolicyRule[] }>('ClusterRole', 'ambit-control-plane');
     assert.deepEqual(grants(clusterRole.rules), [...expected].sort());

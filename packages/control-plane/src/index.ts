@@ -48,3 +48,15 @@ export { ControlPlaneMetrics } from './app/metrics.js';
 export { authorizeSubscriber } from './discovery/authorize.js';
 export { DirectoryBootstrap } from './ca/bootstrap.js';
 export { loadOrCreateRootSecret, ROOT_SECRET } from './ca/root-secret.js';
+export {
+  waypointObjects, managedGatewayKey, DEFAULT_WAYPOINT_IMAGE, MANAGED_BY, MANAGED_SELECTOR, MANAGED_KINDS, WAYPOINT_CONTAINER,
+} from './waypoint-controller/objects.js';
+export type { WaypointObjects, WaypointObjectOptions, ManagedKind } from './waypoint-controller/objects.js';
+export { GatewayClassStatus, gatewayClassConditions, CONTROLLER_NAME } from './waypoint-controller/gateway-class.js';
+export type { GatewayClassStatusOptions } from './waypoint-controller/gateway-class.js';
+export { RootCertPublisher, DEFAULT_ROOT_CERT_RETRY_MS } from './root-cert/publisher.js';
+export type { RootCertPublisherOptions } from './root-cert/publisher.js';
+export {
+  planRootCerts, rootCertNamespaces, rootCertConfigMap, ROOT_CERT_CONFIGMAP, ROOT_CERT_KEY, ROOT_CERT_MANAGER, ROOT_CERT_SELECTOR,
+} from './root-cert/plan.js';
+export type { RootCertAction } from './root-cert/plan.js';

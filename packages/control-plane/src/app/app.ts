@@ -28,6 +28,9 @@ import { ControlPlaneMetrics } from './metrics.js';
 import { MeshPipeline } from './pipeline.js';
 import type { ControlPlaneStatus, LeaderStatus } from '../store/remote.js';
 import { WaypointController } from '../waypoint-controller/controller.js';
+import { GatewayClassStatus } from '../waypoint-controller/gateway-class.js';
+import { RootCertPublisher } from '../root-cert/publisher.js';
+import { RootCertMetrics } from '../root-cert/metrics.js';
 import { LeaderElector } from '../leader-election/elector.js';
 import type { Gateway } from '../resources.js';
 
@@ -188,9 +191,13 @@ export async function startControlPlane(config: ControlPlaneConfig, options: Sta
     cleanups.push(() => closeHttp(readinessServer));
 
     await pipeline.start();
-    // The waypoint controller runs while this replica writes; a new one each term, so stopping releases its watches.
+    // The writers beyond the status writer run while this replica writes, a new set each term (stopping releases their
+    // watches): the waypoint controller, the GatewayClass status, and on Kubernetes the root certificate's ConfigMaps.
     const waypointImage = config.waypointImage;
     const gateways = pipeline.informers.Gateway;
+    const rootCertMetrics = kube === undefined ? undefined : new RootCertMetrics(metrics.registry);
+    let publisher: RootCertPublisher | undefined;
+    let classes: GatewayClassStatus | undefined;
     const startController = async (): Promise<void> => {
       if (waypointImage === undefined || controller !== undefined) return;
       const started = new WaypointController(store, {
@@ -202,20 +209,45 @@ export async function startControlPlane(config: ControlPlaneConfig, options: Sta
       controller = started;
       await started.start();
     };
-    const stopController = (): void => {
+    // Neither waits for its informer before the replica is ready: a missing kind or permission leaves only that writer idle.
+    const startOthers = (): void => {
+      if (classes === undefined) {
+        classes = new GatewayClassStatus(store, { logger: log });
+        classes.start();
+      }
+      if (rootCertMetrics !== undefined && publisher === undefined) {
+        const started = new RootCertPublisher(store, {
+          rootPem: ca.rootPem, namespace: election?.namespace ?? CONTROL_PLANE_SERVICE_ACCOUNT.namespace, debounceMs: config.debounceMs, logger: log,
+          gateways: () => gateways.list() as Gateway[],
+          onUnmanaged: (namespace) => rootCertMetrics.unmanaged.inc({ namespace }),
+          onWritten: (action) => rootCertMetrics.written(action),
+        });
+        publisher = started;
+        started.start().catch((error: unknown) => log.error({ err: error }, 'the root certificate publisher failed to start'));
+      }
+    };
+    const stopWriters = (): void => {
       controller?.stop();
       controller = undefined;
+      classes?.stop();
+      classes = undefined;
+      publisher?.stop();
+      publisher = undefined;
     };
+    gateways.on(() => {
+      controller?.schedule();
+      publisher?.schedule();
+    });
     if (waypointImage !== undefined) {
-      gateways.on(() => controller?.schedule());
       // A waypoint's first acknowledgement (or its going away) changes its Gateway's Programmed condition.
       const waypointChanged = (subscriber: { role: string }): void => { if (subscriber.role === 'waypoint') pipeline.refresh(); };
       discovery.on('ack', waypointChanged);
       discovery.on('disconnected', waypointChanged);
-      cleanups.push(stopController);
     }
+    cleanups.push(stopWriters);
     if (election === undefined || lease === undefined) {
       metrics.leader.set(1);
+      startOthers();
       await startController();
     } else {
       // Started only now: a controller planning against Gateway informers that have not synced would delete every waypoint.
@@ -226,11 +258,12 @@ export async function startControlPlane(config: ControlPlaneConfig, options: Sta
           writing = true;
           metrics.leader.set(1);
           pipeline.refresh(); // status computed while following was not written
+          startOthers();
           startController().catch((error: unknown) => log.error({ err: error }, 'the waypoint controller failed to start'));
         },
         onStoppedLeading: () => {
           writing = false;
-          stopController();
+          stopWriters();
           metrics.leader.set(0);
         },
       });
