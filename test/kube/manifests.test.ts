@@ -3,7 +3,10 @@
 // the Kubernetes schema of its kind, with no field its kind does not define;
 // the CRD schemas accepting and refusing exactly what the control plane's own
 // parser does; every flag a real setting of the binary it is passed to; and
-// the least-privilege promises the files make, kept.
+// the least-privilege promises the files make, kept. The same for the
+// objects the control plane renders for a waypoint Gateway with the values
+// deploy/control-plane.yaml passes: valid, wired to the pod, runnable under
+// Pod Security `restricted`.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
@@ -22,10 +25,11 @@ import { GatewayClass } from '@kubernetes-models/gateway-api/gateway.networking.
 import { isAmbitError } from '@ambit/core';
 import {
   CONFIG_KEYS, CONTROL_PLANE_SERVICE_ACCOUNT, OWNED_CONDITIONS, RESOURCE_TYPES, ROOT_CERT_CONFIGMAP, ROOT_CERT_KEY, ROOT_SECRET, ROUTE_CONTROLLER_NAME, WATCHED_KINDS,
-  WAYPOINT_GATEWAY_CLASS, ZTUNNEL_SERVICE_ACCOUNT, parseConfig, validateResource, type Kind,
+  WAYPOINT_GATEWAY_CLASS, ZTUNNEL_SERVICE_ACCOUNT, parseConfig, validateResource, waypointObjects, type Gateway, type Kind,
 } from '@ambit/control-plane';
 import { DEFAULT_TOKEN_AUDIENCE } from '@ambit/control-plane/kubernetes';
 import { CONFIG_KEYS as ZTUNNEL_CONFIG_KEYS, parseZtunnelConfig } from '@ambit/ztunnel';
+import { CONFIG_KEYS as WAYPOINT_CONFIG_KEYS, parseWaypointConfig } from '@ambit/waypoint';
 
 const DEPLOY = fileURLToPath(new URL('../../../deploy/', import.meta.url));
 const NAMESPACE = 'ambit-system';
@@ -616,6 +620,131 @@ describe('deploy/: every flag is a real setting', () => {
   it('names the GatewayClass and controller the control plane acts for', () => {
     const gatewayClass = only<K8sObject & { spec: { controllerName: string } }>('GatewayClass', WAYPOINT_GATEWAY_CLASS);
     assert.equal(gatewayClass.spec.controllerName, ROUTE_CONTROLLER_NAME);
+  });
+});
+
+// --- the waypoint objects the control plane renders ---------------------------------------
+
+/** Where Pod Security `restricted` (Kubernetes 1.30) would refuse the pod; empty when it admits it. */
+function restrictedProblems(spec: PodSpec & { hostPID?: boolean; hostIPC?: boolean }): string[] {
+  const problems: string[] = [];
+  const pod = spec.securityContext ?? {};
+  if (spec.hostNetwork === true || spec.hostPID === true || spec.hostIPC === true) problems.push('host namespaces');
+  const allowed = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret'];
+  for (const volume of spec.volumes ?? []) {
+    const types = Object.keys(volume).filter((k) => k !== 'name');
+    if (!types.every((t) => allowed.includes(t))) problems.push(`volume ${volume.name}: ${types.join(', ')}`);
+  }
+  for (const c of spec.containers) {
+    const context = c.securityContext ?? {};
+    if (context.privileged === true) problems.push(`${c.name}: privileged`);
+    if (context.allowPrivilegeEscalation !== false) problems.push(`${c.name}: allowPrivilegeEscalation is not false`);
+    if ((context.runAsNonRoot ?? pod.runAsNonRoot) !== true) problems.push(`${c.name}: runAsNonRoot is not true`);
+    if ((context.runAsUser ?? pod.runAsUser) === 0) problems.push(`${c.name}: runAsUser 0`);
+    const seccomp = (context.seccompProfile ?? pod.seccompProfile)?.type;
+    if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost') problems.push(`${c.name}: seccompProfile ${String(seccomp)}`);
+    if (!(context.capabilities?.drop ?? []).includes('ALL')) problems.push(`${c.name}: capabilities not dropped`);
+    const added = (context.capabilities?.add ?? []).filter((cap) => cap !== 'NET_BIND_SERVICE');
+    if (added.length > 0) problems.push(`${c.name}: adds ${added.join(', ')}`);
+  }
+  return problems;
+}
+
+/** The settings as ambit-waypoint reads them (core's runDaemon): flags, else AMBIT_WAYPOINT_* variables. */
+function waypointSettings(c: Container): Record<string, string | undefined> {
+  const fromFlags = flags(c, WAYPOINT_CONFIG_KEYS, POD_FIELDS);
+  const env = new Map((c.env ?? []).map((e) => [e.name, e.value]));
+  return Object.fromEntries(WAYPOINT_CONFIG_KEYS.map((key) => [key, fromFlags[key] ?? env.get(`AMBIT_WAYPOINT_${key.toUpperCase().replace(/-/g, '_')}`)]));
+}
+
+describe('the waypoint objects the control plane renders, with deploy/\'s settings', () => {
+  const settings = parseConfig(flags(controlPlaneContainer, CONFIG_KEYS, POD_FIELDS), 'deploy/control-plane.yaml');
+  const gateway: Gateway = {
+    apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway',
+    metadata: { name: 'waypoint', namespace: 'shop', uid: '5f0c1e64-2a57-4c4e-9d43-2f7f4b0f6a11', generation: 1 },
+    spec: { gatewayClassName: WAYPOINT_GATEWAY_CLASS, listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
+  };
+  assert.ok(settings.waypointImage !== undefined && settings.waypointControlPlane !== undefined, 'deploy/ runs the waypoint controller');
+  const rendered = waypointObjects(gateway, { image: settings.waypointImage, trustDomain: settings.trustDomain, controlPlane: settings.waypointControlPlane });
+  const list = [rendered.serviceAccount, rendered.deployment, rendered.service] as unknown as K8sObject[];
+  const deployment = rendered.deployment as unknown as Workload;
+  const spec = deployment.spec.template.spec;
+  const waypointContainer = container(deployment, 'waypoint');
+
+  it('validates each object against the Kubernetes schema of its kind, with no field its kind does not define', () => {
+    for (const object of list) {
+      const model = MODELS[`${object.apiVersion} ${object.kind}`];
+      assert.ok(model, `${object.kind}: no schema`);
+      assert.doesNotThrow(() => model(structuredClone(object)).validate(), object.kind);
+      const out: string[] = [];
+      unknownFields(object, `V1${object.kind}`, '', out);
+      assert.deepEqual(out, [], `${object.kind}: unknown fields`);
+    }
+  });
+
+  it('runs ambit-waypoint from the control plane\'s image with settings the waypoint\'s parser accepts', () => {
+    assert.equal(waypointContainer.image, controlPlaneContainer.image);
+    assert.deepEqual(waypointContainer.command, ['ambit-waypoint']);
+    assert.match(readFileSync(`${DEPLOY}../Dockerfile`, 'utf8'), /\/usr\/local\/bin\/ambit-waypoint/, 'the image has that command');
+    const config = parseWaypointConfig(waypointSettings(waypointContainer), 'the rendered waypoint Deployment');
+    assert.deepEqual(config.gateway, { namespace: 'shop', name: 'waypoint' });
+    assert.equal(config.trustDomain, settings.trustDomain);
+    assert.deepEqual(config.controlPlane, { host: `${controlPlaneService.metadata.name}.${NAMESPACE}.svc`, port: controlPlaneService.spec.ports[0]?.port });
+    assert.deepEqual(config.hbone, { host: '0.0.0.0', port: 15008 });
+    assert.deepEqual(config.metrics, { host: '0.0.0.0', port: 15020 }, 'Prometheus scrapes the pod IP');
+    assert.deepEqual(config.readiness, { host: '0.0.0.0', port: 15021 }, 'the kubelet probes the pod IP');
+    assert.deepEqual(config.admin, { host: '127.0.0.1', port: 15000 }, 'the admin API on the pod\'s loopback only (reached by port-forward)');
+    // The service account is the identity the waypoint asks for: spiffe://<td>/ns/shop/sa/waypoint.
+    assert.equal(spec.serviceAccountName, config.gateway.name);
+    assert.equal(deployment.metadata.namespace, config.gateway.namespace);
+    assert.deepEqual((rendered.service.spec?.ports ?? []).map((p) => p.targetPort), [config.hbone.port]);
+    assert.deepEqual((waypointContainer.ports ?? []).map((p) => p.containerPort), [config.hbone.port, config.metrics.port, config.readiness.port]);
+    assert.equal(waypointContainer.readinessProbe?.httpGet?.path, '/healthz/ready');
+    assert.equal(waypointContainer.readinessProbe?.httpGet?.port, config.readiness.port);
+    assert.equal(deployment.spec.template.metadata.annotations?.['prometheus.io/scrape'], 'true');
+    assert.equal(deployment.spec.template.metadata.annotations?.['prometheus.io/port'], String(config.metrics.port));
+    const grace = spec.terminationGracePeriodSeconds ?? 30;
+    assert.ok(grace > seconds(config.drainDeadlineMs), `the grace period (${grace}s) outlasts the drain deadline (${seconds(config.drainDeadlineMs)}s)`);
+    assert.ok(grace - seconds(config.drainDeadlineMs) <= 10, 'by a few seconds, not minutes');
+  });
+
+  it('gives it the root certificate from the published ConfigMap and a projected token for the audience ambit, and no API token', () => {
+    const config = parseWaypointConfig(waypointSettings(waypointContainer));
+    const mountOf = (file: string): { volume: Volume; subPath: string } => {
+      const mount = (waypointContainer.volumeMounts ?? []).find((m) => file.startsWith(`${m.mountPath}/`));
+      assert.ok(mount, `${file} is on no volume`);
+      assert.equal(mount.readOnly, true);
+      const volume = spec.volumes?.find((v) => v.name === mount.name);
+      assert.ok(volume, `volume ${mount.name}`);
+      return { volume, subPath: file.slice(mount.mountPath.length + 1) };
+    };
+    const root = mountOf(config.caRootFile);
+    assert.equal(root.volume.configMap?.name, ROOT_CERT_CONFIGMAP);
+    assert.ok(root.volume.configMap?.items?.some((item) => item.key === ROOT_CERT_KEY && item.path === root.subPath));
+    const token = mountOf(config.bootstrapTokenFile);
+    const projected = token.volume.projected?.sources.map((s) => s.serviceAccountToken).find((t) => t?.path === token.subPath);
+    assert.equal(projected?.audience, DEFAULT_TOKEN_AUDIENCE);
+    assert.ok((projected?.expirationSeconds ?? 3600) <= 3600, 'short-lived');
+    assert.equal(spec.automountServiceAccountToken, false);
+    assert.equal((rendered.serviceAccount as { automountServiceAccountToken?: boolean }).automountServiceAccountToken, false);
+    for (const volume of spec.volumes ?? []) assert.equal(volume.secret, undefined, `volume ${volume.name}: a Secret`);
+  });
+
+  it('is admitted by Pod Security `restricted`: non-root, read-only root filesystem, no capabilities, resource requests', () => {
+    assert.deepEqual(restrictedProblems(spec), []);
+    assert.notDeepEqual(restrictedProblems(ztunnel.spec.template.spec), [], 'the check is real: the ztunnel (host network, uid 0, NET_ADMIN) fails it');
+    assert.equal(waypointContainer.securityContext?.readOnlyRootFilesystem, true);
+    assert.deepEqual(waypointContainer.securityContext?.capabilities, { drop: ['ALL'] });
+    assert.notEqual(waypointContainer.securityContext?.runAsUser ?? spec.securityContext?.runAsUser, 0);
+    assert.ok(waypointContainer.resources?.requests?.cpu !== undefined && waypointContainer.resources.requests.memory !== undefined);
+  });
+
+  it('is owned by its Gateway (controller: true), so deleting the Gateway deletes it', () => {
+    for (const object of list) {
+      assert.deepEqual((object.metadata as { ownerReferences?: unknown }).ownerReferences, [{
+        apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', name: 'waypoint', uid: gateway.metadata.uid, controller: true, blockOwnerDeletion: true,
+      }], object.kind);
+    }
   });
 });
 

@@ -11,7 +11,13 @@
 //   reports replicas and readyReplicas.
 //
 // Other images are left alone (and logged once): the local cluster runs only
-// what it knows.
+// what it knows. Of a container it reads the image, the env (plain values),
+// the ports and the serviceAccountName; the image's runtime supplies the
+// process, its flags and its files. The command, args, volumes, probes and
+// security context, which wire the container to a Kubernetes pod (the
+// waypoint controller renders them: waypoint-controller/objects.ts), are
+// ignored here: a runtime's own flags would conflict with them (the
+// waypoint's admin-address against the admin socket it is given).
 import { createHash } from 'node:crypto';
 import { Backoff, isAmbitError, silentLogger, type Logger } from '@ambit/core';
 import { Informer, type Container, type Deployment, type Service, type Store } from '@ambit/control-plane';

@@ -6,8 +6,7 @@
 // ztunnels') and to every namespace that runs a waypoint. Only the
 // certificate: the key stays in the Secret. Pure: the publisher applies it.
 import { ROOT_CERT_FILE } from '@ambit/identity';
-import { LABEL_MANAGED_BY, type ConfigMap, type Gateway } from '../resources.js';
-import { isWaypointGateway } from '../translate/waypoints.js';
+import { LABEL_MANAGED_BY, WAYPOINT_GATEWAY_CLASS, type ConfigMap, type Gateway } from '../resources.js';
 
 export const ROOT_CERT_CONFIGMAP = 'ambit-root-cert';
 /** The key the proxies' volume reads (deploy/ztunnel.yaml, the waypoint Deployments). */
@@ -25,7 +24,7 @@ export type RootCertAction =
 export function rootCertNamespaces(own: string, gateways: readonly Gateway[]): Set<string> {
   const namespaces = new Set([own]);
   for (const gateway of gateways) {
-    if (isWaypointGateway(gateway) && gateway.metadata.deletionTimestamp === undefined) namespaces.add(gateway.metadata.namespace ?? 'default');
+    if (gateway.spec?.gatewayClassName === WAYPOINT_GATEWAY_CLASS && gateway.metadata.deletionTimestamp === undefined) namespaces.add(gateway.metadata.namespace ?? 'default');
   }
   return namespaces;
 }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import type { Deployment, KubeObject, Service } from '../resources.js';
 import { gateway } from '../translate/testing.js';
 import { LABEL_MANAGED_BY, managedGatewayKey, managedServiceAddress, waypointObjects } from './objects.js';
-import { ANNOTATION_DESIRED_HASH, planWaypoints, type Action, type Owned } from './plan.js';
+import { ANNOTATION_DESIRED_HASH, desiredHash, planWaypoints, type Action, type Owned } from './plan.js';
 
 const options = { image: 'ambit/waypoint', trustDomain: 'td' };
 const none: Owned = { ServiceAccount: [], Deployment: [], Service: [] };
@@ -38,6 +38,20 @@ describe('waypointObjects', () => {
     assert.equal(template?.metadata?.labels?.['gateway.networking.k8s.io/gateway-name'], 'waypoint');
     const env = Object.fromEntries((template?.spec.containers[0]?.env ?? []).map((e) => [e.name, e.value]));
     assert.deepEqual(env, { AMBIT_WAYPOINT_GATEWAY: 'demo/waypoint', AMBIT_WAYPOINT_TRUST_DOMAIN: 'td', AMBIT_WAYPOINT_CONTROL_PLANE: 'cp.ambit-system:15012' });
+  });
+
+  it('runs ambit-waypoint wired to its pod: files from volumes, listeners, admin on loopback; a grace period past the drain', () => {
+    const spec = objects.deployment.spec?.template.spec;
+    const container = spec?.containers[0];
+    assert.deepEqual(container?.command, ['ambit-waypoint']);
+    const args = container?.args ?? [];
+    const flag = (name: string): string | undefined => args[args.indexOf(`--${name}`) + 1];
+    assert.equal(flag('admin-address'), '127.0.0.1:15000');
+    assert.equal(flag('readiness'), '0.0.0.0:15021');
+    assert.equal(flag('drain-deadline'), '10s');
+    assert.equal(spec?.terminationGracePeriodSeconds, 15);
+    assert.equal(spec?.automountServiceAccountToken, false);
+    assert.equal(objects.serviceAccount.automountServiceAccountToken, false);
   });
 
   it('exposes 15008 on a Service selecting the pods, which opts out of waypoints itself', () => {
@@ -106,6 +120,16 @@ describe('planWaypoints', () => {
     const deleting = gateway('waypoint');
     deleting.metadata.deletionTimestamp = '2026-01-01T00:00:00Z';
     assert.equal(planWaypoints([deleting], owned, options).every((a) => a.op === 'delete'), true);
+  });
+
+  it('updates a ServiceAccount an earlier release created without automountServiceAccountToken: false', () => {
+    const owned = applied(planWaypoints([gw], none, options));
+    const earlier = owned.ServiceAccount[0] as KubeObject;
+    delete earlier.automountServiceAccountToken;
+    earlier.metadata.annotations = { [ANNOTATION_DESIRED_HASH]: desiredHash(earlier) };
+    const actions = planWaypoints([gw], owned, options);
+    assert.deepEqual(summary(actions), ['update ServiceAccount demo/waypoint']);
+    assert.equal(actions[0]?.op === 'update' ? actions[0].patch.automountServiceAccountToken : undefined, false);
   });
 
   it('never deletes objects it does not manage', () => {

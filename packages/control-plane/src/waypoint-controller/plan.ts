@@ -56,24 +56,36 @@ export function planWaypoints(gateways: readonly Gateway[], owned: Owned, option
   return actions;
 }
 
-/** What the controller wants of an object, hashed: labels, owner, spec (replicas excluded: scaling is not drift). */
+/**
+ * What the controller wants of an object, hashed: labels, owner, spec
+ * (replicas excluded: scaling is not drift) and any other top-level field
+ * (a ServiceAccount's automountServiceAccountToken).
+ */
 export function desiredHash(object: KubeObject): string {
   const spec = object.kind === 'Deployment' ? { ...(object.spec as Record<string, unknown>), replicas: undefined } : object.spec;
-  const content = JSON.stringify([object.metadata.labels, object.metadata.ownerReferences, spec]);
-  return createHash('sha256').update(content).digest('hex').slice(0, 16);
+  const rest = topLevel(object);
+  // Without other fields, the hash is what it was before they were hashed: no needless update.
+  const parts = [object.metadata.labels, object.metadata.ownerReferences, spec, ...(Object.keys(rest).length === 0 ? [] : [rest])];
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16);
+}
+
+/** Top-level fields other than type, metadata, spec and status. */
+function topLevel(object: KubeObject): Record<string, unknown> {
+  const { apiVersion: _apiVersion, kind: _kind, metadata: _metadata, spec: _spec, status: _status, ...rest } = object;
+  return rest;
 }
 
 function withHash(object: KubeObject, hash: string): KubeObject {
   return { ...object, metadata: { ...object.metadata, annotations: { ...(object.metadata.annotations ?? {}), [ANNOTATION_DESIRED_HASH]: hash } } };
 }
 
-/** A merge patch bringing labels, owner, the hash and the spec (not replicas) to what we want. */
+/** A merge patch bringing labels, owner, the hash, other top-level fields and the spec (not replicas) to what we want. */
 function updatePatch(kind: ManagedKind, object: KubeObject): Record<string, unknown> {
   const metadata = {
     labels: object.metadata.labels, annotations: object.metadata.annotations,
     ...(object.metadata.ownerReferences === undefined ? {} : { ownerReferences: object.metadata.ownerReferences }),
   };
-  if (object.spec === undefined) return { metadata };
+  if (object.spec === undefined) return { metadata, ...topLevel(object) };
   const { replicas: _replicas, ...spec } = object.spec as Record<string, unknown>;
-  return { metadata, spec: kind === 'Deployment' ? spec : object.spec };
+  return { metadata, ...topLevel(object), spec: kind === 'Deployment' ? spec : object.spec };
 }
