@@ -26,6 +26,8 @@ const TOKENS = {
   ztunnelB: 'eyJ.ztunnel-node-b.sig',
   ztunnelUnbound: 'eyJ.ztunnel-no-node.sig',
   waypoint: 'eyJ.waypoint-demo.sig',
+  waypointPod: 'eyJ.waypoint-shop-pod-bound.sig',
+  gatewayNamedZtunnel: 'eyJ.ztunnel-in-demo.sig',
   apiAudience: 'eyJ.waypoint-for-the-api-server.sig',
   person: 'eyJ.alice.sig',
 } as const;
@@ -43,6 +45,10 @@ const ANSWERS: Record<string, TokenReviewAnswer> = {
   [TOKENS.ztunnelB]: serviceAccount('ambit-system', 'ztunnel', { [NODE_NAME_EXTRA]: ['node-b'] }),
   [TOKENS.ztunnelUnbound]: serviceAccount('ambit-system', 'ztunnel'),
   [TOKENS.waypoint]: serviceAccount('demo', 'waypoint'),
+  // What a waypoint pod's projected token says on Kubernetes >= 1.30: bound to its pod, which names its node too.
+  [TOKENS.waypointPod]: serviceAccount('shop', 'waypoint', { 'authentication.kubernetes.io/pod-uid': ['4b1f-uid'], [NODE_NAME_EXTRA]: ['node-a'] }),
+  // A Gateway named ztunnel outside ambit-system: an ordinary waypoint.
+  [TOKENS.gatewayNamedZtunnel]: serviceAccount('demo', 'ztunnel', { [NODE_NAME_EXTRA]: ['node-a'] }),
   [TOKENS.apiAudience]: serviceAccount('demo', 'waypoint', {}, ['https://kubernetes.default.svc']),
   [TOKENS.person]: { username: 'alice', groups: ['system:authenticated'], audiences: ['ambit'] },
 };
@@ -76,6 +82,15 @@ describe('TokenReview bootstrap authenticator', () => {
     assert.equal(principal?.kind, 'workload');
     assert.equal(principal.identity.uri, 'spiffe://example.org/ns/demo/sa/waypoint');
     assert.equal(principal.via, 'bootstrap');
+  });
+
+  it('maps a waypoint pod\'s bound token to its own identity, never to the node its node-name claim names', async () => {
+    const principal = await authenticator().authenticate(TOKENS.waypointPod);
+    assert.equal(principal?.kind, 'workload');
+    assert.equal(principal.identity.uri, 'spiffe://cluster.local/ns/shop/sa/waypoint');
+    const namedZtunnel = await authenticator().authenticate(TOKENS.gatewayNamedZtunnel);
+    assert.equal(namedZtunnel?.kind, 'workload', 'only ambit-system/ztunnel stands for a node');
+    assert.equal(namedZtunnel.identity.uri, 'spiffe://cluster.local/ns/demo/sa/ztunnel');
   });
 
   it('honours a custom ztunnel service account: the default one is then an ordinary workload', async () => {
@@ -317,6 +332,25 @@ describe('CA service with TokenReview bootstrap', () => {
       await rejectsWith(client(address, { token }).request(SpiffeId.parse(ZTUNNEL), buildCsr(keys, SpiffeId.parse(ZTUNNEL)), 'node-a'), 'not-entitled', /401.*bad-bootstrap-token/);
     }
     assert.equal(ca.refusals.get('bad-bootstrap-token'), 3);
+  });
+
+  it('gives a waypoint pod\'s bound token exactly its own identity: not the same name in another namespace, not its node\'s', async () => {
+    const { ca, address } = await startCa(TokenReviewAuthenticator.fromServer(apiServer.url));
+    const keys = await testKeys();
+    const own = mesh.id('shop', 'waypoint');
+    const issued = await client(address, { token: TOKENS.waypointPod }).request(own, buildCsr(keys, own));
+    assert.equal(identityOf(issued.chain[0]!).uri, 'spiffe://cluster.local/ns/shop/sa/waypoint');
+    const elsewhere = mesh.id('demo', 'waypoint');
+    await rejectsWith(client(address, { token: TOKENS.waypointPod }).request(elsewhere, buildCsr(keys, elsewhere)), 'not-entitled',
+      /403.*other-identity.*ns\/shop\/sa\/waypoint may only obtain its own identity, not spiffe:\/\/cluster\.local\/ns\/demo\/sa\/waypoint/);
+    // Its pod runs on node-a, where echo runs: the token still stands for the waypoint alone.
+    await rejectsWith(client(address, { token: TOKENS.waypointPod }).request(mesh.id('demo', 'echo'), buildCsr(keys, mesh.id('demo', 'echo'))), 'not-entitled', /other-identity/);
+    await rejectsWith(client(address, { token: TOKENS.waypointPod }).request(SpiffeId.parse(ZTUNNEL), buildCsr(keys, SpiffeId.parse(ZTUNNEL)), 'node-a'),
+      'not-entitled', /403.*not-a-node/);
+    await rejectsWith(client(address, { token: TOKENS.gatewayNamedZtunnel }).request(SpiffeId.parse(ZTUNNEL), buildCsr(keys, SpiffeId.parse(ZTUNNEL)), 'node-a'),
+      'not-entitled', /403.*not-a-node/);
+    assert.equal(ca.refusals.get('other-identity'), 2);
+    assert.equal(ca.refusals.get('not-a-node'), 2);
   });
 
   it('answers 503 with the reason, not 401, while the API server is unreachable', async () => {
