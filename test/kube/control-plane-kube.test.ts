@@ -16,6 +16,8 @@ before(async () => {
   apiServer = await FakeApiServer.start();
   // Leader election is on by default on Kubernetes: one replica takes the Lease at once.
   apiServer.registerKind(EXTRA_KINDS.Lease);
+  // The Gateway API's class, which the leader marks Accepted (none exists here).
+  apiServer.registerKind(EXTRA_KINDS.GatewayClass);
   // Installed by the manifests on a real cluster; the root CA Secret and the Lease live here.
   await KubernetesStore.fromServer(apiServer.url).create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ambit-system' } });
   dir = await mkdtemp(join(tmpdir(), 'ambit-cp-kube-'));

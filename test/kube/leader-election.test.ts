@@ -103,6 +103,7 @@ describe('leader election: two control planes, one writer, failover when the lea
   before(async () => {
     apiServer = await FakeApiServer.start();
     apiServer.registerKind(EXTRA_KINDS.Lease);
+    apiServer.registerKind(EXTRA_KINDS.GatewayClass);
     store = KubernetesStore.fromServer(apiServer.url);
     for (const name of ['ambit-system', 'demo']) await store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
     dir = await mkdtemp(join(tmpdir(), 'ambit-leader-'));

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { buildCsr } from '@ambit/identity';
 import { rejectsWith } from '@ambit/core/testing';
-import type { Condition, KubeObject, Store } from '@ambit/control-plane';
+import type { Condition, Deployment, Gateway, KubeObject, Store } from '@ambit/control-plane';
 import { eventually } from './net.js';
 import { testKeys } from './pki.js';
 import { createNamespace, createPod, type RunningControlPlane } from './control-plane.js';
@@ -113,6 +113,50 @@ export function controlPlaneScenario(name: string, start: () => Promise<RunningC
       const before = run.cp.pipeline.status.writes;
       await run.cp.pipeline.run();
       assert.equal(run.cp.pipeline.status.writes, before);
+    });
+
+    it('runs a waypoint Gateway: its objects owned by it, Programmed once it runs, all gone with it', async () => {
+      await createNamespace(store, 'shop', { 'ambit.dev/dataplane-mode': 'ambient' });
+      const gateway = await store.create<Gateway>({
+        apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'wp', namespace: 'shop' },
+        spec: { gatewayClassName: 'ambit-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
+      });
+      const kinds = ['ServiceAccount', 'Deployment', 'Service'] as const;
+      const objects = await eventually(async () => {
+        const found = await Promise.all(kinds.map((kind) => store.get(kind, 'wp', 'shop')));
+        return found.every((o) => o !== undefined) ? found : undefined;
+      }, 5_000);
+      for (const object of objects) {
+        assert.deepEqual(object.metadata.ownerReferences, [{
+          apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', name: 'wp', uid: gateway.metadata.uid, controller: true, blockOwnerDeletion: true,
+        }], `${object.kind} is owned by the Gateway, as its controller`);
+        assert.equal(object.metadata.labels?.['ambit.dev/managed-by'], 'waypoint-controller');
+      }
+      await eventually(async () => condition(await store.get('Gateway', 'wp', 'shop'), 'Programmed')?.reason === 'AddressNotAssigned' || undefined);
+
+      // What the cluster does next, played by hand: the API server assigns the Service its IP, the
+      // Deployment's pod runs and is ready, and the waypoint in it subscribes with the Gateway's identity.
+      await store.patch('Service', 'wp', 'shop', { spec: { clusterIP: '10.96.0.60' } });
+      await createPod(store, {
+        name: 'wp-7d9f-0', namespace: 'shop', node: 'node-1', ip: '10.244.1.60', serviceAccount: 'wp',
+        labels: { 'gateway.networking.k8s.io/gateway-name': 'wp' },
+      });
+      const deployment = await store.get<Deployment>('Deployment', 'wp', 'shop');
+      await store.updateStatus('Deployment', 'wp', 'shop', {
+        observedGeneration: deployment?.metadata.generation, replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1,
+      });
+      const waypoint = await run.waypoint('shop', 'wp');
+      const programmed = await eventually(async () => {
+        const found = condition(await store.get('Gateway', 'wp', 'shop'), 'Programmed');
+        return found?.status === 'True' ? found : undefined;
+      }, 5_000);
+      assert.equal(programmed.reason, 'Programmed');
+      assert.deepEqual((await store.get<Gateway>('Gateway', 'wp', 'shop'))?.status?.addresses, [{ type: 'IPAddress', value: '10.96.0.60' }]);
+      waypoint.close();
+
+      await store.delete('Gateway', 'wp', 'shop');
+      await eventually(async () => (await Promise.all(kinds.map((kind) => store.get(kind, 'wp', 'shop')))).every((o) => o === undefined) || undefined, 5_000);
+      await store.delete('Pod', 'wp-7d9f-0', 'shop');
     });
 
     it('converges after a restart with no stale entries, and subscribers reconnect', async () => {

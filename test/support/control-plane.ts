@@ -16,6 +16,8 @@ export interface RunningControlPlane {
   stateDir: string;
   /** A ztunnel for `node`: bootstraps its node certificate with a token, then subscribes. */
   ztunnel(node: string): Promise<{ certificate: WorkloadCertificate; discovery: DiscoveryClient; ca: CaClient }>;
+  /** The waypoint of Gateway `namespace/name`: bootstraps the Gateway's identity with a token, then subscribes. */
+  waypoint(namespace: string, name: string): Promise<DiscoveryClient>;
   restart(): Promise<void>;
   close(): Promise<void>;
 }
@@ -60,6 +62,21 @@ export async function runControlPlane(options: RunOptions = {}): Promise<Running
       clients.push(discovery);
       await discovery.start();
       return { certificate: nodeCertificate, discovery, ca };
+    },
+    async waypoint(namespace, name) {
+      const identity = SpiffeId.of(cp.identity.trustDomain, namespace, name);
+      const { token } = await writeBootstrapToken(stateDir, { identity });
+      const ca = new CaClient({ address: cp.address, serverIdentity: cp.identity, roots: cp.ca.roots, bootstrapToken: () => token });
+      const manager = new CertificateManager({ source: ca.source(), generateKeys: testKeys });
+      const certificate = await manager.fetch(identity);
+      manager.close();
+      const discovery = new DiscoveryClient({
+        address: cp.address, serverIdentity: cp.identity, certificate: () => certificate,
+        subscription: { role: 'waypoint', gateway: `${namespace}/${name}` }, backoff: { initialMs: 50, maxMs: 300, jitter: 0 },
+      });
+      clients.push(discovery);
+      await discovery.start();
+      return discovery;
     },
     async restart() {
       const port = cp.address.port;
