@@ -5,7 +5,8 @@
 // patch, the status subresource, delete with preconditions, and watch
 // (newline-delimited events from a resourceVersion, bookmarks, 410 Expired
 // past the retained history) with one global, monotonically increasing
-// resourceVersion, as etcd gives. Errors are Status objects as
+// resourceVersion, as etcd gives; and port-forward to pods over WebSocket
+// (fake-apiserver-portforward.ts), to loopback addresses a test registers. Errors are Status objects as
 // kube-apiserver writes them.
 //
 // Deliberate simplifications (documented so nobody mistakes them for the
@@ -29,6 +30,7 @@ import {
   statuses, requiredCause, parseLabelSelector, parseFieldSelector, mergePatch, jsonPatch, jsonEqual, isPlainObject,
   type Json, type KubeStatus, type StatusSubject,
 } from './kube-semantics.js';
+import { servePortForward, type ForwardTarget } from './fake-apiserver-portforward.js';
 import { answerTokenReview, apiVersion, discoveryDocument, type FakeKind, type TokenReviewAnswer } from './fake-apiserver-discovery.js';
 
 export { EXTRA_KINDS } from './fake-apiserver-discovery.js';
@@ -101,6 +103,8 @@ export class FakeApiServer {
   private readonly tokens = new Map<string, TokenReviewAnswer>();
   private readonly watchers = new Set<Watcher>();
   private readonly sockets = new Set<net.Socket>();
+  private readonly forwards = new Map<string, ForwardTarget>();
+  private stopForwards: () => void = () => undefined;
   private history: HistoryEntry[] = [];
   private revision = 100;
   /** Events at or below this revision are gone. */
@@ -124,6 +128,15 @@ export class FakeApiServer {
     const server = http.createServer();
     const fake = new FakeApiServer(server, options);
     server.on('request', (req, res) => fake.serve(req, res));
+    fake.stopForwards = servePortForward(server, {
+      target: (namespace, pod, port) => fake.forwards.get(`${namespace}/${pod}:${port}`),
+      refuse: (req, namespace, pod) => {
+        if (fake.bearerToken !== undefined && req.headers.authorization !== `Bearer ${fake.bearerToken}`) return { status: 401, message: 'Unauthorized' };
+        const pods = [...fake.objects].find(([kind]) => kind.kind === 'Pod')?.[1];
+        return pods?.has(key(namespace, pod)) === true ? undefined : { status: 404, message: `pods "${pod}" not found` };
+      },
+      onForward: (namespace, pod, port) => fake.requests.push({ method: 'PORTFORWARD', path: `/api/v1/namespaces/${namespace}/pods/${pod}/portforward`, query: `?ports=${port}` }),
+    });
     server.on('connection', (socket) => {
       fake.sockets.add(socket);
       socket.on('close', () => fake.sockets.delete(socket));
@@ -156,6 +169,16 @@ export class FakeApiServer {
     const full = { ...kind, custom: kind.custom ?? kind.group !== '' };
     this.kinds.set(path, full);
     this.objects.set(full, new Map());
+  }
+
+  /**
+   * Where port-forwards to (namespace, pod, port) connect: a loopback address
+   * standing for the port inside the pod (undefined: connection refused, as
+   * when nothing listens there). The pod must exist as an object.
+   */
+  forwardPort(namespace: string, pod: string, port: number, target: ForwardTarget | undefined): void {
+    if (target === undefined) this.forwards.delete(`${namespace}/${pod}:${port}`);
+    else this.forwards.set(`${namespace}/${pod}:${port}`, target);
   }
 
   /** Serves `method path` (exact path) with `handler`; for endpoints beyond the object kinds. */
@@ -207,6 +230,7 @@ export class FakeApiServer {
 
   async close(): Promise<void> {
     this.closeWatches();
+    this.stopForwards();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       for (const socket of this.sockets) socket.destroy();

@@ -14,6 +14,7 @@ import { exec } from './commands/exec.js';
 import { setEnrollment } from './commands/namespace.js';
 import { apply, get, kindOf, readManifests, remove } from './commands/resources.js';
 import { up } from './commands/up.js';
+import { kubeView, localView, type MeshView } from './mesh-view.js';
 import { meshStatus, proxyStatus, stopZtunnel, ztunnelView, ZTUNNEL_VIEWS } from './commands/inspect.js';
 import { applyWaypoint, deleteWaypoint, listWaypoints, WAYPOINT_FOR, waypointStatus } from './commands/waypoint.js';
 
@@ -67,16 +68,22 @@ function build(io: Io, setCode: (code: number) => void): Command {
       await backend.close();
     }
   };
-  /** Commands that reach the proxies or the machine: the local mesh only. */
-  const requireLocal = (command: string, why = 'against a cluster it needs the proxies\' admin endpoints'): void => {
+  /** Commands that act on this machine: the local mesh only. */
+  const requireLocal = (command: string, why: string): void => {
     if (contextOf(globals()) === 'kube') {
-      throw new AmbitError('unavailable', `\`ambit ${command}\` works on the local mesh only so far: ${why}`, {
-        hint: 'drop --context kube / --kubeconfig to use the local mesh; against a cluster: install, uninstall, apply, get, delete, namespace enroll, waypoint and check --pre',
+      throw new AmbitError('unavailable', `\`ambit ${command}\` works on the local mesh only: ${why}`, {
+        hint: 'drop --context kube / --kubeconfig to use the local mesh',
       });
     }
   };
-  const withLocal = async <T>(action: (local: LocalContext) => Promise<T>, command: string): Promise<T> => {
-    requireLocal(command);
+  /** Commands that read the proxies and the control plane: the local mesh, or a cluster through port-forward. */
+  const withView = async <T>(action: (view: MeshView, backend: Backend, local: LocalContext | undefined) => Promise<T>): Promise<T> => withBackend((backend) => (
+    backend.context === 'local'
+      ? action(localView(backend as LocalContext), backend, backend as LocalContext)
+      : action(kubeView(backend as KubeContext), backend, undefined)
+  ));
+  const withLocal = async <T>(action: (local: LocalContext) => Promise<T>, command: string, why: string): Promise<T> => {
+    requireLocal(command, why);
     const local = await openLocal(stateDir());
     try {
       return await action(local);
@@ -164,7 +171,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
       .option('--wait [duration]', `wait until every pod shows ${enrolled ? 'HBONE' : 'TCP'} in discovery (default ${DEFAULT_WAIT})`)
       .action(async (name: string, options: { wait?: string | boolean }) => {
         const wait = waitMs(options.wait);
-        lines(await withBackend((backend) => setEnrollment(backend, name, enrolled, wait)));
+        lines(await withView((view, backend) => setEnrollment(backend, view, name, enrolled, wait)));
       });
   }
 
@@ -216,7 +223,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
     .addOption(output())
     .action(async (options: { output: string }) => {
       const format = outputFormat(options.output);
-      io.out(await withLocal((local) => meshStatus(local, format), 'status'));
+      io.out(await withView((view) => meshStatus(view, format)));
     });
   program.command('check')
     .description('grouped health checks (✔ ‼ ×) with what to do; exit 0 only when nothing failed')
@@ -224,7 +231,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
     .addOption(output())
     .action(async (options: { pre?: boolean; output: string }) => {
       const format = outputFormat(options.output);
-      const results = options.pre !== true ? await withLocal((local) => checkMesh(local), 'check')
+      const results = options.pre !== true ? await withView((view, _backend, local) => checkMesh(view, local))
         : contextOf(globals()) === 'kube' ? await withBackend((backend) => checkPreCluster((backend as KubeContext).store))
           : checkPre();
       io.out(render(format, results, () => formatChecks(results)));
@@ -235,7 +242,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
     .addOption(output())
     .action(async (options: { output: string }) => {
       const format = outputFormat(options.output);
-      io.out(await withLocal((local) => proxyStatus(local.store, format), 'proxy-status'));
+      io.out(await withView((view) => proxyStatus(view, format)));
     });
   const ztunnel = program.command('ztunnel').description('what a node\'s ztunnel holds (its admin API)');
   for (const view of ZTUNNEL_VIEWS) {
@@ -245,7 +252,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
       .addOption(output())
       .action(async (options: { node?: string; output: string }) => {
         const format = outputFormat(options.output);
-        io.out(await withLocal((local) => ztunnelView(local, view, options.node, format), `ztunnel ${view}`));
+        io.out(await withView((mesh) => ztunnelView(mesh, view, options.node, format)));
       });
   }
 
@@ -253,7 +260,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
     .description('stop a node\'s ztunnel (to see what breaks: its enrolled pods\' traffic is dropped, fail closed; `ambit up` starts it again)')
     .requiredOption('--node <node>', 'the node')
     .action(async (options: { node: string }) => {
-      lines([await withLocal((local) => stopZtunnel(local, options.node), 'ztunnel stop')]);
+      lines([await withLocal((local) => stopZtunnel(local, localView(local), options.node), 'ztunnel stop', 'it stops a process on this machine (on a cluster, the DaemonSet owns the ztunnels)')]);
     });
 
   program.command('apply')

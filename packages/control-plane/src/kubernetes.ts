@@ -3,6 +3,7 @@
 export { KubernetesStore } from './store/kube.js';
 export type { KubernetesStoreOptions } from './store/kube.js';
 export type { KubeResponse } from './store/kube-http.js';
+export type { PodHttpResponse } from './store/kube-port-forward.js';
 export {
   TokenReviewAuthenticator, NODE_NAME_EXTRA, DEFAULT_TOKEN_AUDIENCE, DEFAULT_TOKEN_CACHE_TTL_MS, DEFAULT_TOKEN_CACHE_SIZE,
 } from './ca/token-review.js';

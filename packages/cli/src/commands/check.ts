@@ -5,7 +5,9 @@
 // when nothing is ×.
 import { spawnSync } from 'node:child_process';
 import type { AuthorizationPolicy, ControlPlaneStatus } from '@ambit/control-plane';
+import type { KubernetesStore } from '@ambit/control-plane/kubernetes';
 import type { LocalContext } from '../context.js';
+import { SYSTEM_NAMESPACE, ztunnelJson, type MeshView } from '../mesh-view.js';
 import { LOOPBACK_SOCKS5_PORT } from '@ambit/localcluster';
 import { green, red, yellow } from '../output.js';
 import { waypointGateways } from './waypoint.js';
@@ -27,23 +29,38 @@ interface Workload { namespace: string; name: string; node: string; protocol: st
 const CA_MIN_VALIDITY_MS = 30 * 86_400_000;
 const MAX_SKEW_MS = 5_000;
 
-export async function checkMesh(local: LocalContext): Promise<CheckResult[]> {
+export async function checkMesh(view: MeshView, local: LocalContext | undefined): Promise<CheckResult[]> {
   const results: CheckResult[] = [];
   const add = (group: string, verdict: Verdict, title: string, detail?: string, hint?: string): void => {
     results.push({ group, verdict, title, ...(detail === undefined ? {} : { detail }), ...(hint === undefined ? {} : { hint }) });
   };
+  const cluster = view.context === 'kube';
 
   // --- control plane ---------------------------------------------------------------
-  let cp: ControlPlaneStatus | undefined;
+  if (cluster) await checkWorkloadsRollout(view, add);
   const asked = Date.now();
-  try {
-    cp = await local.store.controlPlaneStatus();
-  } catch (error) {
-    add('control plane', 'fail', 'control plane is reachable', (error as Error).message, 'start it again with `ambit up`; its log is logs/_cluster/control-plane.log in the state directory');
+  const replicas = await view.controlPlanes();
+  const up: { name: string; status: ControlPlaneStatus }[] = [];
+  if (replicas.length === 0) add('control plane', 'fail', 'control plane is running', 'no control plane pod exists', 'install Ambit: `ambit install --wait`');
+  for (const replica of replicas) {
+    const which = cluster ? `control plane ${replica.name}` : 'control plane';
+    if (replica.status === undefined) {
+      add('control plane', 'fail', `${which} is reachable`, replica.error, cluster ? `see its log: kubectl -n ${SYSTEM_NAMESPACE} logs ${replica.name}` : `start it again with ${view.restart}; its log is ${view.controlPlaneLog()}`);
+      continue;
+    }
+    const cp = replica.status;
+    up.push({ name: replica.name, status: cp });
+    if (cp.ready) add('control plane', 'ok', `${which} is reachable and ready (${cp.backend} backend, version ${cp.version})`);
+    else add('control plane', 'fail', `${which} is ready`, `not ready: ${cp.notReady ?? 'unknown'}`, 'wait a moment; if it persists, see its log');
+  }
+  const cp = (up.find((r) => r.status.leader?.isLeader === true) ?? up[0])?.status;
+  if (cluster && up.length > 0) {
+    const leaders = up.filter((r) => r.status.leader?.isLeader === true).map((r) => r.name);
+    if (leaders.length === 1) add('control plane', 'ok', `one replica writes status and runs the waypoint controller (leader ${leaders[0] ?? ''})`);
+    else if (leaders.length === 0) add('control plane', 'fail', 'a replica holds the leader Lease', `none of ${up.map((r) => r.name).join(', ')} leads: status and waypoints are not written`, `see the replicas' logs (${view.controlPlaneLog()}) and the Lease: kubectl -n ${SYSTEM_NAMESPACE} get lease ambit-control-plane`);
+    else add('control plane', 'fail', 'exactly one replica leads', `${leaders.join(' and ')} both claim the Lease`, 'their clocks or the Lease are wrong: kubectl -n ambit-system get lease ambit-control-plane -o yaml');
   }
   if (cp !== undefined) {
-    if (cp.ready) add('control plane', 'ok', `control plane is reachable and ready (${cp.backend} backend, version ${cp.version})`);
-    else add('control plane', 'fail', 'control plane is ready', `not ready: ${cp.notReady ?? 'unknown'}`, 'wait a moment; if it persists, see its log');
     const left = Date.parse(cp.rootCertificate.notAfter) - Date.now();
     if (left >= CA_MIN_VALIDITY_MS) add('control plane', 'ok', `root CA is valid until ${cp.rootCertificate.notAfter.slice(0, 10)}`);
     else add('control plane', 'fail', 'root CA is valid for at least 30 days', `it expires at ${cp.rootCertificate.notAfter}`, 'rotate the root CA before it expires');
@@ -53,34 +70,47 @@ export async function checkMesh(local: LocalContext): Promise<CheckResult[]> {
   }
 
   // --- ztunnels, capture and certificates ---------------------------------------------
-  await local.cluster.refresh();
+  const nodes = await view.nodes();
+  if (cluster) {
+    // Every node with an enrolled pod needs a ztunnel, or that pod has no network (capture fails closed).
+    const pods = await view.pods();
+    const orphaned = [...new Set(pods.filter((p) => p.node !== '' && !nodes.includes(p.node)).map((p) => p.node))];
+    if (orphaned.length > 0) add('ztunnels', 'fail', 'every node with pods runs a ztunnel', `no ztunnel pod on ${orphaned.join(', ')}`, `kubectl -n ${SYSTEM_NAMESPACE} describe daemonset ambit-ztunnel (taints, resources)`);
+  }
   let workloads: Workload[] = [];
-  for (const node of local.cluster.nodes) {
-    const group = `ztunnel on ${node.name}`;
+  for (const node of nodes) {
+    const group = `ztunnel on ${node}`;
     let ready: boolean;
     try {
-      ready = (await local.mesh.admin(node.name, '/healthz/ready')).status === 200;
+      ready = (await view.ztunnel(node, '/healthz/ready')).status === 200;
     } catch (error) {
-      add(group, 'fail', `ztunnel on ${node.name} is running and ready`, `its admin socket does not answer (${(error as Error).message}); enrolled pods on ${node.name} cannot send or receive traffic (fail closed)`,
-        'start it again with `ambit up`; its log is logs/_node/' + node.name + '/ztunnel.log');
+      add(group, 'fail', `ztunnel on ${node} is running and ready`, `its admin API does not answer (${(error as Error).message}); enrolled pods on ${node} cannot send or receive traffic (fail closed)`,
+        `start it again with ${view.restart}; its log: ${view.ztunnelLog(node)}`);
       continue;
     }
     if (!ready) {
-      add(group, 'fail', `ztunnel on ${node.name} is ready`, 'it runs but is not ready', `see \`ambit status\` and its log (logs/_node/${node.name}/ztunnel.log)`);
+      add(group, 'fail', `ztunnel on ${node} is ready`, 'it runs but is not ready', `see \`ambit status\` and its log (${view.ztunnelLog(node)})`);
       continue;
     }
-    const subscriber = cp?.subscribers.find((s) => s.role === 'ztunnel' && s.node === node.name);
-    if (subscriber?.lastAckedVersion !== undefined && subscriber.lastAckedVersion === cp?.version) add(group, 'ok', `ztunnel on ${node.name} is ready and synced (version ${cp.version})`);
-    else add(group, 'fail', `ztunnel on ${node.name} is synced`, subscriber === undefined ? 'it is not subscribed to the control plane' : `it acknowledged ${subscriber.lastAckedVersion ?? 'nothing'}, the control plane pushes ${cp?.version ?? '?'}`, 'see `ambit proxy-status`');
-    workloads = await local.mesh.adminJson<Workload[]>(node.name, '/workloads').catch(() => workloads);
-    const enrolled = workloads.filter((w) => w.node === node.name && w.protocol === 'HBONE');
-    if (local.cluster.network === 'loopback') {
-      await checkLoopbackProxies(local, node.name, workloads, add);
-    } else if (enrolled.length > 0) {
-      checkCapture(node, enrolled, add);
+    const replica = up.find((r) => r.status.subscribers.some((s) => s.role === 'ztunnel' && s.node === node));
+    const subscriber = replica?.status.subscribers.find((s) => s.role === 'ztunnel' && s.node === node);
+    if (replica !== undefined && subscriber?.lastAckedVersion !== undefined && subscriber.lastAckedVersion === replica.status.version) {
+      add(group, 'ok', `ztunnel on ${node} is ready and synced (version ${replica.status.version}${cluster ? ` from ${replica.name}` : ''})`);
+    } else {
+      add(group, 'fail', `ztunnel on ${node} is synced`, subscriber === undefined ? 'it is not subscribed to the control plane' : `it acknowledged ${subscriber.lastAckedVersion ?? 'nothing'}, the control plane pushes ${replica?.status.version ?? '?'}`, 'see `ambit proxy-status`');
     }
-    // Certificates: each enrolled pod's identity here, valid; nothing for pods elsewhere.'ip', ['netns', 'exec', node.netns, 'nft', '-j', 'list', 'set', 'inet', 'ambit-ztunnel', 'enrolled4'], { encoding: 'utf8' });
-    const certificates = await local.mesh.adminJson<Certificate[]>(node.name, '/certificates').catch(() => [] as Certificate[]);
+    workloads = await ztunnelJson<Workload[]>(view, node, '/workloads').catch(() => workloads);
+    const enrolled = workloads.filter((w) => w.node === node && w.protocol === 'HBONE');
+    if (local === undefined) {
+      await checkReportedCapture(view, node, enrolled, add);
+    } else if (local.cluster.network === 'loopback') {
+      await checkLoopbackProxies(local, node, workloads, add);
+    } else if (enrolled.length > 0) {
+      const netns = local.cluster.nodes.find((n) => n.name === node)?.netns ?? '';
+      checkCapture({ name: node, netns }, enrolled, add);
+    }
+    // Certificates: each enrolled pod's identity here, valid; nothing for pods elsewhere.
+    const certificates = await ztunnelJson<Certificate[]>(view, node, '/certificates').catch(() => [] as Certificate[]);
     const held = new Map(certificates.filter((c) => c.kind === 'workload').map((c) => [c.identity, c]));
     const problems: string[] = [];
     const renewals: string[] = [];
@@ -93,21 +123,21 @@ export async function checkMesh(local: LocalContext): Promise<CheckResult[]> {
       else if (certificate.state === 'expired' || expiresAt <= Date.now()) problems.push(`${w.namespace}/${w.name}'s certificate is expired (not after ${certificate.notAfter})`);
       else if (certificate.state === 'failed') renewals.push(`${w.namespace}/${w.name}'s certificate (expires in ${Math.round((expiresAt - Date.now()) / 1000)} s)`);
     }
-    const validity = `every enrolled pod on ${node.name} has a valid certificate`;
+    const validity = `every enrolled pod on ${node} has a valid certificate`;
     if (problems.length > 0) add(group, 'fail', validity, problems.join('; '), 'check the control plane (its CA) and this ztunnel\'s log');
     else if (enrolled.length > 0) add(group, 'ok', validity);
     if (renewals.length > 0) {
-      add(group, 'warn', `certificates on ${node.name} renew`, `renewal failing for ${renewals.join(', ')}`, 'the CA is unreachable or refusing: check the control plane and this ztunnel\'s log before they expire');
+      add(group, 'warn', `certificates on ${node} renew`, `renewal failing for ${renewals.join(', ')}`, 'the CA is unreachable or refusing: check the control plane and this ztunnel\'s log before they expire');
     }
     const here = new Set(enrolled.map((w) => w.identity));
     const foreign = [...held.keys()].filter((identity) => !here.has(identity));
-    if (foreign.length === 0) add(group, 'ok', `holds certificates only for pods on ${node.name}`);
-    else add(group, 'warn', `holds certificates only for pods on ${node.name}`, `also holds ${foreign.join(', ')}`, 'these are dropped shortly after their last pod leaves; if they stay, restart the ztunnel');
+    if (foreign.length === 0) add(group, 'ok', `holds certificates only for pods on ${node}`);
+    else add(group, 'warn', `holds certificates only for pods on ${node}`, `also holds ${foreign.join(', ')}`, 'these are dropped shortly after their last pod leaves; if they stay, restart the ztunnel');
   }
 
   // --- waypoints and policies -------------------------------------------------------------
   if (cp !== undefined) {
-    const gateways = await waypointGateways(local.store);
+    const gateways = await waypointGateways(view.store);
     for (const gateway of gateways) {
       const key = `${gateway.metadata.namespace ?? 'default'}/${gateway.metadata.name}`;
       const programmed = gateway.status?.conditions?.find((c) => c.type === 'Programmed');
@@ -115,7 +145,7 @@ export async function checkMesh(local: LocalContext): Promise<CheckResult[]> {
       else add('waypoints', 'fail', `waypoint ${key} is programmed`, programmed === undefined ? 'no status yet' : `${programmed.reason}: ${programmed.message}`, `see \`ambit waypoint status -n ${gateway.metadata.namespace ?? 'default'}\``);
     }
     if (gateways.length === 0) add('waypoints', 'ok', 'no waypoints to check');
-    const policies = (await local.store.list<AuthorizationPolicy>('AuthorizationPolicy')).items;
+    const policies = (await view.store.list<AuthorizationPolicy>('AuthorizationPolicy')).items;
     for (const policy of policies) {
       const key = `${policy.metadata.namespace ?? 'default'}/${policy.metadata.name}`;
       const accepted = policy.status?.conditions?.find((c) => c.type === 'Accepted');
@@ -130,6 +160,53 @@ export async function checkMesh(local: LocalContext): Promise<CheckResult[]> {
 }
 
 type Add = (group: string, verdict: Verdict, title: string, detail?: string, hint?: string) => void;
+
+interface RolloutStatus { status?: { desiredNumberScheduled?: number; numberReady?: number; replicas?: number; readyReplicas?: number } }
+
+/** On a cluster: the DaemonSet and the Deployment report their pods ready (what `kubectl rollout status` reads). */
+async function checkWorkloadsRollout(view: MeshView, add: Add): Promise<void> {
+  const store = view.store as KubernetesStore;
+  for (const [kind, name, path] of [
+    ['DaemonSet', 'ambit-ztunnel', `/apis/apps/v1/namespaces/${SYSTEM_NAMESPACE}/daemonsets/ambit-ztunnel`],
+    ['Deployment', 'ambit-control-plane', `/apis/apps/v1/namespaces/${SYSTEM_NAMESPACE}/deployments/ambit-control-plane`],
+  ] as const) {
+    const group = kind === 'DaemonSet' ? 'ztunnels' : 'control plane';
+    const answer = await store.raw('GET', path, `read ${kind} ${name}`);
+    if (answer.status === 404) {
+      add(group, 'fail', `${kind} ${SYSTEM_NAMESPACE}/${name} exists`, 'it is not installed', 'install Ambit: `ambit install --wait`');
+      continue;
+    }
+    const status = (answer.body as RolloutStatus).status ?? {};
+    const [ready, wanted] = kind === 'DaemonSet' ? [status.numberReady ?? 0, status.desiredNumberScheduled ?? 0] : [status.readyReplicas ?? 0, status.replicas ?? 0];
+    if (answer.status !== 200) add(group, 'fail', `${kind} ${name} is readable`, `GET answered ${answer.status}`, 'check your permissions: kubectl auth can-i get ' + kind.toLowerCase() + 's -n ' + SYSTEM_NAMESPACE);
+    else if (wanted > 0 && ready === wanted) add(group, 'ok', `${kind} ${name}: ${ready}/${wanted} pod(s) ready`);
+    else add(group, 'fail', `${kind} ${name} has every pod ready`, `${ready}/${wanted} ready`, `kubectl -n ${SYSTEM_NAMESPACE} describe ${kind.toLowerCase()} ${name}`);
+  }
+}
+
+/**
+ * On a cluster the CLI cannot read a node's kernel: capture is checked from
+ * what the ztunnel reports (its rules programmed, every enrolled pod's
+ * address in its enrolled set), and says so.
+ */
+async function checkReportedCapture(view: MeshView, node: string, enrolled: Workload[], add: Add): Promise<void> {
+  const group = `ztunnel on ${node}`;
+  let capture: { mode?: string; programmed?: boolean; enrolled?: string[] } | undefined;
+  try {
+    capture = (await ztunnelJson<{ capture?: typeof capture }>(view, node, '/config_dump')).capture;
+  } catch (error) {
+    add(group, 'fail', `capture on ${node} is programmed`, `its admin API does not answer /config_dump: ${(error as Error).message}`, `its log: ${view.ztunnelLog(node)}`);
+    return;
+  }
+  if (capture?.mode !== 'nftables' || capture.programmed !== true) {
+    add(group, 'fail', `capture rules are programmed on ${node} (as the ztunnel reports)`, capture?.mode === 'nftables' ? 'the nftables rules are not in place' : `capture mode is ${capture?.mode ?? 'unknown'}`, `its log: ${view.ztunnelLog(node)}`);
+    return;
+  }
+  const set = new Set(capture.enrolled ?? []);
+  const missing = enrolled.filter((w) => !w.addresses.every((a) => set.has(a)));
+  if (missing.length === 0) add(group, 'ok', `capture rules cover its ${enrolled.length} enrolled pod(s) (as the ztunnel reports)`);
+  else add(group, 'fail', `capture rules cover every enrolled pod on ${node} (as the ztunnel reports)`, `not captured: ${missing.map((w) => `${w.namespace}/${w.name}`).join(', ')}`, `its log: ${view.ztunnelLog(node)}`);
+}
 
 /** Capture: the kernel's set, in the node's namespace, holds every enrolled pod. */
 function checkCapture(node: { name: string; netns: string }, enrolled: Workload[], add: Add): void {

@@ -4,30 +4,28 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AmbitError } from '@ambit/core';
 import { LABEL_DATAPLANE_MODE } from '@ambit/control-plane';
-import type { Backend, LocalContext } from '../context.js';
-
+import type { Backend } from '../context.js';
+import { ztunnelJson, type MeshView } from '../mesh-view.js';
 
 interface WorkloadView { namespace: string; name: string; protocol: string; node: string }
 
-export async function setEnrollment(backend: Backend, namespace: string, enrolled: boolean, waitMs: number | undefined): Promise<string[]> {
-  if (waitMs !== undefined && backend.context !== 'local') {
-    throw new AmbitError('unavailable', '--wait reads each ztunnel\'s view of the pods, which the CLI reaches on the local mesh only so far', {
-      hint: 'enroll without --wait; `kubectl get pods -n ' + namespace + '` and the ztunnel logs show the result',
-    });
-  }
+/** With --wait, `view` reads each ztunnel's view of the namespace's pods. */
+export async function setEnrollment(backend: Backend, view: MeshView | undefined, namespace: string, enrolled: boolean, waitMs: number | undefined): Promise<string[]> {
   await backend.labelNamespace(namespace, { [LABEL_DATAPLANE_MODE]: enrolled ? 'ambient' : null });
   const lines = [`namespace/${namespace} ${enrolled ? 'enrolled' : 'unenrolled'} (${LABEL_DATAPLANE_MODE}${enrolled ? '=ambient' : ' removed'})`];
-  if (waitMs === undefined) return lines;
-  const local = backend as LocalContext;
+  if (waitMs === undefined || view === undefined) return lines;
   const want = enrolled ? 'HBONE' : 'TCP';
-  const pods = local.cluster.pods.filter((p) => p.namespace === namespace && p.labels[LABEL_DATAPLANE_MODE] !== 'none');
+  // Scheduled pods (a pending one has no node, and no ztunnel shows it yet).
+  const pods = (await view.pods()).filter((p) => p.namespace === namespace && p.node !== '' && p.labels[LABEL_DATAPLANE_MODE] !== 'none');
   const deadline = Date.now() + waitMs;
   for (;;) {
     const lagging: string[] = [];
+    // One read per node (on a cluster each is a port-forward), not per pod.
+    const views = new Map<string, WorkloadView[]>();
+    for (const node of new Set(pods.map((p) => p.node))) views.set(node, await ztunnelJson<WorkloadView[]>(view, node, '/workloads').catch(() => []));
     for (const pod of pods) {
-      const seen = await local.mesh.adminJson<WorkloadView[]>(pod.node, '/workloads').catch(() => [] as WorkloadView[]);
-      const view = seen.find((w) => w.namespace === namespace && w.name === pod.name);
-      if (view?.protocol !== want) lagging.push(`${pod.name} (ztunnel on ${pod.node} shows ${view?.protocol ?? 'nothing'})`);
+      const shown = views.get(pod.node)?.find((w) => w.namespace === namespace && w.name === pod.name);
+      if (shown?.protocol !== want) lagging.push(`${pod.name} (ztunnel on ${pod.node} shows ${shown?.protocol ?? 'nothing'})`);
     }
     if (lagging.length === 0) break;
     if (Date.now() > deadline) {

@@ -18,6 +18,7 @@ import type {
   DeleteOptions, ListOptions, ListResult, Store, Watch, WatchHandlers, WatchOptions,
 } from './store.js';
 import { closedError, isStatus, statusError, watchFailure, type KubeStatus, type Operation } from './kube-errors.js';
+import { podHttpGet, type PodHttpResponse } from './kube-port-forward.js';
 import { inClusterKubeConfig, kubeRequest, loadKubeConfig, serverKubeConfig, serverOf, type KubeResponse, type ServerKubeConfigOptions } from './kube-http.js';
 
 export interface KubernetesStoreOptions {
@@ -239,6 +240,12 @@ export class KubernetesStore implements Store {
   async raw(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, what: string, body?: unknown, contentType = 'application/json'): Promise<KubeResponse> {
     if (this.closed) throw closedError();
     return kubeRequest(this.kubeConfig, this.server, { method, path, what, body, contentType, timeoutMs: this.requestTimeoutMs });
+  }
+
+  /** GET `path` from `port` inside a pod's network namespace, through the API server's port-forward (as kubectl does). */
+  async podGet(namespace: string, pod: string, port: number, path: string): Promise<PodHttpResponse> {
+    if (this.closed) throw closedError();
+    return podHttpGet(this.kubeConfig, namespace, pod, port, path, this.requestTimeoutMs);
   }
 
   /** The API server's URL (for messages). */
