@@ -120,7 +120,7 @@ export async function startControlPlane(config: ControlPlaneConfig, options: Sta
     };
     const pipeline = new MeshPipeline(store, {
       discovery, debounceMs: config.debounceMs, logger: log, writeStatus: () => writing,
-      ...(config.waypointImage === undefined ? {} : { waypointRuntime: () => waypointRuntime(discovery, controller) }),
+      ...(config.waypointImage === undefined ? {} : { waypointRuntime: () => waypointRuntime(discovery, controller, election !== undefined) }),
       translate: { trustDomain: config.trustDomain, clusterDomain: config.clusterDomain },
       onTranslated: (info) => {
         metrics.translations.observe(info.durationMs / 1000);
@@ -335,11 +335,15 @@ function closeHttp(server: http.Server): Promise<void> {
   });
 }
 
-/** Gateways whose waypoint has a connected subscriber that acknowledged a version, and the controller's problems. */
-function waypointRuntime(discovery: DiscoveryService, controller: WaypointController | undefined): { synced: Set<string>; problems: ReadonlyMap<string, string> } {
+/**
+ * Gateways whose waypoint has a connected subscriber that acknowledged a
+ * version, and the controller's problems. With several replicas the waypoint
+ * may be subscribed to another one: its pod's readiness stands for it.
+ */
+function waypointRuntime(discovery: DiscoveryService, controller: WaypointController | undefined, replicated: boolean): { synced: Set<string>; problems: ReadonlyMap<string, string>; readyMeansSynced: boolean } {
   const synced = new Set<string>();
   for (const subscriber of discovery.subscribers()) {
     if (subscriber.role === 'waypoint' && subscriber.gateway !== undefined && subscriber.lastAckedVersion !== undefined) synced.add(subscriber.gateway);
   }
-  return { synced, problems: controller?.problems() ?? new Map<string, string>() };
+  return { synced, problems: controller?.problems() ?? new Map<string, string>(), readyMeansSynced: replicated };
 }

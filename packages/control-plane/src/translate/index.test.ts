@@ -119,6 +119,15 @@ describe('translate', () => {
     assert.deepEqual(from('other', 8080), { allowed: false, reason: 'no-allow-match' });
   });
 
+  it('with several replicas, a ready waypoint pod stands for its acknowledgement (it may be subscribed to another replica)', () => {
+    const programmed = (runtime: NonNullable<ClusterSnapshot['waypointRuntime']>): string | undefined => translate({ ...snapshot(), waypointRuntime: runtime }, { trustDomain: 'td' })
+      .status.flatMap((s) => (s.kind === 'Gateway' && s.name === 'wpall' && 'conditions' in s ? s.conditions : [])).find((c) => c.type === 'Programmed')?.reason;
+    const none = { synced: new Set<string>(), problems: new Map<string, string>() };
+    assert.equal(programmed(none), 'Pending', 'one replica: the acknowledgement is awaited');
+    assert.equal(programmed({ ...none, synced: new Set(['demo/wpall']) }), 'Programmed');
+    assert.equal(programmed({ ...none, readyMeansSynced: true }), 'Programmed');
+  });
+
   it('an empty cluster translates to nothing', () => {
     assert.deepEqual(translate({ namespaces: [], pods: [], services: [], gateways: [], httpRoutes: [], policies: [] }, { trustDomain: 'td' }),
       { workloads: [], services: [], authorizations: [], routes: [], status: [] });

@@ -94,7 +94,7 @@ export function translate(snapshot: ClusterSnapshot, options: TranslateOptions):
     const pods = (podsByNamespace.get(waypoint.namespace) ?? []).filter((pod) => pod.metadata.labels?.[LABEL_GATEWAY_NAME] === waypoint.name && !isTerminal(pod));
     const problem = runtime.problems.get(key);
     status.push(gatewayStatus(gateway, waypoint, {
-      pods: pods.length, readyPods: pods.filter(isHealthy).length, synced: runtime.synced.has(key), ...(problem === undefined ? {} : { problem }),
+      pods: pods.length, readyPods: pods.filter(isHealthy).length, synced: runtime.readyMeansSynced === true || runtime.synced.has(key), ...(problem === undefined ? {} : { problem }),
     }));
   }
 

@@ -19,8 +19,12 @@ export interface ClusterSnapshot {
    * Set when this control plane runs waypoints (its controller): Gateways
    * whose waypoint acknowledged discovery, and what the controller could not
    * do per Gateway. Absent, a waypoint is programmed once it has an address.
+   * `readyMeansSynced`: several replicas serve discovery (leader election), so
+   * a waypoint may subscribe to another replica than the one writing status;
+   * its pod's readiness, which waits for its first sync, stands for the
+   * acknowledgement.
    */
-  waypointRuntime?: { synced: ReadonlySet<string>; problems: ReadonlyMap<string, string> };
+  waypointRuntime?: { synced: ReadonlySet<string>; problems: ReadonlyMap<string, string>; readyMeansSynced?: boolean };
 }
 
 export interface TranslateOptions {
