@@ -131,7 +131,7 @@ describe('parseManifests: bad manifests', () => {
     ['bad protocol', service('{ ports: [{ port: 80, protocol: tcp }] }'), /spec\.ports\[0\]\.protocol: expected TCP, UDP or SCTP/],
     ['ports not a list', service('{ ports: 80 }'), /spec\.ports: expected a list/],
     ['selector values', service('{ selector: { app: 1 } }'), /spec\.selector\.app: expected a string/],
-    ['unknown kind', 'apiVersion: v1\nkind: ConfigMap\nmetadata: { name: x }\n', /document 1 \(ConfigMap x\): kind: unknown kind "ConfigMap" \(known: Namespace, .*AuthorizationPolicy, PeerAuthentication\)/],
+    ['unknown kind', 'apiVersion: v1\nkind: LimitRange\nmetadata: { name: x }\n', /document 1 \(LimitRange x\): kind: unknown kind "LimitRange" \(known: Namespace, .*AuthorizationPolicy, PeerAuthentication\)/],
     ['missing kind', 'apiVersion: v1\nmetadata: { name: x }\n', 'document 1: kind: required: the kind of object, e.g. Service'],
     ['wrong apiVersion', 'apiVersion: gateway.networking.k8s.io/v1beta1\nkind: Gateway\nmetadata: { name: w, namespace: demo }\n',
       'document 1 (Gateway demo/w): apiVersion: "gateway.networking.k8s.io/v1beta1" does not serve Gateway (use gateway.networking.k8s.io/v1)'],
