@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image, three entry points: ambit-control-plane, ambit-ztunnel and
-# ambit-waypoint (the default command, because the waypoint Deployments the
-# control plane renders name no command). One image because the three share
+# ambit-waypoint (the default command; the waypoint Deployments the control
+# plane renders name it too). One image because the three share
 # one pnpm workspace and most of their code (core, api, identity, hbone,
 # cp-client): one build, one version to roll out, and the waypoint image the
 # control plane is told to use is the one it runs itself. The cost is that

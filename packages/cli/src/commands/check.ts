@@ -84,7 +84,7 @@ export async function checkMesh(view: MeshView, local: LocalContext | undefined)
     try {
       ready = (await view.ztunnel(node, '/healthz/ready')).status === 200;
     } catch (error) {
-      add(group, 'fail', `ztunnel on ${node} is running and ready`, `its admin API does not answer (${(error as Error).message}); enrolled pods on ${node} cannot send or receive traffic (fail closed)`,
+      add(group, 'fail', `ztunnel on ${node} is running and ready`, `its admin ${cluster ? 'API' : 'socket'} does not answer (${(error as Error).message}); enrolled pods on ${node} cannot send or receive traffic (fail closed)`,
         `start it again with ${view.restart}; its log: ${view.ztunnelLog(node)}`);
       continue;
     }

@@ -5,7 +5,8 @@
 // the informers have synced and the first state is published. With leader
 // election (Kubernetes), every replica serves discovery and the CA but only
 // the holder of the Lease runs the writers (status writer, waypoint
-// controller); readiness does not depend on leading.
+// controller, GatewayClass status, and on Kubernetes the root certificate's
+// ConfigMaps); readiness does not depend on leading.
 import type http from 'node:http';
 import { join } from 'node:path';
 import {

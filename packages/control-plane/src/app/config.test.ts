@@ -47,3 +47,12 @@ describe('control plane config: admin API', () => {
     assert.throws(() => kube({ 'admin-address': 'localhost:15000' }), /admin-address="localhost:15000" must be ip:port/);
   });
 });
+
+describe('control plane config: the address waypoint pods reach', () => {
+  it('on Kubernetes defaults to the Service in the pod\'s namespace; locally the kubelet supplies it', () => {
+    assert.equal(kube().waypointControlPlane, 'ambit-control-plane.ambit-system.svc:15012');
+    assert.equal(kube({}, { podNamespace: 'mesh' }).waypointControlPlane, 'ambit-control-plane.mesh.svc:15012');
+    assert.equal(kube({ 'waypoint-control-plane': 'cp.example:15012' }).waypointControlPlane, 'cp.example:15012');
+    assert.equal(parseConfig({ backend: 'local', 'state-dir': '/tmp/x' }).waypointControlPlane, undefined);
+  });
+});

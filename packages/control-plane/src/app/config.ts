@@ -39,7 +39,7 @@ export interface ControlPlaneConfig {
   logLevel: LogLevel;
   /** The waypoint controller: the image its Deployments run, or undefined when it is off. */
   waypointImage: string | undefined;
-  /** host:port of the control plane as waypoint pods reach it (their AMBIT_WAYPOINT_CONTROL_PLANE); unset, the runtime supplies it. */
+  /** host:port of the control plane as waypoint pods reach it (their AMBIT_WAYPOINT_CONTROL_PLANE); Kubernetes default: its Service in its namespace; local: unset, the kubelet supplies it. */
   waypointControlPlane: string | undefined;
   /** Kubernetes backend: leader election for the writers (status writer, waypoint controller); undefined when off. */
   leaderElection: LeaderElectionSettings | undefined;
@@ -93,7 +93,8 @@ export function parseConfig(record: ConfigRecord, source = 'control plane config
     drainDeadlineMs: reader.durationMs('drain-deadline', 10_000),
     logLevel,
     waypointImage: undefined,
-    waypointControlPlane: reader.string('waypoint-control-plane'),
+    // On Kubernetes waypoint pods reach the control plane through its Service in its own namespace.
+    waypointControlPlane: reader.string('waypoint-control-plane') ?? (backend === 'kubernetes' ? `ambit-control-plane.${nonEmpty(pod.podNamespace) ?? 'ambit-system'}.svc:15012` : undefined),
     leaderElection: leaderElection(reader, backend, pod),
   };
   const waypointImage = reader.string('waypoint-image', DEFAULT_WAYPOINT_IMAGE);
