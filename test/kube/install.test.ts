@@ -11,23 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KubernetesStore } from '@ambit/control-plane/kubernetes';
 import { runAmbit, type CliResult } from '../support/cli.js';
-import { FakeApiServer, type FakeKind } from '../support/fake-apiserver.js';
+import { EXTRA_KINDS, FakeApiServer, INSTALL_KINDS } from '../support/fake-apiserver.js';
 import { writeKubeconfig } from '../support/kubeconfig.js';
 
 const REPO_DEPLOY = new URL('../../../deploy/', import.meta.url).pathname;
-
-/** The kinds an install creates beyond the control plane's own (built-in and Gateway API). */
-const INSTALL_KINDS: FakeKind[] = [
-  { kind: 'CustomResourceDefinition', group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', namespaced: false, hasStatus: true },
-  { kind: 'ClusterRole', group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', namespaced: false, hasStatus: false },
-  { kind: 'ClusterRoleBinding', group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterrolebindings', namespaced: false, hasStatus: false },
-  { kind: 'Role', group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', namespaced: true, hasStatus: false },
-  { kind: 'RoleBinding', group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', namespaced: true, hasStatus: false },
-  { kind: 'DaemonSet', group: 'apps', version: 'v1', plural: 'daemonsets', namespaced: true, hasStatus: true },
-  { kind: 'PodDisruptionBudget', group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', namespaced: true, hasStatus: true },
-  { kind: 'ConfigMap', group: '', version: 'v1', plural: 'configmaps', namespaced: true, hasStatus: false },
-];
-const GATEWAY_CLASS: FakeKind = { kind: 'GatewayClass', group: 'gateway.networking.k8s.io', version: 'v1', plural: 'gatewayclasses', namespaced: false, hasStatus: true };
 
 const BASE = {
   'kustomization.yaml': 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [namespace.yaml, system.yaml]\n',
@@ -71,7 +58,7 @@ describe('ambit install / uninstall (test API server)', () => {
 
   before(async () => {
     server = await FakeApiServer.start();
-    for (const kind of [...INSTALL_KINDS, GATEWAY_CLASS]) server.registerKind(kind);
+    for (const kind of [...INSTALL_KINDS, EXTRA_KINDS.GatewayClass]) server.registerKind(kind);
     store = KubernetesStore.fromServer(server.url);
     await store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'demo', labels: { 'ambit.dev/dataplane-mode': 'ambient' } } });
     dir = await mkdtemp(join(tmpdir(), 'ambit-install-'));

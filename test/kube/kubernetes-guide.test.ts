@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { KubernetesStore } from '@ambit/control-plane/kubernetes';
 import type { Gateway, KubeObject } from '@ambit/control-plane';
 import { runAmbit, type CliResult } from '../support/cli.js';
-import { EXTRA_KINDS, FakeApiServer, type FakeKind } from '../support/fake-apiserver.js';
+import { EXTRA_KINDS, FakeApiServer, INSTALL_KINDS } from '../support/fake-apiserver.js';
 import { FakeKubelet } from '../support/fake-kubelet.js';
 import { writeKubeconfig } from '../support/kubeconfig.js';
 import { createPod } from '../support/control-plane.js';
@@ -21,19 +21,6 @@ import { eventually } from '../support/net.js';
 
 const GUIDE = new URL('../../../docs/kubernetes.md', import.meta.url).pathname;
 const NODES = ['node-1', 'node-2'];
-
-const INSTALL_KINDS: FakeKind[] = [
-  { kind: 'CustomResourceDefinition', group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', namespaced: false, hasStatus: true },
-  { kind: 'ClusterRole', group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', namespaced: false, hasStatus: false },
-  { kind: 'ClusterRoleBinding', group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterrolebindings', namespaced: false, hasStatus: false },
-  { kind: 'Role', group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', namespaced: true, hasStatus: false },
-  { kind: 'RoleBinding', group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', namespaced: true, hasStatus: false },
-  { kind: 'DaemonSet', group: 'apps', version: 'v1', plural: 'daemonsets', namespaced: true, hasStatus: true },
-  { kind: 'PodDisruptionBudget', group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', namespaced: true, hasStatus: true },
-];
-const GATEWAY_API: FakeKind[] = [
-  { kind: 'GatewayClass', group: 'gateway.networking.k8s.io', version: 'v1', plural: 'gatewayclasses', namespaced: false, hasStatus: true },
-];
 
 interface Expectation {
   code?: number;
@@ -95,7 +82,7 @@ describe('docs/kubernetes.md, run against the test API server', () => {
   /** kubectl, as the guide uses it. */
   const KUBECTL: Record<string, () => Promise<void>> = {
     'kubectl apply -f https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.2.1/standard-install.yaml': () => {
-      for (const kind of GATEWAY_API) server.registerKind(kind);
+      server.registerKind(EXTRA_KINDS.GatewayClass);
       return Promise.resolve();
     },
     'kubectl create namespace demo': async () => {

@@ -33,6 +33,17 @@ export const EXTRA_KINDS = {
   },
 } as const satisfies Record<string, FakeKind>;
 
+/** The kinds `ambit install` creates beyond the control plane's own (built-in; the Gateway API's class is EXTRA_KINDS.GatewayClass). */
+export const INSTALL_KINDS: readonly FakeKind[] = [
+  { kind: 'CustomResourceDefinition', group: 'apiextensions.k8s.io', version: 'v1', plural: 'customresourcedefinitions', namespaced: false, hasStatus: true },
+  { kind: 'ClusterRole', group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterroles', namespaced: false, hasStatus: false },
+  { kind: 'ClusterRoleBinding', group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'clusterrolebindings', namespaced: false, hasStatus: false },
+  { kind: 'Role', group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'roles', namespaced: true, hasStatus: false },
+  { kind: 'RoleBinding', group: 'rbac.authorization.k8s.io', version: 'v1', plural: 'rolebindings', namespaced: true, hasStatus: false },
+  { kind: 'DaemonSet', group: 'apps', version: 'v1', plural: 'daemonsets', namespaced: true, hasStatus: true },
+  { kind: 'PodDisruptionBudget', group: 'policy', version: 'v1', plural: 'poddisruptionbudgets', namespaced: true, hasStatus: true },
+];
+
 export interface TokenReviewAnswer {
   username: string;
   uid?: string;

@@ -33,7 +33,7 @@ import {
 import { servePortForward, type ForwardTarget } from './fake-apiserver-portforward.js';
 import { answerTokenReview, apiVersion, discoveryDocument, type FakeKind, type TokenReviewAnswer } from './fake-apiserver-discovery.js';
 
-export { EXTRA_KINDS } from './fake-apiserver-discovery.js';
+export { EXTRA_KINDS, INSTALL_KINDS } from './fake-apiserver-discovery.js';
 export type { FakeKind, TokenReviewAnswer } from './fake-apiserver-discovery.js';
 
 export interface FakeApiServerOptions {
