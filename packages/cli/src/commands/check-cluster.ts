@@ -5,7 +5,8 @@
 import type { KubernetesStore } from '@ambit/control-plane/kubernetes';
 import type { CheckResult, Verdict } from './check.js';
 
-export const MIN_KUBERNETES_MINOR = 28;
+// 1.30: pod-bound projected tokens carry the node-name claim a ztunnel proves its node with (deploy/README.md).
+export const MIN_KUBERNETES_MINOR = 30;
 export const GATEWAY_API_INSTALL = 'kubectl apply -f https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.2.1/standard-install.yaml';
 export const INSTALL_NAMESPACE = 'ambit-system';
 
