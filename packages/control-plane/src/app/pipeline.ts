@@ -6,6 +6,7 @@
 import type { Resource } from '@ambit/api';
 import { silentLogger, type Logger } from '@ambit/core';
 import type { AuthorizationPolicy, PeerAuthentication, Gateway, HTTPRoute, Kind, KubeObject, Namespace, Pod, Service } from '../resources.js';
+import { Rounds } from '../rounds.js';
 import { Informer } from '../store/informer.js';
 import type { Store } from '../store/store.js';
 import { translate } from '../translate/index.js';
@@ -41,10 +42,7 @@ export class MeshPipeline {
   readonly informers: { [K in WatchedKind]: Informer };
   readonly status: StatusWriter;
   private readonly log: Logger;
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = false;
+  private readonly rounds: Rounds;
   last: (TranslationInfo & { at: string }) | undefined;
 
   constructor(store: Store, private readonly options: PipelineOptions) {
@@ -56,6 +54,7 @@ export class MeshPipeline {
       PeerAuthentication: informer('PeerAuthentication'),
     };
     this.status = new StatusWriter(store, (kind: StatusKind) => this.informers[kind].list(), options.logger);
+    this.rounds = new Rounds(() => this.translateOnce(), options.debounceMs);
   }
 
   /** Starts the informers; resolves after they synced and the first state was published. */
@@ -78,25 +77,13 @@ export class MeshPipeline {
   }
 
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.timer);
+    this.rounds.stop();
     for (const informer of Object.values(this.informers)) informer.stop();
   }
 
   /** Translates now (tests, and the end of a debounce window). */
-  async run(): Promise<void> {
-    if (this.running !== undefined) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = this.translateOnce().finally(() => {
-      this.running = undefined;
-      if (this.again && !this.stopped) {
-        this.again = false;
-        this.schedule();
-      }
-    });
-    return this.running;
+  run(): Promise<void> {
+    return this.rounds.run();
   }
 
   /** Translates again soon (something outside the informers changed, e.g. a waypoint acknowledged). */
@@ -105,11 +92,7 @@ export class MeshPipeline {
   }
 
   private schedule(): void {
-    if (this.stopped || this.timer !== undefined) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.run();
-    }, this.options.debounceMs);
+    this.rounds.schedule();
   }
 
   private async translateOnce(): Promise<void> {

@@ -9,6 +9,7 @@
 import { isAmbitError, silentLogger, type Logger } from '@ambit/core';
 import type { ConfigMap, Gateway } from '../resources.js';
 import { LABEL_MANAGED_BY } from '../resources.js';
+import { Rounds } from '../rounds.js';
 import { Informer } from '../store/informer.js';
 import type { Store } from '../store/store.js';
 import { ROOT_CERT_CONFIGMAP, ROOT_CERT_MANAGER, ROOT_CERT_SELECTOR, planRootCerts, rootCertNamespaces, type RootCertAction } from './plan.js';
@@ -43,16 +44,14 @@ export class RootCertPublisher {
   private readonly retryMs: number;
   /** Namespaces where an unmanaged ConfigMap of our name is in the way. */
   private readonly blocked = new Map<string, Blocked>();
-  private timer: NodeJS.Timeout | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = false;
+  private readonly rounds: Rounds;
 
   constructor(private readonly store: Store, private readonly options: RootCertPublisherOptions) {
     this.log = (options.logger ?? silentLogger).child({ component: 'root-cert-publisher' });
     this.retryMs = options.retryMs ?? DEFAULT_ROOT_CERT_RETRY_MS;
     this.informer = new Informer<ConfigMap>(store, 'ConfigMap', { labelSelector: ROOT_CERT_SELECTOR, logger: this.log });
+    this.rounds = new Rounds(() => this.round(), options.debounceMs);
   }
 
   async start(): Promise<void> {
@@ -65,19 +64,14 @@ export class RootCertPublisher {
   }
 
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.timer);
+    this.rounds.stop();
     clearInterval(this.retryTimer);
     this.informer.stop();
   }
 
   /** Call when Gateways changed. */
   schedule(): void {
-    if (this.stopped || this.timer !== undefined) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.reconcile();
-    }, this.options.debounceMs);
+    this.rounds.schedule();
   }
 
   /** Namespaces where someone else's ConfigMap of that name keeps the root from being published. */
@@ -85,23 +79,12 @@ export class RootCertPublisher {
     return [...this.blocked.keys()].sort();
   }
 
-  async reconcile(): Promise<void> {
-    if (this.running !== undefined) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = this.round().finally(() => {
-      this.running = undefined;
-      if (this.again && !this.stopped) {
-        this.again = false;
-        this.schedule();
-      }
-    });
-    return this.running;
+  reconcile(): Promise<void> {
+    return this.rounds.run();
   }
 
   private async round(): Promise<void> {
-    if (this.stopped) return;
+    if (this.rounds.stopped) return;
     const wanted = rootCertNamespaces(this.options.namespace, this.options.gateways());
     const managed = this.informer.list();
     for (const namespace of this.blocked.keys()) if (!wanted.has(namespace)) this.blocked.delete(namespace);
@@ -110,7 +93,7 @@ export class RootCertPublisher {
     for (const action of planRootCerts(wanted, managed, this.options.rootPem)) {
       const blocked = this.blocked.get(action.namespace);
       if (action.op === 'create' && blocked !== undefined && now - blocked.since < this.retryMs) continue;
-      if (this.stopped) return;
+      if (this.rounds.stopped) return;
       await this.apply(action);
     }
   }

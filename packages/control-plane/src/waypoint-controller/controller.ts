@@ -5,6 +5,7 @@
 // the leader acts; the local control plane always does.
 import { isAmbitError, silentLogger, type Logger } from '@ambit/core';
 import type { Gateway, KubeObject } from '../resources.js';
+import { Rounds } from '../rounds.js';
 import { Informer } from '../store/informer.js';
 import type { Store } from '../store/store.js';
 import { MANAGED_SELECTOR, type ManagedKind, type WaypointObjectOptions } from './objects.js';
@@ -25,15 +26,13 @@ export class WaypointController {
   private readonly informers: Record<ManagedKind, Informer>;
   private readonly log: Logger;
   private readonly failures = new Map<string, string>();
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
-  private stopped = false;
+  private readonly rounds: Rounds;
 
   constructor(private readonly store: Store, private readonly options: WaypointControllerOptions) {
     this.log = (options.logger ?? silentLogger).child({ component: 'waypoint-controller' });
     const informer = (kind: ManagedKind): Informer => new Informer(store, kind, { labelSelector: MANAGED_SELECTOR, logger: this.log });
     this.informers = { ServiceAccount: informer('ServiceAccount'), Deployment: informer('Deployment'), Service: informer('Service') };
+    this.rounds = new Rounds(() => this.round(), options.debounceMs);
   }
 
   async start(): Promise<void> {
@@ -46,18 +45,13 @@ export class WaypointController {
   }
 
   stop(): void {
-    this.stopped = true;
-    clearTimeout(this.timer);
+    this.rounds.stop();
     for (const informer of Object.values(this.informers)) informer.stop();
   }
 
   /** Call when Gateways changed. */
   schedule(): void {
-    if (this.stopped || this.timer !== undefined) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      void this.reconcile();
-    }, this.options.debounceMs);
+    this.rounds.schedule();
   }
 
   /** Why the controller could not (yet) put a Gateway's objects in place, by namespace/name. */
@@ -70,23 +64,12 @@ export class WaypointController {
     return this.informers[kind].list();
   }
 
-  async reconcile(): Promise<void> {
-    if (this.running !== undefined) {
-      this.again = true;
-      return this.running;
-    }
-    this.running = this.round().finally(() => {
-      this.running = undefined;
-      if (this.again && !this.stopped) {
-        this.again = false;
-        this.schedule();
-      }
-    });
-    return this.running;
+  reconcile(): Promise<void> {
+    return this.rounds.run();
   }
 
   private async round(): Promise<void> {
-    if (this.stopped || !(this.options.active?.() ?? true)) return;
+    if (this.rounds.stopped || !(this.options.active?.() ?? true)) return;
     const owned = { ServiceAccount: this.owned('ServiceAccount'), Deployment: this.owned('Deployment'), Service: this.owned('Service') };
     const actions = planWaypoints(this.options.gateways(), owned, this.options);
     const failed = new Map<string, string>();
