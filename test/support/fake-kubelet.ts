@@ -18,7 +18,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseHostPort, silentLogger } from '@ambit/core';
+import { silentLogger } from '@ambit/core';
+import { adminPortOf } from '@ambit/cli';
 import { writeBootstrapToken, type Deployment, type KubeObject, type Pod, type Service } from '@ambit/control-plane';
 import { KubernetesStore } from '@ambit/control-plane/kubernetes';
 import { parseZtunnelConfig, startZtunnel, type Ztunnel } from '@ambit/ztunnel';
@@ -185,8 +186,8 @@ export class FakeKubelet {
     await store.updateStatus<Pod>('Pod', name, namespace, { phase: 'Running', podIP: ip, podIPs: [{ ip }], conditions: [{ type: 'Ready', status: 'True' }] });
     if (admin !== undefined && 'port' in admin) {
       const pod = await store.get<Pod>('Pod', name, namespace);
-      const port = adminPortFromArgs(pod);
-      this.options.server.forwardPort(namespace, name, port, admin);
+      // The port the CLI forwards to: the one the pod's --admin-address names.
+      if (pod !== undefined) this.options.server.forwardPort(namespace, name, adminPortOf(pod), admin);
     }
   }
 
@@ -209,11 +210,4 @@ export class FakeKubelet {
       await this.options.store.delete('Pod', `ambit-ztunnel-${node}`, SYSTEM).catch(() => undefined);
     }
   }
-}
-
-/** The port the pod's `--admin-address` names (what the CLI forwards to). */
-function adminPortFromArgs(pod: Pod | undefined): number {
-  const args = (pod?.spec as { containers?: { args?: string[] }[] } | undefined)?.containers?.[0]?.args ?? [];
-  const value = argsRecord(args)['admin-address'];
-  return (value === undefined ? undefined : parseHostPort(value)?.port) ?? 15000;
 }
