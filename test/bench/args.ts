@@ -8,6 +8,13 @@ export function positiveInt(name: string, text: string | undefined, fallback: nu
   return n;
 }
 
+/** A comma-separated list of positive integers, e.g. `500,2000`. */
+export function positiveIntList(name: string, text: string): number[] {
+  const items = text.split(',').map((t) => t.trim()).filter((t) => t !== '');
+  if (items.length === 0) throw new Error(`--${name} ${JSON.stringify(text)} must list at least one positive integer, e.g. 500,2000`);
+  return items.map((t) => positiveInt(name, t, 0));
+}
+
 /** Results are recorded unless --no-write, or unless --quick without --write (a smoke run never replaces recorded numbers). */
 export function shouldWrite(values: { write?: boolean | undefined; 'no-write'?: boolean | undefined }, quick: boolean): boolean {
   return values['no-write'] === true ? false : values.write ?? !quick;
@@ -40,6 +47,7 @@ export function loadTiming(
 export const CLUSTER_OPTIONS = {
   ...LOAD_OPTIONS,
   rate: { type: 'string' },
+  'extra-rates': { type: 'string' },
   'rate-connections': { type: 'string' },
   connections: { type: 'string' },
   'log-level': { type: 'string', default: 'info' },
@@ -53,6 +61,8 @@ export interface ClusterLoadOptions {
   repeat: number;
   warmupSeconds: number;
   rate: number;
+  /** More open-loop rates measured beside `rate` (tests named `open-loop-<rate>`); `rate` stays the one the targets use. */
+  extraRates?: number[];
   rateConnections: number;
   wrkConnections: number;
   logLevel: string;
@@ -68,7 +78,7 @@ export interface ClusterValues extends ClusterLoadOptions {
 /** CLUSTER_OPTIONS parsed: the open-loop rate (1000/s over 16 connections), wrk's 64 connections, pinning, --timeout. */
 export function clusterValues(
   values: Parameters<typeof loadTiming>[0] & {
-    rate?: string | undefined; 'rate-connections'?: string | undefined; connections?: string | undefined; 'log-level': string;
+    rate?: string | undefined; 'extra-rates'?: string | undefined; 'rate-connections'?: string | undefined; connections?: string | undefined; 'log-level': string;
     'pin-load'?: string | undefined; 'pin-proxies'?: string | undefined; timeout?: string | undefined; 'report-only': boolean;
   },
   quick: boolean, timeoutSeconds: number,
@@ -76,6 +86,7 @@ export function clusterValues(
   return {
     ...loadTiming(values, quick),
     rate: positiveInt('rate', values.rate, 1000),
+    ...(values['extra-rates'] === undefined ? {} : { extraRates: positiveIntList('extra-rates', values['extra-rates']) }),
     rateConnections: positiveInt('rate-connections', values['rate-connections'], 16),
     wrkConnections: positiveInt('connections', values.connections, 64),
     logLevel: values['log-level'],

@@ -14,7 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { LocalCluster, LocalMesh } from '@ambit/localcluster';
 import { describeMachine } from './machine.js';
 import { CpuAccount, machineBusySeconds, ProcessSet, run, setClockTicks, type Managed } from './processes.js';
-import { publish, summarize, writeSection, type Machine, type Sample, type Summary } from './report.js';
+import { benchFiles, publish, summarize, writeSection, type Machine, type Sample, type Summary } from './report.js';
 import { OTHERS_NOTICE_CORES, type Environment, type RunHeader, type Verdict } from './tables.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -239,7 +239,7 @@ export interface Publication<R extends { samples: Sample<P>[] }, P extends strin
 export function publication<R extends { samples: Sample<P>[] }, P extends string>(
   name: string, render: Publication<R, P>['render'], verdicts: Publication<R, P>['verdicts'],
 ): Publication<R, P> {
-  return { docFile: join(ROOT, 'docs', 'performance.md'), resultsFile: join(ROOT, 'test', 'bench', 'results', `${name}.json`), render, verdicts };
+  return { ...benchFiles(name), render, verdicts };
 }
 
 /** --report-only: the section again from the recorded samples (after a change to how it is written, not to the numbers). */

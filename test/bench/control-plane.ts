@@ -28,14 +28,12 @@ import { IpcClient, nowMs } from './ipc.js';
 import {
   cpuSeconds, procStatus, ProcessSet, resetPeak, RssSampler, run, setClockTicks, type Managed,
 } from './processes.js';
-import { writeJson, writeSection } from './report.js';
+import { benchFiles, writeJson, writeSection } from './report.js';
 import { positiveInt, shouldWrite } from './args.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const HOST_SCRIPT = fileURLToPath(new URL('./cp-host.js', import.meta.url));
 const SUBSCRIBERS_SCRIPT = fileURLToPath(new URL('./cp-subscribers.js', import.meta.url));
-const DOC_FILE = join(ROOT, 'docs', 'performance.md');
-const RESULTS_FILE = join(ROOT, 'test', 'bench', 'results', 'control-plane.json');
+const { docFile: DOC_FILE, resultsFile: RESULTS_FILE } = benchFiles('control-plane');
 const IDLE_SETTLE_MS = 3_000;
 const CHANGE_TIMEOUT_MS = 30_000;
 

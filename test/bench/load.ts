@@ -74,11 +74,17 @@ export interface WrkScript {
   args: readonly string[];
 }
 
-/** One wrk run: `connections` keep-alive connections over 2 threads for `seconds`. */
+/**
+ * One wrk run: `connections` keep-alive connections over 2 threads for
+ * `seconds`. With the header `Connection: close` the server closes each
+ * connection after its response and wrk opens a new one for the next
+ * request: one connection per request.
+ */
 export async function wrk(
-  set: ProcessSet, url: string, connections: number, seconds: number, cpus?: string, place: Pick<LoadPlace, 'netns'> & { script?: WrkScript } = {},
+  set: ProcessSet, url: string, connections: number, seconds: number, cpus?: string,
+  place: Pick<LoadPlace, 'netns'> & { script?: WrkScript; headers?: readonly string[] } = {},
 ): Promise<HttpResult> {
-  const script = place.script === undefined ? [] : ['-s', place.script.file];
+  const script = [...(place.headers ?? []).flatMap((h) => ['-H', h]), ...(place.script === undefined ? [] : ['-s', place.script.file])];
   const scriptArgs = place.script === undefined ? [] : ['--', ...place.script.args];
   const result = await run(set, {
     name: `wrk:${url}:c${connections}`,

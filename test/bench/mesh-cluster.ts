@@ -222,7 +222,7 @@ async function startStunnel(
   const config = await writeStunnelConfig(configDir, role, pem, services);
   const name = role === 'server' ? 'stunnel-server' : node === CLIENT_NODE ? 'stunnel-client' : `stunnel-client-${node}`;
   const managed = set.start({ name, command: stunnelBinary(), args: [config], netns: cluster.nodeNetns(node), cpus });
-  return { managed, proxy: { name, node, pid: managed.pid } };
+  return { managed, proxy: { name, node, pid: managed.pid, metric: role } };
 }
 
 /**
@@ -262,7 +262,9 @@ async function ztunnelProcesses(cluster: LocalCluster): Promise<Proxy[]> {
   const found: Proxy[] = [];
   for (const record of await cluster.processes()) {
     if (record.target.kind === 'node' && record.argv.includes(BINS.ztunnel)) {
-      found.push({ name: `ztunnel-${record.target.node}`, node: record.target.node, pid: record.pid, log: record.log });
+      // Each ztunnel's own CPU and RSS are reported too, by its role on the cross-node paths: node-1 the client side, node-2 the server side.
+      const metric = record.target.node === CLIENT_NODE ? 'client' : 'server';
+      found.push({ name: `ztunnel-${record.target.node}`, node: record.target.node, pid: record.pid, log: record.log, metric });
     }
   }
   found.sort((a, b) => a.node.localeCompare(b.node));

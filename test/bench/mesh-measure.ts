@@ -135,11 +135,13 @@ export async function measureOpenLoop(
  * `pathsScript` (fixtures.ts's writeWrkPathsScript) to take them in turn.
  */
 export async function measureWrk(
-  set: ProcessSet, route: HttpRoute<string>, options: LoadOptions & { connections: number; pathsScript?: string },
+  set: ProcessSet, route: HttpRoute<string>, options: LoadOptions & { connections: number; pathsScript?: string; headers?: readonly string[] },
 ): Promise<Record<string, number>> {
   const meter = new Meter(route.proxies, options.account);
   meter.begin();
-  const r = await wrk(set, routeUrls(route)[0]!, options.connections, options.seconds, options.pinLoad, { netns: route.clientNetns, ...wrkScript(route, options.pathsScript) });
+  const r = await wrk(set, routeUrls(route)[0]!, options.connections, options.seconds, options.pinLoad, {
+    netns: route.clientNetns, ...wrkScript(route, options.pathsScript), ...(options.headers === undefined ? {} : { headers: options.headers }),
+  });
   const metrics: Record<string, number> = {
     rps: r.requestsPerSec, p50Ms: r.p50Ms, p90Ms: r.p90Ms, p99Ms: r.p99Ms, requests: r.requests, errors: r.errors, ...meter.end(),
   };

@@ -2,6 +2,7 @@
 // "p99 added over no mesh", the targets of issue 4, and the
 // "## ztunnel in the local cluster (issue 4)" section of docs/performance.md.
 import type { ClusterLoadOptions } from './args.js';
+import { addDifferences, connectTable, rateTable, ratesOf } from './rates-report.js';
 import { fmt, type PathName, type Sample, type Summary } from './report.js';
 import {
   headerLines, nonNegative, pinningLine, range, ratio, SummaryCells, total, value, verdictLine, type RunHeader, type Verdict,
@@ -14,7 +15,7 @@ export const MESH_LABELS: Record<PathName, string> = {
   stunnel: 'stunnel4 pair',
   hbone: 'ztunnel (HBONE)',
 };
-export const TEST = { iperf3: 'iperf3', iperf3SameNode: 'iperf3-same-node', openLoop: 'open-loop', wrk: 'wrk' } as const;
+export const TEST = { iperf3: 'iperf3', iperf3SameNode: 'iperf3-same-node', openLoop: 'open-loop', wrk: 'wrk', connect: 'connect' } as const;
 
 /** Issue 4's targets. */
 export const TARGETS = { p99AddedMs: 1, ztunnelRssBytes: 100e6 } as const;
@@ -67,6 +68,8 @@ export interface MeshOptions extends ClusterLoadOptions {
   holdConnections: number;
   /** Also iperf3 with client and server pods on the same node. */
   sameNode: boolean;
+  /** wrk connections of the new-connections test (one connection per request); 0 skips it. */
+  connectConnections?: number;
   /** Extra Node flags for the control plane and ztunnels (NODE_OPTIONS), e.g. `--max-semi-space-size=1`. */
   meshNodeFlags?: string;
 }
@@ -82,17 +85,9 @@ export interface MeshReport extends RunHeader {
   endPeakMiB: Record<string, number>;
 }
 
-/** For each repetition, open-loop p99 (and p50) of each proxied path minus no mesh's. */
+/** For each repetition and rate, open-loop p99 (and p50) of each proxied path minus no mesh's. */
 export function addPairedDifferences(samples: Sample[]): void {
-  for (const sample of samples) {
-    if (sample.test !== TEST.openLoop || sample.path === 'direct') continue;
-    const base = samples.find((s) => s.test === TEST.openLoop && s.path === 'direct' && s.repetition === sample.repetition);
-    if (base === undefined) continue;
-    for (const metric of ['p50Ms', 'p99Ms'] as const) {
-      const [a, b] = [sample.metrics[metric], base.metrics[metric]];
-      if (a !== undefined && b !== undefined) sample.metrics[metric.replace('Ms', 'AddedMs')] = a - b;
-    }
-  }
+  addDifferences(samples, () => true, 'direct', 'AddedMs');
 }
 
 export function verdicts(report: MeshReport, summary: Summary): Verdict[] {
@@ -304,6 +299,27 @@ export function markdownSection(report: MeshReport, summary: Summary): string {
     '',
     ...verdictLines,
     '',
+    ...(ratesOf(options).length > 1 ? [
+      '### Latency and cost by rate',
+      '',
+      `The open-loop test at each rate (${options.rateConnections} keep-alive connections, ${options.durationSeconds} s, \`open-loop.ts\`); `
+        + '"per proxy" splits the proxies\' CPU per 1000 requests into node-1\'s and node-2\'s process, with each one\'s highest VmRSS '
+        + 'sampled during the test (the most of any repetition).',
+      '',
+      ...rateTable(report.samples, summary, options, MESH_PATHS, MESH_LABELS, 'direct'),
+      '',
+    ] : []),
+    ...(summary[TEST.connect] === undefined ? [] : [
+      '### New connections per second',
+      '',
+      `\`wrk -t2 -c${options.connectConnections ?? '?'} -d${options.durationSeconds}s -H 'Connection: close'\` for the 1 KiB file: nginx closes `
+        + 'each connection after its response and wrk opens a new one, so every request is a new TCP connection through the path '
+        + '(a new TLS handshake for the stunnel pair; a new HTTP/2 CONNECT stream for ztunnel). TLS handshakes for ztunnel are what '
+        + 'node-1\'s HBONE pool opened during the test (its admin `config_dump`, `hbone.pool.opened`), per 1000 connections carried.',
+      '',
+      ...connectTable(report.samples, summary, TEST.connect, MESH_PATHS, MESH_LABELS, (path) => handshakes(report.samples, path)),
+      '',
+    ]),
     '### CPU',
     '',
     ...cpu,
@@ -329,4 +345,16 @@ export function markdownSection(report: MeshReport, summary: Summary): string {
     'Raw samples: `test/bench/results/mesh.json`.',
     '',
   ].join('\n');
+}
+
+/** TLS handshakes per 1000 new connections on a path of the connect test. */
+function handshakes(samples: readonly Sample[], path: PathName): string {
+  if (path === 'direct') return '– (no TLS)';
+  if (path === 'stunnel') return '1000 (one TLS connection per TCP connection, by design)';
+  const connect = samples.filter((s) => s.test === TEST.connect && s.path === path);
+  const opened = connect.reduce((a, s) => a + (s.metrics.poolOpened ?? 0), 0);
+  const resumed = connect.reduce((a, s) => a + (s.metrics.poolResumed ?? 0), 0);
+  const carried = connect.reduce((a, s) => a + (s.metrics.requests ?? 0), 0);
+  if (carried === 0) return '–';
+  return `${fmt((opened / carried) * 1000, 3)} (${opened} pooled TLS connection(s) opened, ${resumed} resumed, for ${carried} connections in all runs)`;
 }

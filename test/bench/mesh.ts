@@ -20,12 +20,14 @@ import {
 } from './cluster-run.js';
 import { writeCertificates } from './fixtures.js';
 import { iperf3, wrk } from './load.js';
-import { buildMeshCluster, routeUrl, type MeshCluster, type Route } from './mesh-cluster.js';
+import { buildMeshCluster, CLIENT_NODE, routeUrl, type MeshCluster, type Route } from './mesh-cluster.js';
 import { holdConnections, measureIperf3, measureOpenLoop, measureWrk, memoryDump, proxyMemory } from './mesh-measure.js';
 import {
   addPairedDifferences, markdownSection, MESH_LABELS, TEST, verdicts, type HoldResult, type MemoryDump, type MeshOptions, type MeshReport,
 } from './mesh-report.js';
-import { procStatus, resetPeak } from './processes.js';
+import { procStatus, resetPeak, type ProcessSet } from './processes.js';
+import { openLoopTestOf, ratesOf } from './rates-report.js';
+import type { PoolStats } from '@ambit/hbone';
 import type { PathName } from './report.js';
 
 const PUBLICATION = publication<MeshReport, PathName>('mesh', markdownSection, verdicts);
@@ -48,6 +50,8 @@ function parseOptions(argv: string[]): Options {
       'no-same-node': { type: 'boolean' },
       'heap-snapshot': { type: 'string' },
       'mesh-node-flags': { type: 'string' },
+      'connect-connections': { type: 'string' },
+      'no-connect': { type: 'boolean' },
     },
     strict: true,
   });
@@ -56,6 +60,7 @@ function parseOptions(argv: string[]): Options {
     ...clusterValues(values, quick, 1200),
     holdConnections: positiveInt('hold', values.hold, 1000),
     sameNode: values['no-same-node'] === true ? false : values['same-node'] ?? true,
+    connectConnections: values['no-connect'] === true ? 0 : positiveInt('connect-connections', values['connect-connections'], 16),
     heapSnapshotDir: values['heap-snapshot'] === undefined ? undefined : resolve(values['heap-snapshot']),
     ...(values['mesh-node-flags'] === undefined ? {} : { meshNodeFlags: values['mesh-node-flags'] }),
     // A smoke run must not replace the recorded numbers unless asked to; nor a run whose
@@ -112,11 +117,18 @@ async function benchmark(options: Options, run: ClusterRun): Promise<void> {
   }
 
   const load = { seconds: options.durationSeconds, pinLoad: options.pinLoad, account: built.account };
+  const connectConnections = options.connectConnections ?? 0;
   const tests: Test<Route, PathName>[] = [
     { test: TEST.iperf3, routes: topology.routes, measure: (route) => measureIperf3(set, route, load) },
     { test: TEST.iperf3SameNode, routes: topology.sameNodeRoutes, measure: (route) => measureIperf3(set, route, load) },
-    { test: TEST.openLoop, routes: topology.routes, measure: (route) => measureOpenLoop(set, route, { ...load, rate: options.rate, connections: options.rateConnections }) },
+    ...ratesOf(options).map((rate) => ({
+      test: openLoopTestOf(rate, options.rate), routes: topology.routes,
+      measure: (route: Route) => measureOpenLoop(set, route, { ...load, rate, connections: options.rateConnections }),
+    })),
     { test: TEST.wrk, routes: topology.routes, measure: (route) => measureWrk(set, route, { ...load, connections: options.wrkConnections }) },
+    ...(connectConnections === 0 ? [] : [{
+      test: TEST.connect, routes: topology.routes, measure: (route: Route) => measureConnect(set, topology, route, { ...load, connections: connectConnections }),
+    }]),
   ];
   const samples = await interleaved(options.repeat, tests, checkAlive,
     (s) => log(`#${s.repetition} ${s.test.padEnd(16)} ${MESH_LABELS[s.path].padEnd(15)} ${describeMetrics(s.metrics)}`));
@@ -134,6 +146,27 @@ async function benchmark(options: Options, run: ClusterRun): Promise<void> {
     endPeakMiB,
   };
   await publishRun(PUBLICATION, report, options.write, log);
+}
+
+/**
+ * One connection per request (wrk with `Connection: close`: nginx closes each
+ * connection after its response). On the ztunnel path, also how many TLS
+ * connections node-1's HBONE pool opened (and resumed) meanwhile: the tunnels
+ * ride pooled connections, so new TCP connections need no new handshake.
+ */
+async function measureConnect(
+  set: ProcessSet, topology: MeshCluster, route: Route, options: Parameters<typeof measureWrk>[2],
+): Promise<Record<string, number>> {
+  const pool = async (): Promise<PoolStats> => (await topology.mesh.adminJson<{ hbone: { pool: PoolStats } }>(CLIENT_NODE, '/config_dump')).hbone.pool;
+  const before = route.path === 'hbone' ? await pool() : undefined;
+  const metrics = await measureWrk(set, route, { ...options, headers: ['Connection: close'] });
+  if (before !== undefined) {
+    const after = await pool();
+    metrics.poolOpened = after.opened - before.opened;
+    metrics.poolResumed = after.resumed - before.resumed;
+    metrics.poolConnections = after.connections;
+  }
+  return metrics;
 }
 
 /** Connections each ztunnel tracks right now (admin /connections). */

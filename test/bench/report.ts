@@ -1,7 +1,23 @@
 // Results of the overlay benchmark: raw samples, their median and range,
 // the markdown section for docs/performance.md and the JSON results file.
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+/**
+ * Where a benchmark records its section and its samples: `docs/<doc>` and
+ * `test/bench/results/<name>.json`, unless the suite (suite.ts) points them
+ * elsewhere with AMBIT_BENCH_DOC and AMBIT_BENCH_RESULTS_DIR, so that nothing
+ * is replaced before every part of the suite has run.
+ */
+export function benchFiles(name: string, doc = 'performance.md'): { docFile: string; resultsFile: string } {
+  return {
+    docFile: process.env.AMBIT_BENCH_DOC ?? join(ROOT, 'docs', doc),
+    resultsFile: join(process.env.AMBIT_BENCH_RESULTS_DIR ?? join(ROOT, 'test', 'bench', 'results'), `${name}.json`),
+  };
+}
 
 export const PATHS = ['direct', 'stunnel', 'hbone'] as const;
 export type PathName = (typeof PATHS)[number];
@@ -220,8 +236,11 @@ export function markdownSection(report: Report, summary: Summary): string {
   ].join('\n');
 }
 
-/** Replaces the section (up to the next `## ` heading) in `file`, or appends it; creates the file if needed. */
-export async function writeSection(file: string, section: string): Promise<void> {
+/**
+ * Replaces the section (up to the next `## ` heading) in `file`, or adds it:
+ * at the end, or with `first` before the first section. Creates the file if needed.
+ */
+export async function writeSection(file: string, section: string, placement: { first?: boolean } = {}): Promise<void> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -231,7 +250,10 @@ export async function writeSection(file: string, section: string): Promise<void>
   }
   const heading = section.split('\n', 1)[0]!;
   const start = text.indexOf(`${heading}\n`);
-  if (start === -1) {
+  const firstSection = text.startsWith('## ') ? 0 : text.indexOf('\n## ') + 1;
+  if (start === -1 && placement.first === true && firstSection > 0) {
+    text = `${text.slice(0, firstSection)}${section.trimEnd()}\n\n${text.slice(firstSection)}`;
+  } else if (start === -1) {
     text = `${text.trimEnd()}\n\n${section}`;
   } else {
     const next = text.indexOf('\n## ', start + heading.length);

@@ -24,14 +24,13 @@ import {
   cpuSeconds, freePort, machineBusySeconds, peakRssMiB, ProcessSet, run, setClockTicks, waitForPort, type Managed,
 } from './processes.js';
 import {
-  markdownSection, PATH_LABELS, publish, summarize, type PathName, type Report, type Sample,
+  benchFiles, markdownSection, PATH_LABELS, publish, summarize, type PathName, type Report, type Sample,
 } from './report.js';
 import { LOAD_OPTIONS, loadTiming, positiveInt, shouldWrite } from './args.js';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const PAIR_SCRIPT = fileURLToPath(new URL('./hbone-pair.js', import.meta.url));
-const DOC_FILE = join(ROOT, 'docs', 'performance.md');
-const RESULTS_FILE = join(ROOT, 'test', 'bench', 'results', 'overlay.json');
+// The loopback overlay benchmark is not part of the suite (suite.ts): its section lives in a page of its own.
+const { docFile: DOC_FILE, resultsFile: RESULTS_FILE } = benchFiles('overlay', 'performance-loopback.md');
 const READY_TIMEOUT_MS = 15_000;
 const SETTLE_MS = 500;
 

@@ -2,6 +2,7 @@
 // "p99 added by the waypoint", issue 5's targets, and the
 // "## Waypoint (issue 5)" section of docs/performance.md.
 import type { ClusterLoadOptions } from './args.js';
+import { addDifferences, rateTable, ratesOf } from './rates-report.js';
 import { fmt, type Sample, type Summary } from './report.js';
 import {
   headerLines, nonNegative, pinningLine, ratio, subsection, SummaryCells, total, value, verdictLine, type RunHeader, type Verdict,
@@ -47,20 +48,8 @@ export interface WaypointReport extends RunHeader {
  * and the waypoint's minus ztunnel only's: what the waypoint itself adds.
  */
 export function addPairedDifferences(samples: Sample<WaypointPath>[]): void {
-  const openLoop = (path: WaypointPath, repetition: number): Sample<WaypointPath> | undefined =>
-    samples.find((s) => s.test === TEST.openLoop && s.path === path && s.repetition === repetition);
-  for (const sample of samples) {
-    if (sample.test !== TEST.openLoop) continue;
-    const bases: [WaypointPath, string][] = [['direct', 'AddedMs'], ...(sample.path === 'waypoint' ? [['ztunnel', 'AddedOverZtunnelMs'] as [WaypointPath, string]] : [])];
-    for (const [basePath, suffix] of bases) {
-      const base = sample.path === basePath ? undefined : openLoop(basePath, sample.repetition);
-      if (base === undefined) continue;
-      for (const metric of ['p50Ms', 'p99Ms'] as const) {
-        const [a, b] = [sample.metrics[metric], base.metrics[metric]];
-        if (a !== undefined && b !== undefined) sample.metrics[metric.replace('Ms', suffix)] = a - b;
-      }
-    }
-  }
+  addDifferences(samples, () => true, 'direct', 'AddedMs');
+  addDifferences(samples, (p) => p === 'waypoint', 'ztunnel', 'AddedOverZtunnelMs');
 }
 
 export function verdicts(report: WaypointReport, summary: Summary<WaypointPath>): Verdict[] {
@@ -220,6 +209,13 @@ export function markdownSection(report: WaypointReport, summary: Summary<Waypoin
     ...subsection('Results', results),
     ...subsection('Ratios', [...ratios, '', 'For requests/s above 1 is better; for latency and CPU below 1 is better.']),
     ...subsection('Targets (issue 5)', verdicts(report, summary).map(verdictLine)),
+    ...(ratesOf(report.options).length > 1 ? subsection('Latency and cost by rate', [
+      `The open-loop test at each rate (${report.options.rateConnections} keep-alive connections, ${report.options.durationSeconds} s); `
+        + '"per proxy" gives node-1\'s ztunnel (or HAProxy leg), the L7 hop and node-2\'s ztunnel (or leg) separately where they are '
+        + 'measured on their own (the HAProxy legs are not), each with its highest VmRSS during the test.',
+      '',
+      ...rateTable(report.samples, summary, report.options, WAYPOINT_PATHS, WAYPOINT_LABELS, 'direct'),
+    ]) : []),
     ...subsection('The L7 hops: memory and CPU', l7Table),
     ...subsection('CPU', cpu),
     ...subsection('Load generators', generator),

@@ -25,6 +25,7 @@ import { toolVersion } from './machine.js';
 import { routeUrl } from './mesh-cluster.js';
 import { cpuProfile, measureOpenLoop, measureWrk, proxyMemory, wrkScript } from './mesh-measure.js';
 import { procStatus, resetPeak } from './processes.js';
+import { openLoopTestOf, ratesOf } from './rates-report.js';
 import { buildWaypointCluster, REQUEST_PATHS, type WaypointPath, type WaypointRoute } from './waypoint-cluster.js';
 import {
   addPairedDifferences, markdownSection, TEST, verdicts, WAYPOINT_LABELS, type WaypointOptions, type WaypointReport,
@@ -95,7 +96,10 @@ async function benchmark(options: Options, run: ClusterRun): Promise<void> {
 
   const load = { seconds: options.durationSeconds, pinLoad: options.pinLoad, account: built.account };
   const tests: Test<WaypointRoute, WaypointPath>[] = [
-    { test: TEST.openLoop, routes: topology.routes, measure: (route) => measureOpenLoop(set, route, { ...load, rate: options.rate, connections: options.rateConnections }) },
+    ...ratesOf(options).map((rate) => ({
+      test: openLoopTestOf(rate, options.rate), routes: topology.routes,
+      measure: (route: WaypointRoute) => measureOpenLoop(set, route, { ...load, rate, connections: options.rateConnections }),
+    })),
     { test: TEST.wrk, routes: topology.routes, measure: (route) => measureWrk(set, route, { ...load, connections: options.wrkConnections, pathsScript }) },
   ];
   const samples = await interleaved(options.repeat, tests, checkAlive,
