@@ -66,7 +66,7 @@ function parseOptions(argv: string[]): Options {
     quick,
     write: shouldWrite(values, quick),
     reportOnly: values['report-only'],
-    durationSeconds: positiveInt('duration', values.duration, quick ? 3 : 8),
+    durationSeconds: positiveInt('duration', values.duration, quick ? 3 : 6),
     repeat: positiveInt('repeat', values.repeat, quick ? 1 : 3),
     rates,
     pinLoad: values['pin-load'],
