@@ -3,9 +3,10 @@
 //
 //   node mesh-holder.js serve --port 9000
 //     accepts connections and echoes what arrives; prints {"event":"listening"}
-//   node mesh-holder.js hold --target 10.244.2.2:9000 --count 1000 [--parallel 50] [--max-hold 120]
+//   node mesh-holder.js hold --target 10.244.2.2:9000 --count 1000 [--parallel 50] [--max-hold 120] [--http /path]
 //     opens `count` connections, each proven end to end (one byte out, the same byte back,
-//     so a proxy that accepts before dialling upstream is not counted early), prints
+//     so a proxy that accepts before dialling upstream is not counted early; with --http,
+//     one keep-alive GET of that path and the start of a 200 answer instead), prints
 //     {"event":"held",...}, keeps them open until SIGTERM/SIGINT (or --max-hold seconds),
 //     then closes them and prints {"event":"released",...}.
 import net from 'node:net';
@@ -39,13 +40,19 @@ function serve(port: number): void {
   process.once('SIGINT', stop);
 }
 
-function openOne(host: string, port: number): Promise<net.Socket> {
+function openOne(host: string, port: number, httpPath: string | undefined): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host, port });
-    const timer = setTimeout(() => socket.destroy(new Error(`no echo within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
-    socket.once('connect', () => socket.write(PROBE));
-    socket.once('data', () => {
+    const timer = setTimeout(() => socket.destroy(new Error(`no ${httpPath === undefined ? 'echo' : 'HTTP answer'} within ${CONNECT_TIMEOUT_MS} ms`)), CONNECT_TIMEOUT_MS);
+    const probe = httpPath === undefined ? PROBE : `GET ${httpPath} HTTP/1.1\r\nHost: ${host}\r\n\r\n`;
+    socket.once('connect', () => socket.write(probe));
+    socket.once('data', (chunk: Buffer) => {
       clearTimeout(timer);
+      if (httpPath !== undefined && !chunk.toString('latin1').startsWith('HTTP/1.1 200')) {
+        socket.destroy();
+        reject(new Error(`GET ${httpPath} answered ${JSON.stringify(chunk.toString('latin1').slice(0, 40))}`));
+        return;
+      }
       socket.removeAllListeners('error');
       socket.on('error', () => undefined);
       resolve(socket);
@@ -54,7 +61,7 @@ function openOne(host: string, port: number): Promise<net.Socket> {
   });
 }
 
-async function hold(target: string, count: number, parallel: number, maxHoldSeconds: number): Promise<void> {
+async function hold(target: string, count: number, parallel: number, maxHoldSeconds: number, httpPath: string | undefined): Promise<void> {
   const colon = target.lastIndexOf(':');
   const host = target.slice(0, colon);
   const port = Number(target.slice(colon + 1));
@@ -64,7 +71,7 @@ async function hold(target: string, count: number, parallel: number, maxHoldSeco
   const worker = async (): Promise<void> => {
     while (next < count) {
       next++;
-      sockets.push(await openOne(host, port));
+      sockets.push(await openOne(host, port, httpPath));
     }
   };
   await Promise.all(Array.from({ length: Math.min(parallel, count) }, worker));
@@ -90,6 +97,7 @@ async function main(): Promise<number | undefined> {
       count: { type: 'string', default: '1000' },
       parallel: { type: 'string', default: '50' },
       'max-hold': { type: 'string', default: '120' },
+      http: { type: 'string' },
     },
   });
   const [role] = positionals;
@@ -99,14 +107,14 @@ async function main(): Promise<number | undefined> {
   }
   if (role === 'hold' && values.target !== undefined) {
     try {
-      await hold(values.target, Number(values.count), Number(values.parallel), Number(values['max-hold']));
+      await hold(values.target, Number(values.count), Number(values.parallel), Number(values['max-hold']), values.http);
       return 0;
     } catch (error) {
       process.stderr.write(`mesh-holder: ${(error as Error).message}\n`);
       return 1;
     }
   }
-  process.stderr.write('usage: mesh-holder serve --port P | hold --target HOST:PORT [--count N] [--parallel N] [--max-hold SECONDS]\n');
+  process.stderr.write('usage: mesh-holder serve --port P | hold --target HOST:PORT [--count N] [--parallel N] [--max-hold SECONDS] [--http PATH]\n');
   return 2;
 }
 

@@ -202,6 +202,8 @@ async function signalForLine(proxy: Proxy, prefix: string, what: string): Promis
 
 export interface HoldOptions {
   pinLoad: string | undefined;
+  /** Prove each connection with one keep-alive GET of this path instead of an echoed byte (for an L7 hop). */
+  http?: string;
   /** Asks the proxies how many connections they track. */
   countConnections?: () => Promise<Record<string, number>>;
 }
@@ -211,7 +213,9 @@ export interface HoldOptions {
  * to end, held while the proxies' VmRSS is sampled every 100 ms; then (after
  * a memory dump of the proxies that answer one) closed.
  */
-export async function holdConnections(set: ProcessSet, route: Route, count: number, options: HoldOptions): Promise<HoldResult> {
+export async function holdConnections<P extends string>(
+  set: ProcessSet, route: Pick<Route, 'clientNetns' | 'host' | 'holdPort' | 'proxies'> & { path: P }, count: number, options: HoldOptions,
+): Promise<HoldResult<P>> {
   const { pinLoad, countConnections } = options;
   const before = route.proxies.map(proxyMemory);
   const peakReset = route.proxies.every((p) => resetPeak(p.pid));
@@ -219,7 +223,7 @@ export async function holdConnections(set: ProcessSet, route: Route, count: numb
   const holder = set.start({
     name: `holder:${route.path}`,
     command: process.execPath,
-    args: [HOLDER_SCRIPT, 'hold', '--target', `${route.host}:${route.holdPort}`, '--count', String(count)],
+    args: [HOLDER_SCRIPT, 'hold', '--target', `${route.host}:${route.holdPort}`, '--count', String(count), ...(options.http === undefined ? [] : ['--http', options.http])],
     netns: route.clientNetns,
     cpus: pinLoad,
   });

@@ -39,8 +39,8 @@ export interface MemoryDump {
   snapshot?: string;
 }
 
-export interface HoldResult {
-  path: PathName;
+export interface HoldResult<P extends string = PathName> {
+  path: P;
   requested: number;
   held: number;
   openMs: number;

@@ -130,6 +130,13 @@ export function markdownSection(report: SuiteReport): string {
     ...ratesOf(waypoint.options).map((rate): Row => [`L7 hop highest RSS at ${rate} req/s (MiB)`, '/proc', undefined,
       w.get(wpTest(rate), 'haproxy', 'l7RssMiB')?.max, w.get(wpTest(rate), 'waypoint', 'l7RssMiB')?.max, 1]),
   ];
+  const l7PerThousand = (path: WaypointPath): number | undefined => {
+    const h = waypoint.holds?.find((x) => x.path === path);
+    // An L7 path's proxies are the node-1 side, the L7 hop, the node-2 side.
+    const hop = h?.proxies[1];
+    return h === undefined || hop === undefined ? undefined : ((hop.heldMiB - hop.beforeMiB) * 1000) / h.held;
+  };
+  wpRows.push(['L7 hop RSS per 1000 idle keep-alive connections (MiB)', '/proc', undefined, l7PerThousand('haproxy'), l7PerThousand('waypoint'), 1]);
   const line = ([label, tool, base, peer, ours, digits]: Row): string => `| ${label} | ${tool} | ${value(base, digits)} | ${value(peer, digits)} | ${value(ours, digits)} `
     + `| ${ratio(ours, peer)} | ${ratio(ours, base)} |`;
 

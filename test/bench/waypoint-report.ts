@@ -7,7 +7,7 @@ import { fmt, type Sample, type Summary } from './report.js';
 import {
   headerLines, nonNegative, pinningLine, ratio, subsection, SummaryCells, total, value, verdictLine, type RunHeader, type Verdict,
 } from './tables.js';
-import type { ProxyMemory } from './mesh-report.js';
+import type { HoldResult, ProxyMemory } from './mesh-report.js';
 import type { WaypointPath } from './waypoint-cluster.js';
 
 export const HEADING = '## Waypoint (issue 5)';
@@ -22,11 +22,15 @@ export const WAYPOINT_LABELS: Record<WaypointPath, string> = {
 /** The paths with an L7 hop, and that hop's process. */
 const L7_HOPS: readonly [WaypointPath, string][] = [['waypoint', 'waypoint'], ['haproxy', 'haproxy'], ['haproxy-stunnel', 'haproxy']];
 export const TEST = { openLoop: 'open-loop', wrk: 'wrk' } as const;
+/** The request that proves each held connection. */
+export const REQUEST_PATH_FOR_HOLD = '/a/who';
 
 /** Issue 5's targets. */
 export const TARGETS = { waypointP99AddedMs: 2, waypointRpsShareOfHaproxy: 0.5 } as const;
 
 export interface WaypointOptions extends ClusterLoadOptions {
+  /** Keep-alive connections held idle through each L7 path for the memory measurement; 0 skips it. */
+  holdConnections?: number;
   /** Extra Node flags for the waypoint (NODE_OPTIONS when the kubelet starts it). */
   waypointNodeFlags?: string;
 }
@@ -39,6 +43,8 @@ export interface WaypointReport extends RunHeader {
   samples: Sample<WaypointPath>[];
   /** The L7 hops (waypoint, HAProxy) after set-up and the routing checks. */
   idle: ProxyMemory[];
+  /** Idle keep-alive connections held through the L7 paths (absent in runs before issue 8). */
+  holds?: HoldResult<WaypointPath>[];
   /** VmHWM of each L7 hop at the end of the run (peak since just before the load tests), MiB. */
   endPeakMiB: Record<string, number>;
 }
@@ -217,6 +223,17 @@ export function markdownSection(report: WaypointReport, summary: Summary<Waypoin
       ...rateTable(report.samples, summary, report.options, WAYPOINT_PATHS, WAYPOINT_LABELS, 'direct'),
     ]) : []),
     ...subsection('The L7 hops: memory and CPU', l7Table),
+    ...(report.holds === undefined || report.holds.length === 0 ? [] : subsection('Idle connections', [
+      `${report.holds[0]!.requested} keep-alive connections from the client pod through each L7 path, each proven by one \`GET ${REQUEST_PATH_FOR_HOLD}\` `
+        + '(answered 200 through the L7 hop), then held idle while every proxy\'s VmRSS is sampled every 100 ms for 3 s (the highest kept). '
+        + 'Measured after the idle figures and before the load tests.',
+      '',
+      '| Path | held | opened in (s) | proxy: VmRSS before → held (MiB), per 1000 connections | dropped while held |',
+      '|---|---:|---:|---|---:|',
+      ...report.holds.map((h) => `| ${WAYPOINT_LABELS[h.path]} | ${h.held} | ${fmt(h.openMs / 1000, 1)} `
+        + `| ${h.proxies.map((p) => `${p.name} ${fmt(p.beforeMiB, 1)} → ${fmt(p.heldMiB, 1)} (${value(((p.heldMiB - p.beforeMiB) * 1000) / h.held, 1, true)})`).join('; ')} `
+        + `| ${Number.isNaN(h.droppedWhileHeld) ? '?' : h.droppedWhileHeld} |`),
+    ])),
     ...subsection('CPU', cpu),
     ...subsection('Load generators', generator),
     'Raw samples: `test/bench/results/waypoint.json`.',

@@ -14,7 +14,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CLUSTER_OPTIONS, clusterValues, shouldWrite, type ClusterValues } from './args.js';
+import { CLUSTER_OPTIONS, clusterValues, positiveInt, shouldWrite, type ClusterValues } from './args.js';
 import {
   aliveCheck, clusterMain, describeMetrics, describeRun, exitWith, IDLE_SETTLE_MS, interleaved, progressLog, publication, publishRun, runFields,
   type ClusterRun, type Test,
@@ -23,12 +23,13 @@ import { writeCertificates, writeWrkPathsScript } from './fixtures.js';
 import { wrk } from './load.js';
 import { toolVersion } from './machine.js';
 import { routeUrl } from './mesh-cluster.js';
-import { cpuProfile, measureOpenLoop, measureWrk, proxyMemory, wrkScript } from './mesh-measure.js';
+import { cpuProfile, holdConnections, measureOpenLoop, measureWrk, proxyMemory, wrkScript } from './mesh-measure.js';
+import type { HoldResult } from './mesh-report.js';
 import { procStatus, resetPeak } from './processes.js';
 import { openLoopTestOf, ratesOf } from './rates-report.js';
 import { buildWaypointCluster, REQUEST_PATHS, type WaypointPath, type WaypointRoute } from './waypoint-cluster.js';
 import {
-  addPairedDifferences, markdownSection, TEST, verdicts, WAYPOINT_LABELS, type WaypointOptions, type WaypointReport,
+  addPairedDifferences, markdownSection, REQUEST_PATH_FOR_HOLD, TEST, verdicts, WAYPOINT_LABELS, type WaypointOptions, type WaypointReport,
 } from './waypoint-report.js';
 
 const PUBLICATION = publication<WaypointReport, WaypointPath>('waypoint', markdownSection, verdicts);
@@ -44,6 +45,7 @@ function parseOptions(argv: string[]): Options {
       ...CLUSTER_OPTIONS,
       'waypoint-node-flags': { type: 'string' },
       'waypoint-cpu-profile': { type: 'string' },
+      hold: { type: 'string' },
     },
     strict: true,
   });
@@ -51,6 +53,7 @@ function parseOptions(argv: string[]): Options {
   return {
     ...clusterValues(values, quick, 900),
     ...(values['waypoint-node-flags'] === undefined ? {} : { waypointNodeFlags: values['waypoint-node-flags'] }),
+    holdConnections: values.hold === '0' ? 0 : positiveInt('hold', values.hold, 1000),
     cpuProfileDir: values['waypoint-cpu-profile'] === undefined ? undefined : resolve(values['waypoint-cpu-profile']),
     // A smoke run must not replace the recorded numbers unless asked to; nor a profiled one (the profiler costs the waypoint CPU).
     write: shouldWrite(values, quick || values['waypoint-cpu-profile'] !== undefined),
@@ -83,6 +86,19 @@ async function benchmark(options: Options, run: ClusterRun): Promise<void> {
   await sleep(IDLE_SETTLE_MS);
   const idle = l7.map(proxyMemory);
   log(`idle: ${idle.map((m) => `${m.name} VmRSS ${m.rssMiB.toFixed(1)} MiB (VmHWM ${m.hwmMiB.toFixed(1)})`).join(', ')}`);
+  const holds: HoldResult<WaypointPath>[] = [];
+  const holdCount = options.holdConnections ?? 0;
+  for (const route of topology.routes.filter((r) => holdCount > 0 && (r.path === 'waypoint' || r.path === 'haproxy'))) {
+    checkAlive();
+    // No memory dumps: only the ztunnels answer SIGUSR2 with one, and to anything else it is fatal.
+    const proxies = route.proxies.map(({ log: _log, ...proxy }) => proxy);
+    const hold = await holdConnections(set, { ...route, proxies, holdPort: route.httpPort }, holdCount, {
+      pinLoad: options.pinLoad, http: REQUEST_PATH_FOR_HOLD,
+    });
+    holds.push(hold);
+    log(`${hold.held} keep-alive connections held through ${WAYPOINT_LABELS[route.path]} (open in ${(hold.openMs / 1000).toFixed(1)} s): `
+      + `${hold.proxies.map((p) => `${p.name} ${p.beforeMiB.toFixed(1)} → ${p.heldMiB.toFixed(1)} MiB`).join('; ')}`);
+  }
   // From here VmHWM measures the load tests, and a CPU profile too.
   for (const proxy of l7) resetPeak(proxy.pid);
   if (options.cpuProfileDir !== undefined) log(`waypoint CPU profile of the set-up: ${await cpuProfile(topology.waypoint)}`);
@@ -116,6 +132,7 @@ async function benchmark(options: Options, run: ClusterRun): Promise<void> {
     requestPaths: REQUEST_PATHS,
     samples,
     idle,
+    holds,
     endPeakMiB,
   };
   await publishRun(PUBLICATION, report, options.write, log);
