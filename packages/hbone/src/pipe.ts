@@ -1,9 +1,10 @@
 // Joins a tunnel stream and a TCP socket: bytes both ways with backpressure
-// (pipe), half-close both ways (pipe ends the destination when the source
-// ends; sockets must be allowHalfOpen), and resets both ways.
+// (relay.ts), half-close both ways (a relay ends the destination when the
+// source ends; sockets must be allowHalfOpen), and resets both ways.
 import type { Duplex } from 'node:stream';
 import { constants, type Http2Stream } from 'node:http2';
 import type { Socket } from 'node:net';
+import { relay } from './relay.js';
 
 export interface JoinResult {
   /** Bytes that went from the tunnel to the socket. */
@@ -26,15 +27,19 @@ export function joinTunnel(tunnel: Http2Stream, socket: Socket | Duplex, options
     const result: JoinResult = { bytesToSocket: 0, bytesToTunnel: 0, error: undefined, resetBy: undefined };
     let open = 2;
     const done = (): void => {
-      if (--open === 0) resolve(result);
+      if (--open > 0) return;
+      result.bytesToSocket = toSocket.bytes;
+      result.bytesToTunnel = toTunnel.bytes;
+      resolve(result);
     };
     const fail = (error: Error, resetBy: JoinResult['resetBy']): void => {
       result.error ??= error;
       result.resetBy ??= resetBy;
     };
 
-    tunnel.on('data', (chunk: Buffer) => { result.bytesToSocket += chunk.length; });
-    socket.on('data', (chunk: Buffer) => { result.bytesToTunnel += chunk.length; });
+    // Records arriving together from the tunnel leave in one write; the socket side needs no coalescing.
+    const toSocket = relay(tunnel, socket, { cork: true });
+    const toTunnel = relay(socket, tunnel);
 
     socket.on('error', (error) => {
       fail(error, 'socket');
@@ -47,7 +52,7 @@ export function joinTunnel(tunnel: Http2Stream, socket: Socket | Duplex, options
     // readable side ends, so the socket gets RST instead of a FIN.
     tunnel.once('aborted', () => {
       fail(new Error(`tunnel stream reset by the peer (code ${tunnel.rstCode ?? 'unknown'})`), 'tunnel');
-      tunnel.unpipe(socket);
+      toSocket.stop();
       if (!socket.destroyed) reset(socket);
     });
     tunnel.on('close', () => {
@@ -74,9 +79,6 @@ export function joinTunnel(tunnel: Http2Stream, socket: Socket | Duplex, options
         socket.destroy();
       });
     }
-
-    tunnel.pipe(socket);
-    socket.pipe(tunnel);
   });
 }
 

@@ -1,8 +1,10 @@
 // Joins two TCP sockets (plain TCP upstreams: passthrough, non-mesh
 // workloads, the same-node path, inbound plaintext): bytes both ways with
-// backpressure (pipe), half-close both ways (both sockets allowHalfOpen), and
-// a reset on one side becomes a reset on the other.
+// backpressure (relay, cheaper than pipe: see @ambit/hbone's relay.ts),
+// half-close both ways (both sockets allowHalfOpen), and a reset on one side
+// becomes a reset on the other.
 import type net from 'node:net';
+import { relay } from '@ambit/hbone';
 
 export interface CopyResult {
   /** Bytes from the upstream to the client. */
@@ -17,10 +19,13 @@ export function joinSockets(client: net.Socket, upstream: net.Socket): Promise<C
     const result: CopyResult = { sent: 0, received: 0, error: undefined };
     let open = 2;
     const done = (): void => {
-      if (--open === 0) resolve(result);
+      if (--open > 0) return;
+      result.received = toUpstream.bytes;
+      result.sent = toClient.bytes;
+      resolve(result);
     };
-    client.on('data', (chunk: Buffer) => { result.received += chunk.length; });
-    upstream.on('data', (chunk: Buffer) => { result.sent += chunk.length; });
+    const toUpstream = relay(client, upstream);
+    const toClient = relay(upstream, client);
     const onError = (other: net.Socket) => (error: Error): void => {
       result.error ??= error;
       if (!other.destroyed) reset(other);
@@ -34,8 +39,6 @@ export function joinSockets(client: net.Socket, upstream: net.Socket): Promise<C
     };
     client.once('close', onClose(client, upstream));
     upstream.once('close', onClose(upstream, client));
-    client.pipe(upstream);
-    upstream.pipe(client);
   });
 }
 
