@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AmbitError, DEFAULT_TRUST_DOMAIN, silentLogger, SpiffeId, type Logger } from '@ambit/core';
 import { API_SOCKET_FILE, BOOTSTRAP_DIR, RemoteStore, writeBootstrapToken } from '@ambit/control-plane';
+import { ZTUNNEL_NODE_FLAGS } from '@ambit/ztunnel';
 import type { ClusterProcess, LocalCluster } from './cluster.js';
 import { isAlive } from './processes.js';
 import { CONTROL_PLANE_PORT, LOOPBACK_SOCKS5_PORT } from './addressing.js';
@@ -153,7 +154,7 @@ export class LocalMesh {
   /** Whether a process running `bin` (at `target`) that this cluster recorded is still alive (started by another command). */
   async running(bin: string, target?: ProcessTarget): Promise<boolean> {
     const processes = await this.cluster.processes();
-    return processes.some((p) => p.argv[1] === bin && (target === undefined || JSON.stringify(p.target) === JSON.stringify(target)));
+    return processes.some((p) => scriptOf(p.argv) === bin && (target === undefined || JSON.stringify(p.target) === JSON.stringify(target)));
   }
 
   async startControlPlane(): Promise<void> {
@@ -200,7 +201,8 @@ export class LocalMesh {
       ...this.options.ztunnelSettings,
     };
     await mkdir(join(this.cluster.stateDir, ZTUNNEL_DIR), { recursive: true, mode: 0o700 });
-    const argv = [process.execPath, BINS.ztunnel, ...Object.entries(settings).flatMap(([k, v]) => [`--${k}`, v])];
+    // The ztunnel's Node flags, as its bin's shebang has them (node-flags.ts in @ambit/ztunnel says why).
+    const argv = [process.execPath, ...ZTUNNEL_NODE_FLAGS, BINS.ztunnel, ...Object.entries(settings).flatMap(([k, v]) => [`--${k}`, v])];
     const ztunnel = track(await this.cluster.spawn({ node }, argv, { logName: 'ztunnel' }));
     this.ztunnels.set(node, ztunnel);
     await this.until(`ztunnel on ${node} to be ready`, async () => (await this.admin(node, '/healthz/ready')).status === 200, ztunnel);
@@ -221,7 +223,7 @@ export class LocalMesh {
       }
     }
     const pid = ztunnel?.pid ?? (await this.cluster.processes())
-      .find((p) => p.argv[1] === BINS.ztunnel && p.target.kind === 'node' && p.target.node === node)?.pid;
+      .find((p) => scriptOf(p.argv) === BINS.ztunnel && p.target.kind === 'node' && p.target.node === node)?.pid;
     if (pid === undefined) return false;
     process.kill(pid, signal);
     // Polled, not awaited through `exited`: the child is detached and unreferenced (or not ours at all).
@@ -304,4 +306,9 @@ async function lastLines(file: string, count: number): Promise<string> {
   } catch {
     return '';
   }
+}
+
+/** The script a `node [flags] script args` command line runs. */
+function scriptOf(argv: readonly string[]): string | undefined {
+  return argv.slice(1).find((arg) => !arg.startsWith('-'));
 }

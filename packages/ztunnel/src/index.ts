@@ -1,4 +1,5 @@
 export { startZtunnel } from './app.js';
+export { ZTUNNEL_NODE_FLAGS } from './node-flags.js';
 export type { StartOptions, Ztunnel, ZtunnelAddresses } from './app.js';
 export {
   parseZtunnelConfig, CONFIG_KEYS, DEFAULT_HBONE_PORT, DEFAULT_OUTBOUND_PORT, DEFAULT_INBOUND_PLAINTEXT_PORT,

@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=2
+// (The Node flags are ZTUNNEL_NODE_FLAGS, node-flags.ts, which says why: keep the two in step.)
 // ambit-ztunnel: runs the node tunnel. Settings come from flags or
 // AMBIT_ZTUNNEL_<SETTING> environment variables (flags win), e.g.
 //   ambit-ztunnel --node node-1 --control-plane 10.0.0.2:15012 \
