@@ -4,7 +4,7 @@ export { HbonePool, DEFAULT_POOL_OPTIONS } from './pool.js';
 export type { TunnelSpec, PoolOptions, PoolStats } from './pool.js';
 export { joinTunnel } from './pipe.js';
 export type { JoinResult, JoinOptions } from './pipe.js';
-export { relay, RELAY_BUDGET_BYTES } from './relay.js';
+export { relay, RELAY_BUDGET_BYTES, RELAY_COALESCE_MIN_BYTES } from './relay.js';
 export type { Relay, RelayOptions } from './relay.js';
 export { dialTcp, DEFAULT_CONNECT_TIMEOUT_MS } from './dial.js';
 export type { DialOptions } from './dial.js';

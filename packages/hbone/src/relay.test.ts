@@ -33,18 +33,30 @@ function recorder(options: { hold?: boolean } = {}): Writable & { calls: number[
 }
 
 describe('relay', () => {
-  it('writes the first chunk of a turn at once and coalesces the rest of the turn into one write', async () => {
+  it('writes the first large chunk of a turn at once and coalesces the rest of the turn into one write', async () => {
     const source = new PassThrough();
     const sink = recorder();
     const r = relay(source, sink, { cork: true });
     await nextTurn();
+    const record = 16 * 1024;
+    source.write(Buffer.alloc(record));
+    source.write(Buffer.alloc(record + 1));
+    source.write(Buffer.alloc(record + 2));
+    await nextTurn();
+    await nextTurn();
+    assert.deepEqual(sink.calls, [[record], [record + 1, record + 2]]);
+    assert.equal(r.bytes, 3 * record + 3);
+  });
+
+  it('writes small chunks at once even when corking is asked for', async () => {
+    const source = new PassThrough();
+    const sink = recorder();
+    relay(source, sink, { cork: true });
+    await nextTurn();
     source.write(Buffer.alloc(10));
     source.write(Buffer.alloc(20));
-    source.write(Buffer.alloc(30));
     await nextTurn();
-    await nextTurn();
-    assert.deepEqual(sink.calls, [[10], [20, 30]]);
-    assert.equal(r.bytes, 60);
+    assert.deepEqual(sink.calls, [[10], [20]]);
   });
 
   it('without cork, writes every chunk as it comes', async () => {

@@ -13,16 +13,22 @@
 // - a TLS read decrypts several 16 KiB records, and HTTP/2 delivers each as
 //   its own 'data' event, each in its own callback scope: piped to a socket,
 //   that is one write(2), and one wake-up of the reader, per record. Here
-//   the first chunk of a loop turn is written at once (a lone request or
-//   response goes out without delay), and a socket destination that gets a
-//   second chunk in the same turn is corked until the I/O callbacks of the
-//   turn are done (one setImmediate per turn for the whole process; a
-//   nextTick or microtask would run between records), so the rest go out in
-//   one writev(2).
+//   the first large chunk of a loop turn is written at once, and a socket
+//   destination that gets a second one in the same turn is corked until the
+//   I/O callbacks of the turn are done (one setImmediate per turn for the
+//   whole process; a nextTick or microtask would run between records), so
+//   the rest go out in one writev(2). Small chunks (a request, a response)
+//   are written at once and schedule nothing.
 import type { Duplex, Readable, Writable } from 'node:stream';
 
 /** Bytes a destination may hold queued before its source is paused. */
 export const RELAY_BUDGET_BYTES = 256 * 1024;
+/**
+ * Chunks at least this large take part in per-turn coalescing; smaller ones
+ * (requests, responses) are written at once without scheduling anything: a
+ * burst of records is made of full 16 KiB records.
+ */
+export const RELAY_COALESCE_MIN_BYTES = 8 * 1024;
 
 export interface Relay {
   /** Bytes read from the source so far (written or queued). */
@@ -64,7 +70,7 @@ export function relay(source: Readable | Duplex, destination: Writable | Duplex,
   const onData = (chunk: Buffer): void => {
     state.bytes += chunk.length;
     if (stopped || destination.destroyed || destination.writableEnded) return;
-    if (cork) {
+    if (cork && chunk.length >= RELAY_COALESCE_MIN_BYTES) {
       if (lastTurn === turn && corkedTurn !== turn) {
         corkedTurn = turn;
         destination.cork();
