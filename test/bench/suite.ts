@@ -8,8 +8,8 @@
 // directory; only when every part succeeded are the page and the JSON files
 // replaced, so the page never mixes figures of different runs.
 //
-//   pnpm build && pnpm bench:suite          # = node test/dist/bench/suite.js (about 20 minutes; root)
-//   node test/dist/bench/suite.js --quick   # smoke run of every part (about 6 minutes); prints only
+//   pnpm build && pnpm bench:suite          # = node test/dist/bench/suite.js (about 16 minutes; root)
+//   node test/dist/bench/suite.js --quick   # smoke run of every part (about 4 minutes); prints only
 //
 // Options: see parseOptions and test/bench/README.md.
 import { spawn } from 'node:child_process';
