@@ -1,6 +1,6 @@
 export { socketAddress, parseAuthority, formatAuthority, normalizeIp } from './address.js';
 export type { SocketAddress } from './address.js';
-export { CertificateRequestSchema, CertificateResponseSchema, parseCertificateRequest } from './ca.js';
+export { parseCertificateResponse } from './ca.js';
 export type { CertificateRequest, CertificateResponse } from './ca.js';
 export { workloadKey, serviceKey } from './workload.js';
 export type { Workload, WorkloadProtocol, WaypointFor, WaypointBinding, Service, ServicePort, Endpoint } from './workload.js';

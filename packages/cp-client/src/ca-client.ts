@@ -5,7 +5,7 @@
 import http2 from 'node:http2';
 import tls from 'node:tls';
 import { AmbitError, type SpiffeId } from '@ambit/core';
-import { CertificateResponseSchema, formatAuthority, type CertificateRequest, type SocketAddress } from '@ambit/api';
+import { formatAuthority, parseCertificateResponse, type CertificateRequest, type SocketAddress } from '@ambit/api';
 import {
   meshBootstrapClientOptions, meshClientOptions, type CertificateSource, type PeerMatcher, type WorkloadCertificate,
 } from '@ambit/identity';
@@ -56,9 +56,13 @@ export class CaClient {
       const code = status === 401 || status === 403 ? 'not-entitled' : 'issuance-failed';
       throw new AmbitError(code, `the CA at ${where} refused ${identity.uri} (${status}): ${reason}`, { details: { status } });
     }
-    const parsed = CertificateResponseSchema.safeParse(JSON.parse(text));
-    if (!parsed.success) throw new AmbitError('issuance-failed', `the CA at ${where} sent a malformed answer`);
-    return { chain: parsed.data.chain, roots: parsed.data.roots };
+    let parsed: ReturnType<typeof parseCertificateResponse>;
+    try {
+      parsed = parseCertificateResponse(JSON.parse(text));
+    } catch (error) {
+      throw new AmbitError('issuance-failed', `the CA at ${where} sent a malformed answer: ${(error as Error).message}`, { cause: error });
+    }
+    return { chain: parsed.chain, roots: parsed.roots };
   }
 
   private exchange(tlsOptions: tls.ConnectionOptions, headers: http2.OutgoingHttpHeaders, body: string): Promise<{ status: number; text: string }> {

@@ -5,7 +5,8 @@
 import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { findAmbitError, silentLogger, type Logger } from '@ambit/core';
-import { parseCertificateRequest, type CertificateResponse } from '@ambit/api';
+import type { CertificateResponse } from '@ambit/api';
+import { parseCertificateRequest } from '@ambit/api/ca-request';
 import type { CertificateIssuer } from '@ambit/identity';
 import { readBody, respondError, type Caller } from '../endpoint.js';
 import type { BootstrapAuthenticator } from './bootstrap.js';
