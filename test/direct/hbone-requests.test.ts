@@ -4,7 +4,8 @@
 import { describe, it, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import type { AmbitError } from '@ambit/core';
+import { AmbitError } from '@ambit/core';
+import { socketAddress } from '@ambit/api';
 import { dialTcp, type TunnelRequest } from '@ambit/hbone';
 import { hboneFixture, rawRequest, rawSession, type HboneFixture } from '../support/hbone.js';
 import { echoServer, tcpServer, closedPort, readAll, eventually, type TestServer } from '../support/net.js';
@@ -203,5 +204,34 @@ describe('HBONE requests', () => {
     const closed = new Promise((resolve) => socket.once('close', resolve));
     await closed;
     await eventually(() => fixture!.server.refusals.get('tls-handshake') === 1 || undefined);
+  });
+  it('hands the CONNECT stream itself to a serve hook once authorized, counts it open, and closes it when idle', async () => {
+    const served: TunnelRequest[] = [];
+    fixture = await hboneFixture({
+      server: {
+        authorize: (request) => {
+          if (request.target.port === 9) throw new AmbitError('denied', 'not here');
+        },
+        // An in-process echo: the tunnel's own bytes come back on it.
+        serve: (request, tunnel) => {
+          served.push(request);
+          tunnel.pipe(tunnel);
+        },
+        limits: { tunnelIdleTimeoutMs: 300 },
+      },
+    });
+    const target = socketAddress('10.9.9.9', 8080);
+    const tunnel = await fixture.pool.connect(fixture.spec(target));
+    assert.equal(served.length, 1);
+    assert.deepEqual(served[0]?.target, target, 'nothing is dialled: the hook sees what was asked for');
+    assert.equal(fixture.server.stats.tunnels, 1);
+    tunnel.write('ping');
+    const echoed = await new Promise<string>((resolve) => tunnel.once('data', (chunk: Buffer) => resolve(String(chunk))));
+    assert.equal(echoed, 'ping');
+    await eventually(() => tunnel.destroyed || undefined, 5_000);
+    await eventually(() => fixture!.server.stats.tunnels === 0 || undefined);
+
+    await assert.rejects(fixture.pool.connect(fixture.spec(socketAddress('10.9.9.9', 9))));
+    assert.equal(served.length, 1, 'a refused tunnel is never served');
   });
 });

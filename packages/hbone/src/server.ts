@@ -1,7 +1,8 @@
 // The HBONE server: mutual TLS, then HTTP/2, then one CONNECT stream per
 // tunnel. Each stream is handled in phases: build context → authorize →
-// connect upstream → answer 200 → copy. Every refusal is counted by reason,
-// logged, and emitted for the owner's metrics.
+// connect upstream → answer 200 → copy; or, for a server that serves tunnels
+// itself (a waypoint), authorize → answer 200 → hand the stream over. Every
+// refusal is counted by reason, logged, and emitted for the owner's metrics.
 import { EventEmitter } from 'node:events';
 import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
 import net from 'node:net';
@@ -74,12 +75,22 @@ export interface HboneServerOptions {
   authorize?: (request: TunnelRequest) => void | Promise<void>;
   /** Dial the target. Must return a half-open-capable stream. Defaults to plain TCP to the target. */
   connect?: (request: TunnelRequest, signal: AbortSignal) => Promise<Duplex>;
+  /**
+   * Serve tunnels in this process instead of dialling (a waypoint): called
+   * with the CONNECT stream itself, answered 200, once `authorize` passed.
+   * No copy between streams: the hook reads and writes the tunnel's bytes.
+   * The server counts the tunnel as open until the stream closes and closes
+   * it when idle; it emits no tunnel-open/close for it (the owner counts what
+   * it serves). Takes precedence over `connect`.
+   */
+  serve?: (request: TunnelRequest, tunnel: ServerHttp2Stream) => void;
   limits?: Partial<ServerLimits>;
   logger?: Logger;
 }
 
 export interface HboneServerEvents {
   refused: [RefusalReason, { request?: TunnelRequest; error?: unknown; peerAddress?: string }];
+  /** A tunnel joined to an upstream `connect` dialled is open (served tunnels emit neither event). */
   'tunnel-open': [TunnelRequest];
   'tunnel-close': [TunnelClosed];
 }
@@ -290,12 +301,15 @@ export class HboneServer extends EventEmitter<HboneServerEvents> implements Drai
     const abort = new AbortController();
     const onClientGone = (): void => abort.abort();
     stream.once('close', onClientGone);
-    let upstream: Duplex;
+    const serve = this.options.serve;
+    let upstream: Duplex | undefined;
     try {
       await this.options.authorize?.(request);
-      upstream = this.options.connect === undefined
-        ? await dialTcp(target, { timeoutMs: this.limits.connectTimeoutMs, signal: abort.signal })
-        : await this.options.connect(request, abort.signal);
+      if (serve === undefined) {
+        upstream = this.options.connect === undefined
+          ? await dialTcp(target, { timeoutMs: this.limits.connectTimeoutMs, signal: abort.signal })
+          : await this.options.connect(request, abort.signal);
+      }
     } catch (error) {
       stream.off('close', onClientGone);
       const refusal = refusalFor(error);
@@ -304,8 +318,12 @@ export class HboneServer extends EventEmitter<HboneServerEvents> implements Drai
     }
     stream.off('close', onClientGone);
     if (stream.closed || stream.destroyed) {
-      upstream.destroy();
+      upstream?.destroy();
       log.debug('client cancelled before the upstream connected');
+      return;
+    }
+    if (upstream === undefined) {
+      if (serve !== undefined) this.serveTunnel(stream, request, serve, log);
       return;
     }
 
@@ -320,6 +338,30 @@ export class HboneServer extends EventEmitter<HboneServerEvents> implements Drai
     const durationMs = Date.now() - started;
     log.debug({ bytesToSocket: result.bytesToSocket, bytesToTunnel: result.bytesToTunnel, durationMs, err: result.error?.message }, 'tunnel closed');
     this.emit('tunnel-close', { request, result, durationMs });
+  }
+
+  private serveTunnel(stream: ServerHttp2Stream, request: TunnelRequest, serve: NonNullable<HboneServerOptions['serve']>, log: Logger): void {
+    stream.respond({ ':status': 200 }, { endStream: false });
+    this.activeTunnels++;
+    const started = Date.now();
+    const idleMs = this.limits.tunnelIdleTimeoutMs;
+    if (idleMs > 0) {
+      stream.setTimeout(idleMs, () => {
+        log.debug(`tunnel idle for ${idleMs} ms: closing it`);
+        stream.close(http2.constants.NGHTTP2_CANCEL);
+      });
+    }
+    stream.once('close', () => {
+      this.activeTunnels--;
+      log.debug({ durationMs: Date.now() - started, rstCode: stream.rstCode }, 'served tunnel closed');
+    });
+    log.debug('tunnel open, served in process');
+    try {
+      serve(request, stream);
+    } catch (error) {
+      log.error({ err: (error as Error).message }, 'serving a tunnel failed');
+      stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+    }
   }
 
   private answerRefusal(

@@ -95,7 +95,7 @@ export async function startWaypoint(config: WaypointConfig, options: StartOption
       certificate: () => identity.current(),
       trustDomain: config.trustDomain,
       authorize: (request) => terminator.authorize(request),
-      connect: (request) => terminator.connect(request),
+      serve: (request, tunnel) => terminator.serve(request, tunnel),
       limits: { connectTimeoutMs: config.connectTimeoutMs },
       logger: log,
     });

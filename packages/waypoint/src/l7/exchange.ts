@@ -2,7 +2,7 @@
 // for HTTP/1.1 and HTTP/2 clients. Layers are `(next) => handler`; each may
 // replace `signal` (deadlines) for the layers inside it, and all share the
 // mutable `trace` that telemetry reports when the exchange ends.
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { HttpRoute, HttpRouteRule, Service, SocketAddress, Workload } from '@ambit/api';
 import type { ResponseFlag } from '../flags.js';
 
@@ -24,6 +24,8 @@ export interface ProxyResponse {
   status: number;
   headers: HeaderMap;
   body: Readable | Buffer;
+  /** Told the size of each chunk of a streamed body as it goes to the client (`deliver` calls it; telemetry sets it). */
+  counter?: (bytes: number) => void;
 }
 
 export interface Source {
@@ -92,4 +94,25 @@ export function discard(response: ProxyResponse): void {
 export function headerValue(headers: HeaderMap, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value.join(',') : value;
+}
+
+/**
+ * Sends a response's body to the client's `sink` and ends it: a buffer at
+ * once; a stream chunk by chunk with backpressure, each chunk counted by the
+ * response's counter (one pass, no stream in between).
+ */
+export function deliver(response: ProxyResponse, sink: Writable): void {
+  const body = response.body;
+  if (Buffer.isBuffer(body)) {
+    sink.end(body);
+    return;
+  }
+  const count = response.counter;
+  body.on('data', (chunk: Buffer) => {
+    count?.(chunk.length);
+    if (!sink.write(chunk)) body.pause();
+  });
+  sink.on('drain', () => body.resume());
+  body.once('end', () => sink.end());
+  body.once('error', () => sink.destroy());
 }

@@ -5,9 +5,9 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { socketAddress } from '@ambit/api';
 import { failure } from '../flags.js';
 import type { WaypointMetrics } from '../metrics.js';
-import type { Exchange } from './exchange.js';
+import { deliver, type Exchange } from './exchange.js';
 import { labelsOf, responseFlags } from './telemetry.js';
-import { boundary, CLIENT, exchange, httpRoute, respond, service, stub, text, workload } from './testing.js';
+import { boundary, CLIENT, exchange, httpRoute, received, respond, service, stub, text, workload } from './testing.js';
 
 async function requestLabels(metrics: WaypointMetrics): Promise<Record<string, string | number>[]> {
   return (await metrics.requests.get()).values.map((v) => ({ ...v.labels, count: v.value }));
@@ -86,7 +86,7 @@ describe('telemetry layer: measuring', { timeout: 10_000 }, () => {
     upstream.end('world');
     await nextTurn();
     assert.equal(lines.length, 0, 'nothing is reported while the body is still on its way');
-    assert.equal(await text(response.body), 'hello, world');
+    assert.equal(await received(response), 'hello, world');
     assert.equal(lines.length, 1);
     assert.equal(lines[0]?.bytes_sent, 12);
     assert.equal(await sumOf(metrics, 'responseBytes'), 12);
@@ -97,7 +97,7 @@ describe('telemetry layer: measuring', { timeout: 10_000 }, () => {
     const { handler } = boundary(stub(() => respond(200, Readable.from([Buffer.from('early '), Buffer.from('bytes')]))));
     const response = await handler(routed());
     await nextTurn();
-    assert.equal(await text(response.body), 'early bytes');
+    assert.equal(await received(response), 'early bytes');
   });
 
   it('flags UC when the upstream body fails part-way, and still reports the exchange', async () => {
@@ -106,15 +106,17 @@ describe('telemetry layer: measuring', { timeout: 10_000 }, () => {
     const ex = routed();
     const response = await handler(ex);
     assert.ok(!Buffer.isBuffer(response.body));
-    const body = response.body;
-    const closed = new Promise((resolve) => body.once('close', resolve));
-    body.on('error', () => undefined);
-    body.resume();
+    const client = new PassThrough();
+    const closed = new Promise((resolve) => client.once('close', resolve));
+    client.resume();
+    deliver(response, client);
     upstream.write('partial');
+    await nextTurn();
     upstream.destroy(new Error('upstream reset'));
     await closed;
     assert.deepEqual(ex.trace.flags, ['UC']);
     assert.equal(lines[0]?.response_flags, 'UC');
+    assert.equal(lines[0]?.bytes_sent, 7, 'what reached the client before the reset');
     assert.equal((await requestLabels(metrics))[0]?.response_flags, 'UC');
   });
 });

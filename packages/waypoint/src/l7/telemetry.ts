@@ -3,7 +3,6 @@
 // where each exchange is measured: Istio request metrics with
 // reporter="waypoint", a refusal count for deliberate refusals, and one
 // access-log line when the response's last byte has gone.
-import { Transform } from 'node:stream';
 import { causeChain, findAmbitError, SpiffeId, type Logger } from '@ambit/core';
 import { outcomeFor, type ResponseFlag } from '../flags.js';
 import type { RequestLabels, WaypointMetrics } from '../metrics.js';
@@ -41,29 +40,22 @@ export function telemetry(options: TelemetryOptions): Layer {
       finish(response.body.length);
       return response;
     }
+    // Counted as the body goes to the client (deliver() calls the counter),
+    // reported when it has all gone or the exchange ended without it.
     let bytes = 0;
     let done = false;
-    // Counted as the client reads: a 'data' listener would set the body
-    // flowing before the client is attached, and its bytes would be lost.
-    const counted = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        bytes += chunk.length;
-        callback(null, chunk);
-      },
-    });
     const end = (): void => {
       if (done) return;
       done = true;
       finish(bytes);
     };
-    counted.once('end', end);
-    counted.once('close', end);
-    response.body.once('error', (cause) => {
+    const body = response.body;
+    body.once('end', end);
+    body.once('close', end);
+    body.once('error', () => {
       exchange.trace.flags.push('UC');
-      counted.destroy(cause);
     });
-    response.body.pipe(counted);
-    return { ...response, body: counted };
+    return { ...response, counter: (chunk) => { bytes += chunk; } };
   };
 }
 

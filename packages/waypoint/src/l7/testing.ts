@@ -2,12 +2,12 @@
 // services, workloads and routes; an exchange as a frontend builds it; stub
 // inner handlers that record what reached them; the telemetry boundary with
 // metrics and an access log kept in memory.
-import type { Readable } from 'node:stream';
+import { Writable, type Readable } from 'node:stream';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { socketAddress, type HttpRoute, type HttpRouteRule, type Service, type Workload } from '@ambit/api';
 import { createLogger } from '@ambit/core';
 import { WaypointMetrics } from '../metrics.js';
-import type { Backend, Destination, Exchange, Handler, HeaderMap, ProxyRequest, ProxyResponse, Source } from './exchange.js';
+import { deliver, type Backend, type Destination, type Exchange, type Handler, type HeaderMap, type ProxyRequest, type ProxyResponse, type Source } from './exchange.js';
 import { telemetry } from './telemetry.js';
 
 export const CLIENT = 'spiffe://cluster.local/ns/demo/sa/client';
@@ -96,6 +96,25 @@ export async function text(body: Readable | Buffer): Promise<string> {
   await nextTurn();
   let result = '';
   for await (const chunk of body) result += String(chunk);
+  return result;
+}
+
+/** What a client receives of `response` through deliver(); waits a turn of the event loop first, as a slow client would. */
+export async function received(response: ProxyResponse): Promise<string> {
+  await nextTurn();
+  let result = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      result += String(chunk);
+      callback();
+    },
+  });
+  const finished = new Promise<void>((resolve, reject) => {
+    sink.once('finish', resolve);
+    sink.once('close', () => reject(new Error('the body was cut short')));
+  });
+  deliver(response, sink);
+  await finished;
   return result;
 }
 

@@ -10,7 +10,8 @@ import type { Duplex, Readable, Writable } from 'node:stream';
 import { connectionId, findAmbitError, readBody, Tracker, type DrainParticipant, type Logger } from '@ambit/core';
 import { failure } from '../flags.js';
 import { withoutHopByHop } from '../l7/forward.js';
-import type { Destination, Handler, HeaderMap, ProxyResponse, Source } from '../l7/exchange.js';
+import { writesBuffers } from './upstream.js';
+import { deliver, type Destination, type Handler, type HeaderMap, type ProxyResponse, type Source } from '../l7/exchange.js';
 
 export interface ConnectionContext {
   source: Source;
@@ -42,7 +43,10 @@ export class Frontends implements DrainParticipant {
   constructor(private readonly options: FrontendOptions) {
     this.log = options.logger.child({ component: 'http' });
     this.maxBody = options.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES;
-    this.http1 = http.createServer({ keepAlive: true }, (request, response) => {
+    // An idle keep-alive connection lasts as long as its tunnel: the HBONE
+    // server closes idle tunnels (Node's 5 s keepAliveTimeout would close
+    // them far sooner than a client's pool expects).
+    this.http1 = http.createServer({ keepAliveTimeout: 0 }, (request, response) => {
       const context = (request.socket as ContextSocket)[kContext];
       if (context === undefined) return void response.destroy();
       if (this.draining) response.shouldKeepAlive = false;
@@ -68,7 +72,7 @@ export class Frontends implements DrainParticipant {
     (socket as ContextSocket)[kContext] = context;
     this.connections.add(socket);
     socket.once('close', () => this.connections.delete(socket));
-    this.http1.emit('connection', socket);
+    this.http1.emit('connection', writesBuffers(socket));
   }
 
   /** Serves HTTP/2 with prior knowledge on `socket`. */
@@ -142,14 +146,7 @@ export class Frontends implements DrainParticipant {
       if (!Buffer.isBuffer(response.body)) response.body.destroy();
       return;
     }
-    const sink = answer.head(response.status, outgoingHeaders(response.headers, response.body));
-    if (Buffer.isBuffer(response.body)) {
-      sink.end(response.body);
-      return;
-    }
-    const stream = response.body;
-    stream.once('error', () => sink.destroy());
-    stream.pipe(sink);
+    deliver(response, answer.head(response.status, outgoingHeaders(response.headers, response.body)));
   }
 }
 

@@ -1,16 +1,15 @@
 // HBONE termination: the waypoint's HboneServer hooks. authorize() resolves
 // what the client called (destination.ts) and refuses unknown destinations
-// with 503 before the tunnel opens; connect() returns one end of an
-// in-process stream pair, so the tunnelled bytes flow into the waypoint
-// itself. The other end is sniffed (sniff.ts): h2c and HTTP/1 go to the L7
-// front ends, anything else to the L4 forwarder. The tunnel peer's identity
-// is the source principal for policy and metrics.
+// with 503 before the tunnel opens; serve() gets the CONNECT stream itself,
+// so the tunnelled bytes are read and written in place, with no copy into a
+// second stream. Its first bytes are sniffed (sniff.ts): h2c and HTTP/1 go
+// to the L7 front ends, anything else to the L4 forwarder. The tunnel
+// peer's identity is the source principal for policy and metrics.
 import type { Duplex } from 'node:stream';
 import { causeChain, type Logger } from '@ambit/core';
 import type { MeshView } from '@ambit/cp-client';
 import type { TunnelRequest } from '@ambit/hbone';
 import type { Destination } from '../l7/exchange.js';
-import { duplexPair } from './duplex-pair.js';
 import { resolveDestination, resolveSource } from './destination.js';
 import type { ConnectionContext, Frontends } from './frontends.js';
 import type { L4Forwarder } from './l4.js';
@@ -42,15 +41,13 @@ export class Terminator {
     this.destinations.set(request, resolveDestination(this.options.mesh, request.target, this.options.gateway));
   }
 
-  connect(request: TunnelRequest): Promise<Duplex> {
+  serve(request: TunnelRequest, tunnel: Duplex): void {
     const destination = this.destinations.get(request) ?? resolveDestination(this.options.mesh, request.target, this.options.gateway);
     const source = resolveSource(this.options.mesh, request.peer.uri, request.metadata.forwardedFor ?? request.peerAddress.ip);
-    const [outer, inner] = duplexPair();
-    this.dispatch(request.id, inner, { source, destination }).catch((error: unknown) => {
+    this.dispatch(request.id, tunnel, { source, destination }).catch((error: unknown) => {
       this.log.error({ conn: request.id, err: causeChain(error).join(': ') }, 'tunnel handling failed unexpectedly');
-      inner.destroy();
+      tunnel.destroy();
     });
-    return Promise.resolve(outer);
   }
 
   private async dispatch(id: string, stream: Duplex, context: ConnectionContext): Promise<void> {

@@ -107,11 +107,18 @@ function socketLike(stream: Duplex): Duplex {
   // agent's idle pool instead of taking the next request into a closed connection (a TCP
   // socket without allowHalfOpen does the same).
   stream.once('end', () => { if (!stream.writableEnded) stream.end(); });
-  // The HTTP client writes its head as a latin1 string, corked with the body; an HTTP/2 stream's
-  // writev of string chunks can send them from memory already reused (garbled request lines), so
-  // strings become Buffers before they reach the stream.
+  return writesBuffers(stream);
+}
+
+/**
+ * Node's HTTP client and server write a message's head as a latin1 string,
+ * corked with the body; an HTTP/2 stream's writev of string chunks can send
+ * them from memory already reused (garbled heads), so on a tunnel stream
+ * strings become Buffers before they reach it.
+ */
+export function writesBuffers<T extends Duplex>(stream: T): T {
   const write = stream.write.bind(stream) as (chunk: unknown, encoding?: unknown, callback?: unknown) => boolean;
-  target.write = (chunk: unknown, encoding?: unknown, callback?: unknown): boolean => typeof chunk === 'string'
+  (stream as Duplex & Record<string, unknown>).write = (chunk: unknown, encoding?: unknown, callback?: unknown): boolean => typeof chunk === 'string'
     ? write(Buffer.from(chunk, typeof encoding === 'string' ? encoding as BufferEncoding : 'utf8'), typeof encoding === 'function' ? encoding : callback)
     : write(chunk, encoding, callback);
   return stream;
