@@ -4,7 +4,8 @@
 // istio_request_duration_milliseconds, istio_request_bytes and
 // istio_response_bytes (histograms, as Istio's are); TCP fallback traffic
 // gets istio_tcp_*; the waypoint's own metrics are prefixed ambit_waypoint_.
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { RequestMetrics, type SnapshotSource as SnapshotMetric } from './request-metrics.js';
 
 export const REQUEST_LABELS = [
   'reporter', 'source_workload', 'source_workload_namespace', 'source_principal', 'destination_workload',
@@ -21,23 +22,17 @@ export type TcpLabels = Omit<RequestLabels, 'response_code' | 'request_protocol'
 const DURATION_BUCKETS_MS = [0.5, 1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 600000, 1800000, 3600000];
 const SIZE_BUCKETS_BYTES = [1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 100000000];
 
-interface RequestSeries {
-  requests: { inc(): void };
-  duration: { observe(value: number): void };
-  requestBytes: { observe(value: number): void };
-  responseBytes: { observe(value: number): void };
-}
-
-/** Distinct label sets whose series are kept at hand (a bound, not a limit on the metrics). */
-const MAX_CACHED_SERIES = 10_000;
+/** Distinct request label sets kept (a bound against unbounded label values, far above a namespace's). */
+const MAX_REQUEST_SERIES = 10_000;
 
 export class WaypointMetrics {
   readonly registry = new Registry();
-  private readonly series = new Map<string, RequestSeries>();
-  readonly requests: Counter<(typeof REQUEST_LABELS)[number]>;
-  readonly duration: Histogram<(typeof REQUEST_LABELS)[number]>;
-  readonly requestBytes: Histogram<(typeof REQUEST_LABELS)[number]>;
-  readonly responseBytes: Histogram<(typeof REQUEST_LABELS)[number]>;
+  private readonly requestMetrics: RequestMetrics<(typeof REQUEST_LABELS)[number]>;
+  /** The request metrics as scraped (recorded through request()). */
+  readonly requests: SnapshotMetric;
+  readonly duration: SnapshotMetric;
+  readonly requestBytes: SnapshotMetric;
+  readonly responseBytes: SnapshotMetric;
   readonly tcpOpened: Counter<string>;
   readonly tcpClosed: Counter<string>;
   readonly tcpSent: Counter<string>;
@@ -52,13 +47,19 @@ export class WaypointMetrics {
 
   constructor() {
     const registers = [this.registry];
-    const labelNames = REQUEST_LABELS;
-    this.requests = new Counter({ name: 'istio_requests_total', help: 'Requests handled, by outcome', labelNames, registers });
-    this.duration = new Histogram({
-      name: 'istio_request_duration_milliseconds', help: 'Request duration, until the last response byte', labelNames, buckets: DURATION_BUCKETS_MS, registers,
+    this.requestMetrics = new RequestMetrics({
+      registry: this.registry,
+      labelNames: REQUEST_LABELS,
+      counter: { name: 'istio_requests_total', help: 'Requests handled, by outcome' },
+      histograms: [
+        { name: 'istio_request_duration_milliseconds', help: 'Request duration, until the last response byte', buckets: DURATION_BUCKETS_MS },
+        { name: 'istio_request_bytes', help: 'Request body sizes', buckets: SIZE_BUCKETS_BYTES },
+        { name: 'istio_response_bytes', help: 'Response body sizes', buckets: SIZE_BUCKETS_BYTES },
+      ],
+      maxSeries: MAX_REQUEST_SERIES,
     });
-    this.requestBytes = new Histogram({ name: 'istio_request_bytes', help: 'Request body sizes', labelNames, buckets: SIZE_BUCKETS_BYTES, registers });
-    this.responseBytes = new Histogram({ name: 'istio_response_bytes', help: 'Response body sizes', labelNames, buckets: SIZE_BUCKETS_BYTES, registers });
+    this.requests = this.requestMetrics.counter;
+    [this.duration, this.requestBytes, this.responseBytes] = this.requestMetrics.histograms as [SnapshotMetric, SnapshotMetric, SnapshotMetric];
     this.tcpOpened = new Counter({ name: 'istio_tcp_connections_opened_total', help: 'TCP connections opened (L4 fallback)', labelNames: TCP_LABELS, registers });
     this.tcpClosed = new Counter({ name: 'istio_tcp_connections_closed_total', help: 'TCP connections closed (L4 fallback)', labelNames: TCP_LABELS, registers });
     this.tcpSent = new Counter({ name: 'istio_tcp_sent_bytes_total', help: 'Bytes sent back to the client (L4 fallback)', labelNames: TCP_LABELS, registers });
@@ -82,28 +83,6 @@ export class WaypointMetrics {
   }
 
   request(labels: RequestLabels, durationMs: number, requestBytes: number, responseBytes: number): void {
-    const series = this.seriesOf(labels);
-    series.requests.inc();
-    series.duration.observe(durationMs);
-    series.requestBytes.observe(requestBytes);
-    series.responseBytes.observe(responseBytes);
-  }
-
-  /**
-   * The four request series of one label set, looked up once per distinct
-   * set: prom-client hashes a label object on every call otherwise.
-   */
-  private seriesOf(labels: RequestLabels): RequestSeries {
-    const key = REQUEST_LABELS.map((name) => labels[name]).join('\u0000');
-    let series = this.series.get(key);
-    if (series === undefined) {
-      if (this.series.size >= MAX_CACHED_SERIES) this.series.clear();
-      series = {
-        requests: this.requests.labels(labels), duration: this.duration.labels(labels),
-        requestBytes: this.requestBytes.labels(labels), responseBytes: this.responseBytes.labels(labels),
-      };
-      this.series.set(key, series);
-    }
-    return series;
+    this.requestMetrics.record(labels, durationMs, requestBytes, responseBytes);
   }
 }
