@@ -256,6 +256,26 @@ describe('waypoint on loopback (HBONE in, L7 routing and policy, HBONE out)', ()
     agent.destroy();
   });
 
+  it('keeps serving after many clients go away at once: idle, mid-request, mid-head, and before a byte', async () => {
+    const many = 150;
+    const agent = new StreamAgent(() => tunnel(ip.vip.echo, 80), { keepAlive: true, maxSockets: many });
+    const answered = await Promise.all(Array.from({ length: many }, (_, i) => request(agent, `/burst-${i}`)));
+    assert.ok(answered.every((r) => r.status === 200));
+    // Mid-request: the slow backend has not answered when the client resets its tunnel.
+    const slow = await Promise.all(Array.from({ length: 50 }, () => tunnel(ip.vip.slow, 80)));
+    for (const t of slow) { t.on('error', () => undefined); t.write('GET /slow HTTP/1.1\r\nhost: slow\r\n\r\n'); }
+    // Mid-head and before a byte: half a request line, or nothing, then gone.
+    const partial = await Promise.all(Array.from({ length: 50 }, () => tunnel(ip.vip.echo, 80)));
+    partial.forEach((t, i) => { t.on('error', () => undefined); if (i % 2 === 0) t.write('GET /half'); });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    for (const t of [...slow, ...partial]) t.destroy();
+    agent.destroy();
+    await eventually(() => pool.stats().streams === 0 || undefined, 5_000);
+    const after = agentFor(ip.vip.echo);
+    assert.equal((await request(after, '/still-here')).status, 200);
+    after.destroy();
+  });
+
   it('answers 504 at the route timeout', async () => {
     const agent = agentFor(ip.vip.slow);
     const started = Date.now();
