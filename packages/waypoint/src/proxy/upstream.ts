@@ -102,6 +102,11 @@ function socketLike(stream: Duplex): Duplex {
   const noop = function (this: Duplex): Duplex { return this; };
   for (const name of ['setKeepAlive', 'setNoDelay', 'ref', 'unref']) if (typeof target[name] !== 'function') target[name] = noop;
   if (typeof target.destroySoon !== 'function') target.destroySoon = () => { stream.end(); };
+  // A tunnel's failures reach the request using it (the HTTP client listens meanwhile). A
+  // request destroyed with an error once its response has arrived (the client went away)
+  // destroys the stream with that error after the client stopped listening: the tunnel is
+  // over then, which must never be fatal to the process.
+  stream.on('error', () => undefined);
   // A tunnel stream stays writable after the endpoint's end (it is half-open); an HTTP/1.1
   // connection the server ended is over, though: end ours too, so it closes and leaves the
   // agent's idle pool instead of taking the next request into a closed connection (a TCP
