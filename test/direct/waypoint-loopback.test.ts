@@ -256,6 +256,26 @@ describe('waypoint on loopback (HBONE in, L7 routing and policy, HBONE out)', ()
     agent.destroy();
   });
 
+  it('answers malformed HTTP/1 with 400 and oversized headers with 431, closes the connection, and counts both', async () => {
+    const exchange = async (bytes: string): Promise<string> => {
+      const t = await tunnel(ip.vip.echo, 80);
+      let answer = '';
+      t.on('data', (chunk: Buffer) => { answer += chunk.toString('latin1'); });
+      const ended = new Promise((resolve) => { t.once('end', resolve); t.once('close', resolve); });
+      t.write(bytes);
+      await ended;
+      t.destroy();
+      return answer;
+    };
+    const malformed = await exchange('GET /x HTTP/1.1\r\nhost: echo\r\nno colon in this header\r\n\r\n');
+    assert.match(malformed, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    const oversized = await exchange(`GET /x HTTP/1.1\r\nhost: echo\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`);
+    assert.match(oversized, /^HTTP\/1\.1 431 Request Header Fields Too Large\r\n/);
+    const text = await metrics(waypoint.addresses.metrics.port);
+    assert.ok(metricValue(text, 'ambit_waypoint_refusals_total', { reason: 'malformed-request' }) >= 1);
+    assert.equal(metricValue(text, 'ambit_waypoint_refusals_total', { reason: 'headers-too-large' }), 1);
+  });
+
   it('keeps serving after many clients go away at once: idle, mid-request, mid-head, and before a byte', async () => {
     const many = 150;
     const agent = new StreamAgent(() => tunnel(ip.vip.echo, 80), { keepAlive: true, maxSockets: many });

@@ -86,7 +86,7 @@ export async function startWaypoint(config: WaypointConfig, options: StartOption
       mesh: index, gateway, balancer, upstream, metrics, accessLog: log.child({ component: 'access' }),
       ...random, ...(options.retryBudget === undefined ? {} : { retryBudget: options.retryBudget }),
     });
-    const frontends = new Frontends({ handler, logger: log, identity: identity.id.uri });
+    const frontends = new Frontends({ handler, logger: log, identity: identity.id.uri, onRefused: (reason) => metrics.refusals.inc({ reason }) });
     const l4 = new L4Forwarder({ gateway, policies: () => index.authorizations(), balancer, upstream, metrics, logger: log });
     const terminator = new Terminator({
       mesh: index, gateway, frontends, l4, logger: log, ...(options.sniffTimeoutMs === undefined ? {} : { sniffTimeoutMs: options.sniffTimeoutMs }),

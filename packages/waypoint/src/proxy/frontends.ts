@@ -25,9 +25,17 @@ export interface FrontendOptions {
   identity: string;
   /** Request bodies are buffered (for retries) up to this size; larger ones get 413. */
   maxRequestBodyBytes?: number;
+  /** Told each request refused before the L7 stack saw it (for the refusal counter). */
+  onRefused?: (reason: FrontendRefusal) => void;
 }
 
+/** Requests the front ends answer themselves: 400, 431, 413. */
+export type FrontendRefusal = 'malformed-request' | 'headers-too-large' | 'body-too-large';
+
 export const DEFAULT_MAX_REQUEST_BODY_BYTES = 4 * 1024 * 1024;
+
+const BAD_REQUEST = Buffer.from('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+const HEADERS_TOO_LARGE = Buffer.from('HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
 
 const kContext = Symbol('ambit.context');
 type ContextSocket = Duplex & { [kContext]?: ConnectionContext };
@@ -61,9 +69,11 @@ export class Frontends implements DrainParticipant {
         closed: response,
       });
     });
-    this.http1.on('clientError', (error, socket) => {
-      this.log.debug({ err: error.message }, 'malformed HTTP/1 request');
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    this.http1.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+      const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+      this.refuse(tooLarge ? 'headers-too-large' : 'malformed-request', error.message);
+      // A Buffer: on a tunnel stream, strings take the HTTP/2 writev path writesBuffers avoids.
+      if (socket.writable) socket.end(tooLarge ? HEADERS_TOO_LARGE : BAD_REQUEST);
     });
   }
 
@@ -114,6 +124,11 @@ export class Frontends implements DrainParticipant {
     this.connections.destroyAll();
   }
 
+  private refuse(reason: FrontendRefusal, message: string): void {
+    this.options.onRefused?.(reason);
+    this.log.info({ reason, err: message }, 'request refused');
+  }
+
   private async serve(
     context: ConnectionContext,
     incoming: { method: string; path: string; authority: string; headers: IncomingHttpHeaders; body: Readable },
@@ -127,7 +142,9 @@ export class Frontends implements DrainParticipant {
     try {
       body = await readBody(incoming.body, this.maxBody);
     } catch (error) {
-      const status = findAmbitError(error)?.code === 'limit' ? 413 : 400;
+      const tooLarge = findAmbitError(error)?.code === 'limit';
+      const status = tooLarge ? 413 : 400;
+      this.refuse(tooLarge ? 'body-too-large' : 'malformed-request', (error as Error).message);
       if (!answer.closed.destroyed) answer.head(status, { 'content-type': 'text/plain' }).end(`${(error as Error).message}\n`);
       return;
     }
