@@ -2,7 +2,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { StreamAgent } from './upstream.js';
+import { Duplex } from 'node:stream';
+import { StreamAgent, writesBuffers } from './upstream.js';
 
 describe('StreamAgent', () => {
   let server: http.Server;
@@ -69,5 +70,35 @@ describe('StreamAgent', () => {
     } finally {
       agent.destroy();
     }
+  });
+});
+
+describe('writesBuffers', () => {
+  it('turns string chunks into Buffers, through write and through end', async () => {
+    const seen: unknown[] = [];
+    // decodeStrings: false, like an HTTP/2 stream: strings would reach _write as strings.
+    const stream = writesBuffers(new Duplex({
+      decodeStrings: false,
+      read() {},
+      write(chunk: unknown, _encoding, callback) {
+        seen.push(chunk);
+        callback();
+      },
+    }));
+    const finished = new Promise((resolve) => stream.on('finish', resolve));
+    let written = false;
+    stream.write('GET / HTTP/1.1\r\n', 'latin1', () => { written = true; });
+    stream.write(Buffer.from('body'));
+    stream.end('caf\u00e9', 'latin1');
+    await finished;
+    assert.ok(written, 'the write callback still runs');
+    assert.deepEqual(seen.map((chunk) => Buffer.isBuffer(chunk)), [true, true, true]);
+    assert.deepEqual(seen.map((chunk) => (chunk as Buffer).toString('latin1')), ['GET / HTTP/1.1\r\n', 'body', 'caf\u00e9']);
+  });
+
+  it('passes an end without a chunk through, callback included', async () => {
+    const stream = writesBuffers(new Duplex({ read() {}, write(_chunk, _encoding, callback) { callback(); } }));
+    await new Promise<void>((resolve) => stream.end(() => resolve()));
+    assert.ok(stream.writableFinished);
   });
 });

@@ -119,13 +119,18 @@ function socketLike(stream: Duplex): Duplex {
  * Node's HTTP client and server write a message's head as a latin1 string,
  * corked with the body; an HTTP/2 stream's writev of string chunks can send
  * them from memory already reused (garbled heads), so on a tunnel stream
- * strings become Buffers before they reach it.
+ * strings become Buffers before they reach it, through `write` and through
+ * `end` (which queues its chunk without calling `write`).
  */
 export function writesBuffers<T extends Duplex>(stream: T): T {
-  const write = stream.write.bind(stream) as (chunk: unknown, encoding?: unknown, callback?: unknown) => boolean;
-  (stream as Duplex & Record<string, unknown>).write = (chunk: unknown, encoding?: unknown, callback?: unknown): boolean => typeof chunk === 'string'
-    ? write(Buffer.from(chunk, typeof encoding === 'string' ? encoding as BufferEncoding : 'utf8'), typeof encoding === 'function' ? encoding : callback)
-    : write(chunk, encoding, callback);
+  type Method = (chunk?: unknown, encoding?: unknown, callback?: unknown) => unknown;
+  const target = stream as unknown as Record<'write' | 'end', Method>;
+  for (const name of ['write', 'end'] as const) {
+    const original = target[name].bind(stream);
+    target[name] = (chunk?: unknown, encoding?: unknown, callback?: unknown): unknown => typeof chunk === 'string'
+      ? original(Buffer.from(chunk, typeof encoding === 'string' ? encoding as BufferEncoding : 'utf8'), typeof encoding === 'function' ? encoding : callback)
+      : original(chunk, encoding, callback);
+  }
   return stream;
 }
 
