@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LocalCluster, LocalMesh } from '@ambit/localcluster';
-import { describeMachine } from './machine.js';
+import { costsText, describeMachine } from './machine.js';
 import { CpuAccount, machineBusySeconds, ProcessSet, run, setClockTicks, type Managed } from './processes.js';
 import { benchFiles, publish, summarize, writeSection, type Machine, type Sample, type Summary } from './report.js';
 import { OTHERS_NOTICE_CORES, type Environment, type RunHeader, type Verdict } from './tables.js';
@@ -117,6 +117,7 @@ export async function describeRun(
   setClockTicks(Number(tck.stdout.trim()));
   const machine = await describeMachine(set);
   log(`${machine.cores} cores (${machine.cpuModel}); ${Object.entries(machine.tools).map(([k, v]) => `${k} ${v}`).join(', ')}; node ${machine.node}`);
+  if (machine.costs !== undefined) log(costsText(machine.costs).replaceAll('**', ''));
   const environment = await describeEnvironment(set, built.account);
   log(`before the run: ${environment.backgroundBusyCores.toFixed(2)} cores busy, ${environment.otherClusterNamespaces.length} namespaces of other local clusters`
     + `${environment.backgroundBusyCores > 0.2 || environment.otherClusterNamespaces.length > 0 ? ' (figures may be noisy)' : ''}`);

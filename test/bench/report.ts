@@ -3,6 +3,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { machineLine } from './machine.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -49,7 +50,15 @@ export interface Machine {
   kernel: string;
   node: string;
   nodeOpenssl: string;
+  /** Measured by machine.ts; absent in results recorded before it was. */
+  costs?: MachineCosts;
   tools: Record<string, string>;
+}
+
+/** Microseconds per system call and per page fault on the machine that ran the benchmark (machine.ts). */
+export interface MachineCosts {
+  syscallUs: number;
+  pageFaultUs: number;
 }
 
 export interface Report {
@@ -167,8 +176,7 @@ export function markdownSection(report: Report, summary: Summary): string {
     '',
     `Measured ${report.date} with \`${report.command}\`.`,
     '',
-    `Machine: ${machine.cores} cores (${machine.cpuModel}), Linux ${machine.kernel}, Node ${machine.node} (OpenSSL ${machine.nodeOpenssl}); `
-      + `${Object.entries(machine.tools).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    machineLine(machine),
     '',
     '### Method',
     '',

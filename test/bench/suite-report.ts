@@ -3,6 +3,7 @@
 // side by side, and issue 8's targets, read from the parts' recorded results.
 import type { CpReport } from './cp-report.js';
 import type { MeshReport } from './mesh-report.js';
+import { machineLine } from './machine.js';
 import { ratesOf, openLoopTestOf } from './rates-report.js';
 import { fmt, type Summary } from './report.js';
 import { pinningLine, ratio, SummaryCells, value, verdictLine, type Verdict } from './tables.js';
@@ -150,8 +151,7 @@ export function markdownSection(report: SuiteReport): string {
     `Measured ${report.date} with \`pnpm bench:suite\` (\`${report.command}\`), ${fmt(report.wallSeconds / 60, 1)} min in all `
       + `(${Object.entries(report.partSeconds).map(([k, v]) => `${k} ${fmt(v / 60, 1)} min`).join(', ')}).`,
     '',
-    `Machine: **${machine.cores} cores** (${machine.cpuModel}), Linux ${machine.kernel}, Node ${machine.node} (OpenSSL ${machine.nodeOpenssl}); `
-      + `${Object.entries({ ...machine.tools, ...waypoint.machine.tools }).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    machineLine(machine, { ...machine.tools, ...waypoint.machine.tools }, `**${machine.cores} cores**`),
     '',
     'One command runs every scenario of issue 8; each part runs its paths side by side, interleaved, in one local cluster '
       + `(pods in network namespaces on two nodes), ${report.options.repeat} repetition(s), medians (min–max in the part's section). `

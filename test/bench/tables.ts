@@ -2,6 +2,7 @@
 // read from a Summary (median and min–max), ratios and signed differences,
 // and the lines every such section opens with (when, where, how busy the
 // machine was).
+import { machineLine } from './machine.js';
 import { fmt, type Machine, type Sample, type Stat, type Summary } from './report.js';
 
 /** Above this many cores, processes outside the benchmark are called out as noise. */
@@ -103,8 +104,7 @@ export function headerLines(heading: string, report: RunHeader): string[] {
     '',
     `Measured ${report.date} with \`${report.command}\` (${fmt(report.wallSeconds / 60, 1)} min).`,
     '',
-    `Machine: ${machine.cores} cores (${machine.cpuModel}), Linux ${machine.kernel}, Node ${machine.node} (OpenSSL ${machine.nodeOpenssl}); `
-      + `${Object.entries(machine.tools).map(([k, v]) => `${k} ${v}`).join(', ')}.`,
+    machineLine(machine),
     noisy
       ? `\n**The machine was not idle**: ${fmt(env.backgroundBusyCores, 2)} cores busy before the run`
         + `${env.otherClusterNamespaces.length > 0 ? `, and ${env.otherClusterNamespaces.length} namespaces of other local clusters existed` : ''}; figures may be noisy.`
