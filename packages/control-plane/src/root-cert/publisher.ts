@@ -57,7 +57,8 @@ export class RootCertPublisher {
   async start(): Promise<void> {
     this.informer.on(() => this.schedule());
     this.informer.start();
-    await this.informer.synced;
+    // Stopped before the first list (leadership lost, shutdown): nothing to start, and nothing to wait for.
+    if (!(await this.informer.ready) || this.rounds.stopped) return;
     this.retryTimer = setInterval(() => { if (this.blocked.size > 0) this.schedule(); }, Math.max(this.retryMs, this.options.debounceMs));
     this.retryTimer.unref();
     await this.reconcile();

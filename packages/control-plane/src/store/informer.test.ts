@@ -172,6 +172,21 @@ describe('Informer', () => {
     assert.equal(flaky.watches, 2);
   });
 
+  it('is ready (true) once the first list is applied, and ready false when stopped before it', async () => {
+    const { flaky, clock, informer } = await setup();
+    informer.start();
+    assert.equal(await informer.ready, true);
+    const early = new Informer(flaky, 'Service', { clock, backoff: { initialMs: 100, maxMs: 1_000, jitter: 0 } });
+    flaky.failLists = 1_000;
+    early.start();
+    await until(() => flaky.lists === 2, 'the failing list');
+    early.stop();
+    assert.equal(await early.ready, false);
+    assert.equal(early.hasSynced, false);
+    await clock.advance(10_000);
+    assert.equal(flaky.lists, 2, 'no retry after stop');
+  });
+
   it('stops cleanly: no watch, no retry', async () => {
     const { flaky, clock, informer } = await setup();
     informer.start();

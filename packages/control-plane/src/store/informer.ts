@@ -31,12 +31,19 @@ export const DEFAULT_INFORMER_BACKOFF: BackoffOptions = { initialMs: 100, maxMs:
 export class Informer<T extends KubeObject = KubeObject> {
   /** Resolves once the first list has been applied. */
   readonly synced: Promise<void>;
+  /**
+   * True once the first list has been applied; false if the informer was
+   * stopped before that (synced then never resolves). For starters that must
+   * not wait forever on an informer stopped early, e.g. on losing leadership.
+   */
+  readonly ready: Promise<boolean>;
   private readonly cache = new Map<string, T>();
   private readonly listeners = new Set<InformerListener<T>>();
   private readonly logger: Logger;
   private readonly clock: Clock;
   private readonly backoff: Backoff;
   private markSynced: () => void = () => undefined;
+  private markStoppedEarly: () => void = () => undefined;
   private isSynced = false;
   private started = false;
   private stopped = false;
@@ -54,6 +61,10 @@ export class Informer<T extends KubeObject = KubeObject> {
     this.synced = new Promise((resolve) => {
       this.markSynced = resolve;
     });
+    const stoppedEarly = new Promise<boolean>((resolve) => {
+      this.markStoppedEarly = () => resolve(false);
+    });
+    this.ready = Promise.race([this.synced.then(() => true), stoppedEarly]);
   }
 
   /** Starts listing and watching; returns this for chaining. */
@@ -66,6 +77,7 @@ export class Informer<T extends KubeObject = KubeObject> {
 
   stop(): void {
     this.stopped = true;
+    this.markStoppedEarly();
     this.watchGeneration++;
     this.watch?.close();
     this.watch = undefined;

@@ -40,7 +40,9 @@ export class WaypointController {
       informer.on(() => this.schedule());
       informer.start();
     }
-    await Promise.all(Object.values(this.informers).map((i) => i.synced));
+    // Stopped before every informer listed (leadership lost, shutdown): nothing to start, and nothing to wait for.
+    const ready = await Promise.all(Object.values(this.informers).map((i) => i.ready));
+    if (!ready.every(Boolean) || this.rounds.stopped) return;
     await this.reconcile();
   }
 
