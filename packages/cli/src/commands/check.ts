@@ -231,20 +231,22 @@ async function checkLoopbackProxies(local: LocalContext, node: string, workloads
   const group = `ztunnel on ${node}`;
   const title = `loopback mode (no capture): every pod on ${node} has its SOCKS5 proxy`;
   const pods = local.cluster.pods.filter((p) => p.node === node && workloads.some((w) => w.addresses.includes(p.ip)));
-  let listeners: { socks5Pods?: string[]; failures?: { address: string; error: string }[] };
+  let listeners: { socks5Pods?: string[]; failures?: { address: string; listener?: string; error: string }[] };
   try {
     listeners = (await local.mesh.adminJson<{ listeners?: typeof listeners }>(node, '/config_dump')).listeners ?? {};
   } catch (error) {
     add(group, 'fail', title, `its admin socket does not answer /config_dump: ${(error as Error).message}`, `see its log (logs/_node/${node}/ztunnel.log)`);
     return;
   }
+  const socks5 = (ip: string): string => `${ip}:${LOOPBACK_SOCKS5_PORT}`;
   const bound = new Set(listeners.socks5Pods ?? []);
-  const missing = pods.filter((p) => !bound.has(`${p.ip}:${LOOPBACK_SOCKS5_PORT}`));
+  const missing = pods.filter((p) => !bound.has(socks5(p.ip)));
   if (missing.length === 0) {
     add(group, 'ok', `${title} (${pods.length} at <pod IP>:${LOOPBACK_SOCKS5_PORT})`);
     return;
   }
-  const why = (ip: string): string => listeners.failures?.find((f) => f.address === ip)?.error ?? 'not bound';
+  // A failure is keyed by ip:port (its HBONE listener at the same address may have failed too, for another reason).
+  const why = (ip: string): string => listeners.failures?.find((f) => f.address === socks5(ip))?.error ?? 'not bound';
   add(group, 'fail', title, `no SOCKS5 listener for ${missing.map((p) => `${p.namespace}/${p.name} at ${p.ip}:${LOOPBACK_SOCKS5_PORT} (${why(p.ip)})`).join(', ')}`,
     `another program may hold the port; see the ztunnel's log (logs/_node/${node}/ztunnel.log)`);
 }

@@ -6,13 +6,15 @@
 // mode's per-pod SOCKS5 listeners are a second set of the same kind.
 import type net from 'node:net';
 import type { DrainParticipant, Logger } from '@ambit/core';
-import type { SocketAddress } from '@ambit/api';
+import { formatAuthority, socketAddress, type SocketAddress } from '@ambit/api';
 import { TcpListener } from './listener.js';
 
 const RETRY_MS = 2_000;
 
+/** A bind that failed (and is being retried): `ip:port`, which listener set, why. */
 export interface ListenerFailure {
   address: string;
+  listener: 'HBONE' | 'SOCKS5';
   error: string;
 }
 
@@ -50,7 +52,7 @@ export class WorkloadListeners implements DrainParticipant {
   }
 
   failures(): ListenerFailure[] {
-    return [...this.failed].map(([address, error]) => ({ address, error }));
+    return [...this.failed].map(([ip, error]) => ({ address: formatAuthority(socketAddress(ip, this.port)), listener: this.kind, error }));
   }
 
   stopAccepting(): void {
