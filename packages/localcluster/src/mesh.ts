@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AmbitError, DEFAULT_TRUST_DOMAIN, silentLogger, SpiffeId, type Logger } from '@ambit/core';
 import { API_SOCKET_FILE, BOOTSTRAP_DIR, RemoteStore, writeBootstrapToken } from '@ambit/control-plane';
+import { WAYPOINT_NODE_FLAGS } from '@ambit/waypoint';
 import { ZTUNNEL_NODE_FLAGS } from '@ambit/ztunnel';
 import type { ClusterProcess, LocalCluster } from './cluster.js';
 import { isAlive } from './processes.js';
@@ -144,8 +145,9 @@ export class LocalMesh {
       ...this.options.waypointSettings,
     };
     return {
-      // The container's env (gateway, trust domain) plus what this cluster supplies, as flags.
-      argv: [process.execPath, BINS.waypoint, ...Object.entries(settings).flatMap(([k, v]) => [`--${k}`, v])],
+      // The container's env (gateway, trust domain) plus what this cluster supplies, as flags; the
+      // waypoint's Node flags as its bin's shebang has them (node-flags.ts in @ambit/waypoint says why).
+      argv: [process.execPath, ...WAYPOINT_NODE_FLAGS, BINS.waypoint, ...Object.entries(settings).flatMap(([k, v]) => [`--${k}`, v])],
       env,
       probe: async () => (await unixGet(admin, '/healthz/ready')).status === 200,
     };

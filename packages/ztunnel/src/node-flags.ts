@@ -2,7 +2,7 @@
 // line (V8 sizes the heap before any of our code runs), so every launcher
 // passes them: the bin's shebang (bin/ztunnel.ts, as Kubernetes runs it) and
 // the local cluster's launcher (@ambit/localcluster, through this list).
-// node-flags.test.ts keeps the shebang and this list in step.
+// test/direct/proxy-node-flags.test.ts keeps the shebang and this list in step.
 //
 // Both flags are about one thing: every socket read and every decrypted TLS
 // record is an ArrayBuffer whose memory V8 counts as external, so a bulk

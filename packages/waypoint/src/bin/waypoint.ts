@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --single-threaded-gc
+// (The Node flags are WAYPOINT_NODE_FLAGS, node-flags.ts, which says why: keep the two in step.)
 // ambit-waypoint: runs the L7 proxy of one waypoint Gateway. Settings come
 // from flags or AMBIT_WAYPOINT_<SETTING> environment variables (flags win), e.g.
 //   ambit-waypoint --gateway demo/waypoint --control-plane 10.0.0.2:15012 \
