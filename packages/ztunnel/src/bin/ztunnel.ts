@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=2 --no-concurrent-array-buffer-sweeping
+#!/usr/bin/env -S node --max-semi-space-size=2 --no-concurrent-array-buffer-sweeping --no-concurrent-marking
 // (The Node flags are ZTUNNEL_NODE_FLAGS, node-flags.ts, which says why: keep the two in step.)
 // ambit-ztunnel: runs the node tunnel. Settings come from flags or
 // AMBIT_ZTUNNEL_<SETTING> environment variables (flags win), e.g.
