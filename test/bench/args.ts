@@ -47,6 +47,7 @@ export function loadTiming(
 export const CLUSTER_OPTIONS = {
   ...LOAD_OPTIONS,
   rate: { type: 'string' },
+  settle: { type: 'string' },
   'extra-rates': { type: 'string' },
   'rate-connections': { type: 'string' },
   connections: { type: 'string' },
@@ -55,12 +56,20 @@ export const CLUSTER_OPTIONS = {
   'report-only': { type: 'boolean', default: false },
 } as const;
 
+/** The open-loop tests' settle window by default (seconds; see open-loop.ts). */
+export const DEFAULT_SETTLE_SECONDS = 3;
+
 /** What a local-cluster benchmark records of its options. */
 export interface ClusterLoadOptions {
   durationSeconds: number;
   repeat: number;
   warmupSeconds: number;
   rate: number;
+  /**
+   * Seconds each open-loop test runs its schedule before the measured window (reported apart): the path's
+   * processes sat idle while the other paths were measured. Absent in results recorded before it existed (none then).
+   */
+  settleSeconds?: number;
   /** More open-loop rates measured beside `rate` (tests named `open-loop-<rate>`); `rate` stays the one the targets use. */
   extraRates?: number[];
   rateConnections: number;
@@ -78,7 +87,7 @@ export interface ClusterValues extends ClusterLoadOptions {
 /** CLUSTER_OPTIONS parsed: the open-loop rate (1000/s over 16 connections), wrk's 64 connections, pinning, --timeout. */
 export function clusterValues(
   values: Parameters<typeof loadTiming>[0] & {
-    rate?: string | undefined; 'extra-rates'?: string | undefined; 'rate-connections'?: string | undefined; connections?: string | undefined; 'log-level': string;
+    rate?: string | undefined; settle?: string | undefined; 'extra-rates'?: string | undefined; 'rate-connections'?: string | undefined; connections?: string | undefined; 'log-level': string;
     'pin-load'?: string | undefined; 'pin-proxies'?: string | undefined; timeout?: string | undefined; 'report-only': boolean;
   },
   quick: boolean, timeoutSeconds: number,
@@ -86,6 +95,7 @@ export function clusterValues(
   return {
     ...loadTiming(values, quick),
     rate: positiveInt('rate', values.rate, 1000),
+    settleSeconds: values.settle === '0' ? 0 : positiveInt('settle', values.settle, quick ? 1 : DEFAULT_SETTLE_SECONDS),
     ...(values['extra-rates'] === undefined ? {} : { extraRates: positiveIntList('extra-rates', values['extra-rates']) }),
     rateConnections: positiveInt('rate-connections', values['rate-connections'], 16),
     wrkConnections: positiveInt('connections', values.connections, 64),

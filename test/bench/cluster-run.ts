@@ -163,6 +163,7 @@ export function describeMetrics(metrics: Record<string, number>): string {
   if (metrics.gbps !== undefined) parts.push(`${metrics.gbps.toFixed(2)} Gbit/s`);
   if (metrics.achievedRate !== undefined) {
     parts.push(`${metrics.achievedRate.toFixed(0)} req/s p50 ${ms(metrics.p50Ms)} p99 ${ms(metrics.p99Ms)} max ${ms(metrics.maxMs)} ms, lag max ${ms(metrics.lagMaxMs)} ms`);
+    if (metrics.settleP99Ms !== undefined) parts.push(`settling first: p50 ${ms(metrics.settleP50Ms)} p99 ${ms(metrics.settleP99Ms)} max ${ms(metrics.settleMaxMs)} ms`);
   } else if (metrics.rps !== undefined) {
     parts.push(`${metrics.rps.toFixed(0)} req/s p50 ${ms(metrics.p50Ms)} p99 ${ms(metrics.p99Ms)} ms`);
   }

@@ -103,18 +103,18 @@ export async function measureIperf3(set: ProcessSet, route: Route, options: Load
 
 /** The open-loop generator in the client pod; proxy CPU from its first scheduled request to its exit. */
 export async function measureOpenLoop(
-  set: ProcessSet, route: HttpRoute<string>, options: LoadOptions & { rate: number; connections: number },
+  set: ProcessSet, route: HttpRoute<string>, options: LoadOptions & { rate: number; connections: number; settleSeconds: number },
 ): Promise<Record<string, number>> {
   const meter = new Meter(route.proxies, options.account);
   const generator = set.start({
     name: `open-loop:${route.path}`,
     command: process.execPath,
     args: [OPEN_LOOP_SCRIPT, ...routeUrls(route).flatMap((url) => ['--url', url]), '--rate', String(options.rate), '--connections', String(options.connections),
-      '--duration', String(options.seconds)],
+      '--duration', String(options.seconds), '--settle', String(options.settleSeconds)],
     netns: route.clientNetns,
     cpus: options.pinLoad,
   });
-  await generator.waitForLine(new RegExp(START_EVENT.replace(/[{}]/g, '\\$&')), 30_000);
+  await generator.waitForLine(new RegExp(START_EVENT.replace(/[{}]/g, '\\$&')), 30_000 + options.settleSeconds * 1000);
   meter.begin();
   const code = await generator.exited;
   const window = meter.end();
@@ -125,6 +125,9 @@ export async function measureOpenLoop(
     p50Ms: r.latencyMs.p50, p90Ms: r.latencyMs.p90, p99Ms: r.latencyMs.p99, p999Ms: r.latencyMs.p999, maxMs: r.latencyMs.max,
     meanMs: r.latencyMs.mean, achievedRate: r.achievedRate, completed: r.completed, errors: r.errors,
     fromSendP50Ms: r.fromSendMs.p50, fromSendP99Ms: r.fromSendMs.p99, lagP99Ms: r.schedulerLagMs.p99, lagMaxMs: r.schedulerLagMs.max, ...window,
+    ...(r.settle === undefined ? {} : {
+      settleP50Ms: r.settle.latencyMs.p50, settleP99Ms: r.settle.latencyMs.p99, settleMaxMs: r.settle.latencyMs.max, settleErrors: r.settle.errors,
+    }),
   };
   perThousand(metrics, r.completed);
   return metrics;

@@ -85,6 +85,25 @@ export interface MeshReport extends RunHeader {
   endPeakMiB: Record<string, number>;
 }
 
+/**
+ * How the Method text describes the open-loop tests' settle window (open-loop.ts): `seconds` of the same schedule
+ * before the measured window, reported apart; none in results recorded before it existed.
+ */
+export function settleText(seconds: number | undefined): string {
+  if (seconds === undefined || seconds === 0) return '';
+  return `; each test first runs the same schedule for ${seconds} s, not counted in its figures: the path's processes sat idle `
+    + 'while the other paths were measured, and take a few seconds to reach the steady state a proxy carrying this rate is in '
+    + '(caches cold, heaps shrunk by V8\'s memory reducer, the generator\'s own code not yet optimised); what those seconds '
+    + 'cost is the "settling first" column of "Load generators"';
+}
+
+/** "p50 / p99 / max" of an open-loop test's settle window, or – when it had none. */
+export function settleCell(median: (metric: string) => number | undefined): string {
+  const p99 = median('settleP99Ms');
+  if (p99 === undefined) return '–';
+  return `${value(median('settleP50Ms'), 3)} / ${value(p99, 3)} / ${value(median('settleMaxMs'), 2)}`;
+}
+
 /** For each repetition and rate, open-loop p99 (and p50) of each proxied path minus no mesh's. */
 export function addPairedDifferences(samples: Sample[]): void {
   addDifferences(samples, () => true, 'direct', 'AddedMs');
@@ -194,12 +213,13 @@ export function markdownSection(report: MeshReport, summary: Summary): string {
 
   const generator = [
     `| Path | achieved req/s | errors (all runs) | p99.9 ms | mean ms | generator lag p99 / max ms | p50 / p99 from actual send, ms `
-      + `| wrk c${options.wrkConnections} p50 / p99 ms | wrk errors |`,
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+      + `| settling first: p50 / p99 / max ms | wrk c${options.wrkConnections} p50 / p99 ms | wrk errors |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...MESH_PATHS.map((path) => `| ${MESH_LABELS[path]} | ${cell(TEST.openLoop, path, 'achievedRate', 0)} `
       + `| ${value(total(report.samples, TEST.openLoop, path, 'errors'), 0)} | ${cell(TEST.openLoop, path, 'p999Ms', 3)} `
       + `| ${cell(TEST.openLoop, path, 'meanMs', 3)} | ${value(medianOf(TEST.openLoop, path, 'lagP99Ms'), 2)} / ${value(get(TEST.openLoop, path, 'lagMaxMs')?.max, 2)} `
       + `| ${value(medianOf(TEST.openLoop, path, 'fromSendP50Ms'), 3)} / ${value(medianOf(TEST.openLoop, path, 'fromSendP99Ms'), 3)} `
+      + `| ${settleCell((metric) => medianOf(TEST.openLoop, path, metric))} `
       + `| ${value(medianOf(TEST.wrk, path, 'p50Ms'), 3)} / ${value(medianOf(TEST.wrk, path, 'p99Ms'), 3)} `
       + `| ${value(total(report.samples, TEST.wrk, path, 'errors'), 0)} |`),
   ];
@@ -265,7 +285,7 @@ export function markdownSection(report: MeshReport, summary: Summary): string {
       + 'latency is measured from the request\'s scheduled send time, so stalls are not hidden by coordinated omission; the schedule '
       + 'is kept by a worker thread sleeping in `Atomics.wait`, requests go out on raw keep-alive sockets, each to the least recently '
       + 'used idle connection, and all connections are opened before the schedule starts; the generator\'s own lag behind its '
-      + 'schedule is reported below); then '
+      + `schedule is reported below${settleText(options.settleSeconds)}); then `
       + `\`wrk -t2 -c${options.wrkConnections} -d${options.durationSeconds}s\` for the most requests/s (closed loop). `
       + `${options.warmupSeconds > 0 ? `A ${options.warmupSeconds} s warm-up of each tool per path first (not recorded); then ` : ''}`
       + `${options.repeat} repetition(s), paths interleaved and their order rotated each repetition. Cells show the median and, with more `

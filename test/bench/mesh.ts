@@ -123,7 +123,7 @@ async function benchmark(options: Options, run: ClusterRun): Promise<void> {
     { test: TEST.iperf3SameNode, routes: topology.sameNodeRoutes, measure: (route) => measureIperf3(set, route, load) },
     ...ratesOf(options).map((rate) => ({
       test: openLoopTestOf(rate, options.rate), routes: topology.routes,
-      measure: (route: Route) => measureOpenLoop(set, route, { ...load, rate, connections: options.rateConnections }),
+      measure: (route: Route) => measureOpenLoop(set, route, { ...load, rate, connections: options.rateConnections, settleSeconds: options.settleSeconds ?? 0 }),
     })),
     { test: TEST.wrk, routes: topology.routes, measure: (route) => measureWrk(set, route, { ...load, connections: options.wrkConnections }) },
     ...(connectConnections === 0 ? [] : [{

@@ -17,10 +17,17 @@
 // Every connection is opened before the schedule starts, so connection set-up
 // (a TLS handshake in a mesh) is not counted as request latency.
 //
-//   node open-loop.js --url http://10.244.2.2:8080/1k --rate 1000 --connections 16 --duration 10
+// `--settle SECONDS` runs the same schedule for that long first and reports
+// it apart (`settle`): a path that sat idle while other paths were measured
+// (its processes' caches cold, their heaps shrunk by V8's memory reducer)
+// takes a few seconds to reach the steady state a proxy carrying this rate
+// is in; the measured window is that steady state, the settle window shows
+// the cost of the cold start.
+//
+//   node open-loop.js --url http://10.244.2.2:8080/1k --rate 1000 --connections 16 --duration 10 [--settle 2]
 // Several --url options (one origin, different paths) are requested in turn.
-// Prints `{"event":"start"}` when the schedule begins (a caller can sample
-// CPU counters from there), then one JSON line, an OpenLoopResult.
+// Prints `{"event":"start"}` when the measured window begins (a caller can
+// sample CPU counters from there), then one JSON line, an OpenLoopResult.
 import net from 'node:net';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
@@ -41,6 +48,8 @@ export interface OpenLoopResult {
   schedulerLagMs: { p99: number; max: number };
   /** Kept for readers of older results: schedulerLagMs.max. */
   maxSchedulerLagMs: number;
+  /** The settle window before the measured one (absent when there was none): the same schedule, from scheduled send time. */
+  settle?: { seconds: number; completed: number; errors: number; latencyMs: { p50: number; p99: number; max: number } };
 }
 
 export interface OpenLoopOptions {
@@ -49,8 +58,10 @@ export interface OpenLoopOptions {
   rate: number;
   connections: number;
   durationSeconds: number;
+  /** Seconds of the same schedule before the measured window, reported apart as `settle`; 0 (default) for none. */
+  settleSeconds?: number;
   timeoutMs?: number;
-  /** Called once, when the schedule begins (after the connections are open). */
+  /** Called once, when the measured window begins (after the connections are open and the settle window is over). */
   onStart?: () => void;
 }
 
@@ -145,6 +156,8 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
   if (url.protocol !== 'http:') throw new Error(`open-loop speaks plain HTTP/1.1 only, not ${url.protocol} (${url.href})`);
   const stranger = urls.find((u) => u.origin !== url.origin);
   if (stranger !== undefined) throw new Error(`open-loop's URLs must share one origin: ${stranger.href} is not on ${url.origin}`);
+  const settleSeconds = options.settleSeconds ?? 0;
+  if (!(settleSeconds >= 0)) throw new Error(`open-loop's settle window must be 0 or more seconds, not ${settleSeconds}`);
   const requests = urls.map((u) => Buffer.from(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nUser-Agent: ambit-open-loop\r\n\r\n`));
   let nextRequest = 0;
   const timeoutMs = options.timeoutMs ?? 10_000;
@@ -190,30 +203,32 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
     throw new Error(`${warm.filter((ok) => !ok).length} of ${options.connections} first requests to ${urls.map((u) => u.href).join(', ')} failed`);
   }
 
-  const total = Math.round(options.rate * options.durationSeconds);
+  const settleTotal = Math.round(options.rate * settleSeconds);
+  const total = settleTotal + Math.round(options.rate * options.durationSeconds);
   const intervalMs = 1000 / options.rate;
-  const latencies: number[] = [];
-  const fromSend: number[] = [];
-  const lags: number[] = [];
-  let errors = 0;
+  const measured = newWindow();
+  const settle = newWindow();
   let finished = 0;
-  options.onStart?.();
   const start = performance.now() + FIRST_SEND_DELAY_MS;
+  const measuredStart = start + settleTotal * intervalMs;
+  if (settleTotal === 0) options.onStart?.();
   const ticker = new Worker(TICKER, { eval: true, workerData: { startEpochMs: performance.timeOrigin + start, intervalMs, total } });
   let deadline: NodeJS.Timeout | undefined;
   await new Promise<void>((resolve, reject) => {
     ticker.once('error', reject);
     ticker.on('message', (index: number) => {
+      if (index === settleTotal && settleTotal > 0) options.onStart?.();
+      const window = index < settleTotal ? settle : measured;
       const scheduled = start + index * intervalMs;
       const sentAt = performance.now();
-      lags.push(sentAt - scheduled);
+      window.lags.push(sentAt - scheduled);
       get((ok) => {
         const now = performance.now();
         if (ok) {
-          latencies.push(now - scheduled);
-          fromSend.push(now - sentAt);
+          window.latencies.push(now - scheduled);
+          window.fromSend.push(now - sentAt);
         } else {
-          errors++;
+          window.errors++;
         }
         if (++finished === total) resolve();
       });
@@ -222,18 +237,20 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
     });
   });
   clearTimeout(deadline);
-  errors += total - finished;
+  // Unanswered requests are the last ones sent, the measured window's (or the settle window's, had it no more).
+  const unanswered = total - finished;
   stopping = true;
   await ticker.terminate();
   for (const c of all) c.socket.destroy();
-  const elapsedS = (performance.now() - start) / 1000;
-  const sorted = latencies.sort((a, b) => a - b);
-  const sortedLags = lags.sort((a, b) => a - b);
-  const sortedFromSend = fromSend.sort((a, b) => a - b);
+  const elapsedS = (performance.now() - measuredStart) / 1000;
+  const sorted = measured.latencies.sort((a, b) => a - b);
+  const sortedLags = measured.lags.sort((a, b) => a - b);
+  const sortedFromSend = measured.fromSend.sort((a, b) => a - b);
   const maxLag = sortedLags.at(-1) ?? Number.NaN;
+  const settleSorted = settle.latencies.sort((a, b) => a - b);
   return {
-    sent: lags.length, completed: latencies.length, errors,
-    achievedRate: latencies.length / elapsedS,
+    sent: measured.lags.length, completed: measured.latencies.length, errors: measured.errors + (measured.lags.length > 0 ? unanswered : 0),
+    achievedRate: measured.latencies.length / elapsedS,
     latencyMs: {
       p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), p999: percentile(sorted, 99.9),
       max: sorted.at(-1) ?? Number.NaN, mean: sorted.reduce((a, b) => a + b, 0) / Math.max(1, sorted.length),
@@ -241,19 +258,33 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
     fromSendMs: { p50: percentile(sortedFromSend, 50), p99: percentile(sortedFromSend, 99) },
     schedulerLagMs: { p99: percentile(sortedLags, 99), max: maxLag },
     maxSchedulerLagMs: maxLag,
+    ...(settleTotal === 0 ? {} : {
+      settle: {
+        seconds: settleSeconds, completed: settle.latencies.length, errors: settle.errors + (measured.lags.length > 0 ? 0 : unanswered),
+        latencyMs: { p50: percentile(settleSorted, 50), p99: percentile(settleSorted, 99), max: settleSorted.at(-1) ?? Number.NaN },
+      },
+    }),
   };
+}
+
+/** What one window of the schedule collects per request. */
+function newWindow(): { latencies: number[]; fromSend: number[]; lags: number[]; errors: number } {
+  return { latencies: [], fromSend: [], lags: [], errors: 0 };
 }
 
 if (import.meta.url === `file://${process.argv[1] ?? ''}`) {
   const { values } = parseArgs({
-    options: { url: { type: 'string', multiple: true }, rate: { type: 'string' }, connections: { type: 'string' }, duration: { type: 'string' } },
+    options: {
+      url: { type: 'string', multiple: true }, rate: { type: 'string' }, connections: { type: 'string' }, duration: { type: 'string' }, settle: { type: 'string' },
+    },
   });
   if (values.url === undefined || values.url.length === 0) {
-    process.stderr.write('usage: open-loop --url URL [--url URL…] --rate N --connections N --duration SECONDS\n');
+    process.stderr.write('usage: open-loop --url URL [--url URL…] --rate N --connections N --duration SECONDS [--settle SECONDS]\n');
     process.exit(2);
   }
   const result = await openLoop({
     url: values.url, rate: Number(values.rate ?? 1000), connections: Number(values.connections ?? 16), durationSeconds: Number(values.duration ?? 10),
+    settleSeconds: Number(values.settle ?? 0),
     onStart: () => process.stdout.write(`${START_EVENT}\n`),
   });
   process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -37,6 +37,8 @@ interface Options {
   durationSeconds: number;
   repeat: number;
   rates: number[];
+  /** The open-loop tests' settle window; the parts' default when absent. */
+  settle: string | undefined;
   pinLoad: string | undefined;
   pinProxies: string | undefined;
   timeoutSeconds: number;
@@ -53,6 +55,7 @@ function parseOptions(argv: string[]): Options {
       duration: { type: 'string' },
       repeat: { type: 'string' },
       rates: { type: 'string' },
+      settle: { type: 'string' },
       'pin-load': { type: 'string' },
       'pin-proxies': { type: 'string' },
       timeout: { type: 'string' },
@@ -69,6 +72,7 @@ function parseOptions(argv: string[]): Options {
     durationSeconds: positiveInt('duration', values.duration, quick ? 3 : 6),
     repeat: positiveInt('repeat', values.repeat, quick ? 1 : 3),
     rates,
+    settle: values.settle,
     pinLoad: values['pin-load'],
     pinProxies: values['pin-proxies'],
     timeoutSeconds: positiveInt('timeout', values.timeout, 1500),
@@ -83,6 +87,7 @@ function partArgs(part: Part, options: Options): string[] {
   return [
     ...common, '--duration', String(options.durationSeconds), '--repeat', String(options.repeat),
     ...(extraRates.length === 0 ? [] : ['--extra-rates', extraRates.join(',')]),
+    ...(options.settle === undefined ? [] : ['--settle', options.settle]),
     ...(options.pinLoad === undefined ? [] : ['--pin-load', options.pinLoad]),
     ...(options.pinProxies === undefined ? [] : ['--pin-proxies', options.pinProxies]),
   ];

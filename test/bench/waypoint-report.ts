@@ -7,7 +7,7 @@ import { fmt, type Sample, type Summary } from './report.js';
 import {
   headerLines, nonNegative, pinningLine, ratio, subsection, SummaryCells, total, value, verdictLine, type RunHeader, type Verdict,
 } from './tables.js';
-import type { HoldResult, ProxyMemory } from './mesh-report.js';
+import { settleCell, settleText, type HoldResult, type ProxyMemory } from './mesh-report.js';
 import type { WaypointPath } from './waypoint-cluster.js';
 
 export const HEADING = '## Waypoint (issue 5)';
@@ -149,11 +149,13 @@ export function markdownSection(report: WaypointReport, summary: Summary<Waypoin
   ];
 
   const generator = [
-    `| Path | achieved req/s | errors (all runs) | p99.9 ms | generator lag p99 / max ms | wrk c${c} p50 / p99 ms | wrk errors (all runs) |`,
-    '|---|---:|---:|---:|---:|---:|---:|',
+    `| Path | achieved req/s | errors (all runs) | p99.9 ms | generator lag p99 / max ms | settling first: p50 / p99 / max ms `
+      + `| wrk c${c} p50 / p99 ms | wrk errors (all runs) |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|',
     ...WAYPOINT_PATHS.map((path) => `| ${WAYPOINT_LABELS[path]} | ${cells.cell(TEST.openLoop, path, 'achievedRate', 0)} `
       + `| ${value(total(report.samples, TEST.openLoop, path, 'errors'), 0)} | ${cells.cell(TEST.openLoop, path, 'p999Ms', 3)} `
       + `| ${value(m(TEST.openLoop, path, 'lagP99Ms'), 2)} / ${value(cells.get(TEST.openLoop, path, 'lagMaxMs')?.max, 2)} `
+      + `| ${settleCell((metric) => m(TEST.openLoop, path, metric))} `
       + `| ${value(m(TEST.wrk, path, 'p50Ms'), 3)} / ${value(m(TEST.wrk, path, 'p99Ms'), 3)} | ${value(total(report.samples, TEST.wrk, path, 'errors'), 0)} |`),
   ];
 
@@ -198,7 +200,8 @@ export function markdownSection(report: WaypointReport, summary: Summary<Waypoin
       + 'through both L7 paths, 10 times each on new connections, and the waypoint\'s own metrics must count those requests.',
     '',
     `Per path: the ${rate} req/s test — ${options.rateConnections} keep-alive connections for ${options.durationSeconds} s with `
-      + '`test/bench/open-loop.ts` (latency from each request\'s scheduled send time, so stalls are not hidden by coordinated omission) — '
+      + '`test/bench/open-loop.ts` (latency from each request\'s scheduled send time, so stalls are not hidden by coordinated omission'
+      + `${settleText(options.settleSeconds)}) — `
       + `then \`wrk -t2 -c${c} -d${options.durationSeconds}s\` for the most requests/s (closed loop, a Lua script alternating the paths). `
       + `${options.warmupSeconds > 0 ? `A ${options.warmupSeconds} s wrk warm-up per path first (not recorded); then ` : ''}`
       + `${options.repeat} repetition(s), paths interleaved and their order rotated each repetition. Cells show the median and, with more `

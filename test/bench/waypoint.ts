@@ -114,7 +114,7 @@ async function benchmark(options: Options, run: ClusterRun): Promise<void> {
   const tests: Test<WaypointRoute, WaypointPath>[] = [
     ...ratesOf(options).map((rate) => ({
       test: openLoopTestOf(rate, options.rate), routes: topology.routes,
-      measure: (route: WaypointRoute) => measureOpenLoop(set, route, { ...load, rate, connections: options.rateConnections }),
+      measure: (route: WaypointRoute) => measureOpenLoop(set, route, { ...load, rate, connections: options.rateConnections, settleSeconds: options.settleSeconds ?? 0 }),
     })),
     { test: TEST.wrk, routes: topology.routes, measure: (route) => measureWrk(set, route, { ...load, connections: options.wrkConnections, pathsScript }) },
   ];
