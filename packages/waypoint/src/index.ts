@@ -16,6 +16,8 @@ export type { RetryBudgetOptions } from './l7/retry-budget.js';
 export { Balancer } from './l7/balancer.js';
 export { buildStack } from './l7/stack.js';
 export type { Exchange, Handler, Layer, ProxyRequest, ProxyResponse, HeaderMap } from './l7/exchange.js';
+export { Cancellation, following } from './l7/cancellation.js';
+export type { ExchangeSignal } from './l7/cancellation.js';
 export { sniff, H2_PREFACE } from './proxy/sniff.js';
 export type { Sniffed } from './proxy/sniff.js';
 export { StreamAgent, Upstream } from './proxy/upstream.js';

@@ -5,6 +5,7 @@
 import type { Readable, Writable } from 'node:stream';
 import type { HttpRoute, HttpRouteRule, Service, SocketAddress, Workload } from '@ambit/api';
 import type { ResponseFlag } from '../flags.js';
+import type { ExchangeSignal } from './cancellation.js';
 
 /** Lower-case names; no pseudo-headers, no hop-by-hop headers. */
 export type HeaderMap = Record<string, string | string[]>;
@@ -72,8 +73,8 @@ export interface Exchange {
   request: ProxyRequest;
   source: Source;
   destination: Destination;
-  /** Aborted when the client goes away or a deadline passes. */
-  signal: AbortSignal;
+  /** Aborted when the client goes away or a deadline passes (cancellation.ts). */
+  signal: ExchangeSignal;
   trace: ExchangeTrace;
 }
 

@@ -16,7 +16,7 @@ export function forward(upstream: Upstream): Layer {
     const endpoint = exchange.trace.upstream;
     if (endpoint === undefined) return Promise.reject(failure('internal', 'UH', 'no endpoint was chosen before forwarding'));
     const { request, signal } = exchange;
-    if (signal.aborted) return Promise.reject(signal.reason as Error);
+    if (signal.aborted) return Promise.reject(signal.reason);
     const where = describeEndpoint(endpoint);
     return new Promise<ProxyResponse>((resolve, reject) => {
       let connected = false;
@@ -26,7 +26,7 @@ export function forward(upstream: Upstream): Layer {
       headers['content-length'] = String(request.body.length);
       const outgoing = http.request({ ...upstream.requestOptions(endpoint), method: request.method, path: request.path, headers });
       const onAbort = (): void => {
-        outgoing.destroy(signal.reason as Error);
+        outgoing.destroy(signal.reason);
       };
       signal.addEventListener('abort', onAbort, { once: true });
       outgoing.once('socket', () => { connected = true; });
@@ -37,7 +37,7 @@ export function forward(upstream: Upstream): Layer {
       });
       outgoing.once('error', (error) => {
         signal.removeEventListener('abort', onAbort);
-        if (signal.aborted) return reject(signal.reason as Error);
+        if (signal.aborted) return reject(signal.reason);
         reject(connected && !isConnectError(error)
           ? failure('protocol', 'UC', `upstream ${where} reset the request: ${error.message}`, { status: 503, cause: error, details: { retryOn: 'reset' } })
           : failure('no-upstream', 'UF', `cannot connect to upstream ${where}: ${error.message}`, { status: 503, cause: error, details: { retryOn: 'connect-failure' } }));

@@ -8,6 +8,7 @@
 import type { RetryPolicy } from '@ambit/api';
 import { findAmbitError } from '@ambit/core';
 import { failure } from '../flags.js';
+import { following } from './cancellation.js';
 import { discard, type Backend, type Exchange, type Layer, type ProxyResponse } from './exchange.js';
 import { RetryBudget, type RetryBudgetOptions } from './retry-budget.js';
 import { sleep } from './sleep.js';
@@ -95,16 +96,17 @@ async function tryOnce(
       return { error };
     }
   }
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(failure('timeout', 'UT', `upstream per-try timeout after ${perTry} ms`, {
+  const { signal, detach } = following(exchange.signal);
+  const timer = setTimeout(() => signal.abort(failure('timeout', 'UT', `upstream per-try timeout after ${perTry} ms`, {
     status: 504, details: { retryOn: 'per-try-timeout' },
   })), perTry);
   try {
-    return { response: await next({ ...exchange, signal: AbortSignal.any([exchange.signal, controller.signal]) }) };
+    return { response: await next({ ...exchange, signal }) };
   } catch (error) {
     return { error };
   } finally {
     clearTimeout(timer);
+    detach();
   }
 }
 

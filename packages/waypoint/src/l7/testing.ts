@@ -8,6 +8,7 @@ import { socketAddress, type HttpRoute, type HttpRouteRule, type Service, type W
 import { createLogger } from '@ambit/core';
 import { WaypointMetrics } from '../metrics.js';
 import { deliver, type Backend, type Destination, type Exchange, type Handler, type HeaderMap, type ProxyRequest, type ProxyResponse, type Source } from './exchange.js';
+import { Cancellation, type ExchangeSignal } from './cancellation.js';
 import { telemetry } from './telemetry.js';
 
 export const CLIENT = 'spiffe://cluster.local/ns/demo/sa/client';
@@ -45,7 +46,7 @@ export interface ExchangeOptions {
   request?: Partial<ProxyRequest>;
   source?: Partial<Source>;
   destination?: Partial<Destination>;
-  signal?: AbortSignal;
+  signal?: ExchangeSignal;
   /** The matched rule, as route() would record it. */
   rule?: Partial<HttpRouteRule>;
   backend?: Backend;
@@ -60,7 +61,7 @@ export function exchange(options: ExchangeOptions = {}): Exchange {
     request: { method: 'GET', path: '/', authority: 'echo.demo.svc.cluster.local', headers: {}, body: Buffer.alloc(0), ...options.request },
     source: { principal: CLIENT, ip: '10.0.0.9', workload: undefined, ...options.source },
     destination: { address: socketAddress('10.96.0.1', 80), service: undefined, workload: undefined, port: 80, ...options.destination },
-    signal: options.signal ?? new AbortController().signal,
+    signal: options.signal ?? new Cancellation(),
     trace: {
       retries: 0, flags: [],
       ...(matched === undefined || rule === undefined ? {} : { route: { route: matched, rule } }),

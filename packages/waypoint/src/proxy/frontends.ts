@@ -9,6 +9,7 @@ import http2, { type IncomingHttpHeaders, type ServerHttp2Session, type ServerHt
 import type { Duplex, Readable, Writable } from 'node:stream';
 import { connectionId, findAmbitError, readBody, Tracker, type DrainParticipant, type Logger } from '@ambit/core';
 import { failure } from '../flags.js';
+import { Cancellation } from '../l7/cancellation.js';
 import { withoutHopByHop } from '../l7/forward.js';
 import { writesBuffers } from './upstream.js';
 import { deliver, type Destination, type Handler, type HeaderMap, type ProxyResponse, type Source } from '../l7/exchange.js';
@@ -134,7 +135,7 @@ export class Frontends implements DrainParticipant {
     incoming: { method: string; path: string; authority: string; headers: IncomingHttpHeaders; body: Readable },
     answer: { head(status: number, headers: http.OutgoingHttpHeaders): Writable; closed: Writable },
   ): Promise<void> {
-    const abort = new AbortController();
+    const abort = new Cancellation();
     answer.closed.once('close', () => {
       if (!answer.closed.writableFinished) abort.abort(failure('closed', 'DC', 'the client went away'));
     });
@@ -156,7 +157,7 @@ export class Frontends implements DrainParticipant {
       },
       source: context.source,
       destination: context.destination,
-      signal: abort.signal,
+      signal: abort,
       trace: { retries: 0, flags: [] },
     });
     if (answer.closed.destroyed) {

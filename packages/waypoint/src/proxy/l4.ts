@@ -8,6 +8,7 @@ import { causeChain, findAmbitError, type Logger } from '@ambit/core';
 import { serviceKey, type Authorization } from '@ambit/api';
 import { failure } from '../flags.js';
 import type { Balancer } from '../l7/balancer.js';
+import { Cancellation } from '../l7/cancellation.js';
 import type { Backend } from '../l7/exchange.js';
 import { evaluateL7 } from '../l7/rbac.js';
 import { labelsOf } from '../l7/telemetry.js';
@@ -35,7 +36,7 @@ export class L4Forwarder {
     const { source, destination } = context;
     const trace = { retries: 0, flags: [] as never[] };
     const exchange = {
-      id, source, destination, signal: new AbortController().signal, trace,
+      id, source, destination, signal: new Cancellation(), trace,
       request: { method: '', path: '', authority: '', headers: {}, body: Buffer.alloc(0) },
     };
     const backend: Backend | undefined = destination.service !== undefined
