@@ -20,7 +20,8 @@ export function forward(upstream: Upstream): Layer {
     const where = describeEndpoint(endpoint);
     return new Promise<ProxyResponse>((resolve, reject) => {
       let connected = false;
-      const headers: http.OutgoingHttpHeaders = { ...withoutHopByHop(request.headers), host: request.authority || where };
+      const headers: http.OutgoingHttpHeaders = withoutHopByHop(request.headers);
+      headers.host = request.authority || where;
       const forwardedFor = request.headers['x-forwarded-for'];
       headers['x-forwarded-for'] = forwardedFor === undefined ? exchange.source.ip : `${String(forwardedFor)}, ${exchange.source.ip}`;
       headers['content-length'] = String(request.body.length);
@@ -47,9 +48,11 @@ export function forward(upstream: Upstream): Layer {
   };
 }
 
+/** A copy without pseudo-headers and hop-by-hop headers (one pass: this runs on every request and response). */
 export function withoutHopByHop(headers: HeaderMap | http.IncomingHttpHeaders): HeaderMap {
   const result: HeaderMap = {};
-  for (const [name, value] of Object.entries(headers)) {
+  for (const name in headers) {
+    const value = headers[name];
     if (value === undefined || name.startsWith(':') || HOP_BY_HOP.has(name)) continue;
     result[name] = value;
   }

@@ -171,10 +171,12 @@ export class Frontends implements DrainParticipant {
 /**
  * Tells the upstream who the waypoint is and which peer it authenticated, as
  * Envoy's x-forwarded-client-cert does (By=us;URI=peer). A client's own value
- * is replaced, never trusted.
+ * is replaced, never trusted. Sets it on `headers` (the front end's own copy)
+ * and returns them.
  */
 export function withClientCert(headers: HeaderMap, own: string, peer: string): HeaderMap {
-  return { ...headers, [CLIENT_CERT_HEADER]: `By=${own};URI=${peer}` };
+  headers[CLIENT_CERT_HEADER] = `By=${own};URI=${peer}`;
+  return headers;
 }
 
 export const CLIENT_CERT_HEADER = 'x-forwarded-client-cert';
