@@ -8,6 +8,14 @@ export function positiveInt(name: string, text: string | undefined, fallback: nu
   return n;
 }
 
+/** Node flags given as one string (`--a=1 --b`), one per command-line argument; each must be a `-` option. */
+export function nodeFlags(name: string, text: string | undefined): string[] {
+  const flags = (text ?? '').split(/\s+/).filter((f) => f !== '');
+  const stray = flags.find((f) => !f.startsWith('-'));
+  if (stray !== undefined) throw new Error(`--${name} ${JSON.stringify(text)}: ${JSON.stringify(stray)} is not a flag; give values with =, e.g. --max-semi-space-size=4`);
+  return flags;
+}
+
 /** A comma-separated list of positive integers, e.g. `500,2000`. */
 export function positiveIntList(name: string, text: string): number[] {
   const items = text.split(',').map((t) => t.trim()).filter((t) => t !== '');
@@ -52,6 +60,7 @@ export const CLUSTER_OPTIONS = {
   'rate-connections': { type: 'string' },
   connections: { type: 'string' },
   'log-level': { type: 'string', default: 'info' },
+  'ztunnel-node-flags': { type: 'string' },
   timeout: { type: 'string' },
   'report-only': { type: 'boolean', default: false },
 } as const;
@@ -75,6 +84,8 @@ export interface ClusterLoadOptions {
   rateConnections: number;
   wrkConnections: number;
   logLevel: string;
+  /** Extra Node/V8 flags on the ztunnels' command lines, after their own (LocalMesh's ztunnelNodeFlags). */
+  ztunnelNodeFlags?: string;
   pinLoad?: string;
   pinProxies?: string;
 }
@@ -89,6 +100,7 @@ export function clusterValues(
   values: Parameters<typeof loadTiming>[0] & {
     rate?: string | undefined; settle?: string | undefined; 'extra-rates'?: string | undefined; 'rate-connections'?: string | undefined; connections?: string | undefined; 'log-level': string;
     'pin-load'?: string | undefined; 'pin-proxies'?: string | undefined; timeout?: string | undefined; 'report-only': boolean;
+    'ztunnel-node-flags'?: string | undefined;
   },
   quick: boolean, timeoutSeconds: number,
 ): ClusterValues {
@@ -100,6 +112,7 @@ export function clusterValues(
     rateConnections: positiveInt('rate-connections', values['rate-connections'], 16),
     wrkConnections: positiveInt('connections', values.connections, 64),
     logLevel: values['log-level'],
+    ...(values['ztunnel-node-flags'] === undefined ? {} : { ztunnelNodeFlags: nodeFlags('ztunnel-node-flags', values['ztunnel-node-flags']).join(' ') }),
     ...(values['pin-load'] === undefined ? {} : { pinLoad: values['pin-load'] }),
     ...(values['pin-proxies'] === undefined ? {} : { pinProxies: values['pin-proxies'] }),
     timeoutSeconds: positiveInt('timeout', values.timeout, timeoutSeconds),

@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BINS, LocalCluster, LocalMesh } from '@ambit/localcluster';
+import { nodeFlags } from './args.js';
 import { BODY_PATH, writeNginxConfig, writeStunnelConfig, type NginxServe, type PemFiles } from './fixtures.js';
 import { stunnelBinary } from './machine.js';
 import { procStatus, run, type Managed, type ProcessSet } from './processes.js';
@@ -82,8 +83,12 @@ export interface BuildOptions {
   logLevel: string;
   /** Where ztunnels write a heap snapshot with each memory dump; none when undefined. */
   heapSnapshotDir: string | undefined;
-  /** Extra Node flags for the mesh's processes. */
+  /** Extra Node flags for the mesh's processes (NODE_OPTIONS: the control plane and the ztunnels). */
   meshNodeFlags: string | undefined;
+  /** Extra Node/V8 flags on the ztunnels' command lines, after their own: these override them. */
+  ztunnelNodeFlags?: string | undefined;
+  /** The same for the waypoint the kubelet runs. */
+  waypointNodeFlags?: string | undefined;
   pinLoad: string | undefined;
   pinProxies: string | undefined;
   sameNode: boolean;
@@ -144,7 +149,7 @@ export async function buildMeshCluster(
   return { cluster, mesh, routes, sameNodeRoutes, ztunnels, servers };
 }
 
-export type MeshOptionsForStart = Pick<BuildOptions, 'logLevel' | 'heapSnapshotDir' | 'meshNodeFlags' | 'pinProxies' | 'log'>;
+export type MeshOptionsForStart = Pick<BuildOptions, 'logLevel' | 'heapSnapshotDir' | 'meshNodeFlags' | 'ztunnelNodeFlags' | 'waypointNodeFlags' | 'pinProxies' | 'log'>;
 
 /**
  * A two-node cluster with the control plane, a ztunnel per node (the memory-dump
@@ -158,7 +163,11 @@ export async function startMesh(
   built({ cluster });
   options.log(`cluster ${cluster.id}: nodes ${cluster.nodes.map((n) => `${n.name} ${n.address}`).join(', ')}`);
   // drain-deadline: the run ends by stopping the ztunnels; nothing is in flight by then.
-  const mesh = new LocalMesh(cluster, { logLevel: options.logLevel, ztunnelSettings: { 'drain-deadline': '1s' } });
+  const mesh = new LocalMesh(cluster, {
+    logLevel: options.logLevel, ztunnelSettings: { 'drain-deadline': '1s' },
+    ztunnelNodeFlags: nodeFlags('ztunnel-node-flags', options.ztunnelNodeFlags),
+    waypointNodeFlags: nodeFlags('waypoint-node-flags', options.waypointNodeFlags),
+  });
   built({ cluster, mesh });
   await withEnvironment({
     // The mesh's processes inherit our environment: preload the memory-dump handler into them.

@@ -258,7 +258,7 @@ export function markdownSection(report: MeshReport, summary: Summary): string {
     '',
     'One local cluster (`LocalCluster`, 2 nodes as network namespaces joined by a bridge), the control plane and a ztunnel '
       + 'per node with nftables capture (`LocalMesh`, ztunnel log level '
-      + `\`${options.logLevel}\`${options.meshNodeFlags === undefined ? '' : `, Node flags \`${options.meshNodeFlags}\``}). Client pods on node-1, server pods on node-2, so every path crosses nodes. Three paths, measured in the same run:`,
+      + `\`${options.logLevel}\`${options.meshNodeFlags === undefined ? '' : `, Node flags \`${options.meshNodeFlags}\``}${options.ztunnelNodeFlags === undefined ? '' : `, ztunnel Node flags \`${options.ztunnelNodeFlags}\``}). Client pods on node-1, server pods on node-2, so every path crosses nodes. Three paths, measured in the same run:`,
     '',
     '- **no mesh**: `plain/client` → `plain/server` (namespace not enrolled): routed through both node namespaces, no proxy.',
     '- **stunnel4 pair**, placed like the two ztunnels: a stunnel client in node-1\'s namespace listening on node-1\'s pod gateway '

@@ -80,7 +80,8 @@ async function benchmark(options: Options, run: ClusterRun): Promise<void> {
 
   const pem = await writeCertificates(dir);
   const topology = await buildMeshCluster(set, dir, pem, {
-    logLevel: options.logLevel, heapSnapshotDir: options.heapSnapshotDir, meshNodeFlags: options.meshNodeFlags, pinLoad: options.pinLoad, pinProxies: options.pinProxies,
+    logLevel: options.logLevel, heapSnapshotDir: options.heapSnapshotDir, meshNodeFlags: options.meshNodeFlags, ztunnelNodeFlags: options.ztunnelNodeFlags,
+    pinLoad: options.pinLoad, pinProxies: options.pinProxies,
     sameNode: options.sameNode, log,
   }, (parts) => { built.cluster = parts.cluster; if (parts.mesh !== undefined) built.mesh = parts.mesh; });
   const proxies = topology.routes.flatMap((r) => r.proxies);

@@ -56,8 +56,6 @@ const ROUTING_CHECKS = 10;
 
 export interface WaypointBuildOptions extends MeshOptionsForStart {
   pinLoad: string | undefined;
-  /** Extra Node flags for the waypoint process (NODE_OPTIONS when the kubelet starts it), e.g. `--max-semi-space-size=16`. */
-  waypointNodeFlags: string | undefined;
   /** Where the waypoint writes CPU profiles on SIGUSR2 (waypoint-profile.ts preloaded); none when undefined. */
   cpuProfileDir: string | undefined;
 }
@@ -145,7 +143,7 @@ export async function buildWaypointCluster(
  */
 async function startWaypoint(mesh: LocalMesh, cluster: LocalCluster, options: WaypointBuildOptions): Promise<{ waypoint: Proxy; pod: `${string}/${string}` }> {
   const ns = NAMESPACES.waypoint;
-  const extra = [options.cpuProfileDir === undefined ? '' : `--import=${PROFILE_PRELOAD}`, options.waypointNodeFlags ?? ''].join(' ').trim();
+  const extra = options.cpuProfileDir === undefined ? '' : `--import=${PROFILE_PRELOAD}`;
   await withEnvironment({
     // The kubelet starts the waypoint from this process, with this environment.
     NODE_OPTIONS: extra === '' ? undefined : `${process.env.NODE_OPTIONS ?? ''} ${extra}`.trim(),

@@ -31,7 +31,7 @@ export const TARGETS = { waypointP99AddedMs: 2, waypointRpsShareOfHaproxy: 0.5 }
 export interface WaypointOptions extends ClusterLoadOptions {
   /** Keep-alive connections held idle through each L7 path for the memory measurement; 0 skips it. */
   holdConnections?: number;
-  /** Extra Node flags for the waypoint (NODE_OPTIONS when the kubelet starts it). */
+  /** Extra Node/V8 flags on the waypoint's command line, after its own (LocalMesh's waypointNodeFlags). */
   waypointNodeFlags?: string;
 }
 
@@ -167,7 +167,7 @@ export function markdownSection(report: WaypointReport, summary: Summary<Waypoin
     '',
     'The issue-4 cluster (`LocalCluster` with 2 nodes; `LocalMesh`: the control plane, a ztunnel per node with nftables capture) and '
       + 'the in-process kubelet; log level '
-      + `\`${options.logLevel}\`${options.waypointNodeFlags === undefined ? '' : `, waypoint Node flags \`${options.waypointNodeFlags}\``}. `
+      + `\`${options.logLevel}\`${options.waypointNodeFlags === undefined ? '' : `, waypoint Node flags \`${options.waypointNodeFlags}\``}${options.ztunnelNodeFlags === undefined ? '' : `, ztunnel Node flags \`${options.ztunnelNodeFlags}\``}. `
       + 'In each namespace below, a client pod on node-1 and two nginx pods on node-2, `server-a` and `server-b` (1 worker, the same '
       + `1 KiB file at ${paths}, keep-alive for the whole run), behind Services \`server-a\`, \`server-b\` and \`web\` (both pods). `
       + `Every request alternates ${paths}. Five paths, measured in the same run:`,

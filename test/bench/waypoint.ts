@@ -14,7 +14,7 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CLUSTER_OPTIONS, clusterValues, positiveInt, shouldWrite, type ClusterValues } from './args.js';
+import { CLUSTER_OPTIONS, clusterValues, nodeFlags, positiveInt, shouldWrite, type ClusterValues } from './args.js';
 import {
   aliveCheck, clusterMain, describeMetrics, describeRun, exitWith, IDLE_SETTLE_MS, interleaved, progressLog, publication, publishRun, runFields,
   type ClusterRun, type Test,
@@ -52,7 +52,7 @@ function parseOptions(argv: string[]): Options {
   const quick = values.quick;
   return {
     ...clusterValues(values, quick, 900),
-    ...(values['waypoint-node-flags'] === undefined ? {} : { waypointNodeFlags: values['waypoint-node-flags'] }),
+    ...(values['waypoint-node-flags'] === undefined ? {} : { waypointNodeFlags: nodeFlags('waypoint-node-flags', values['waypoint-node-flags']).join(' ') }),
     holdConnections: values.hold === '0' ? 0 : positiveInt('hold', values.hold, 1000),
     cpuProfileDir: values['waypoint-cpu-profile'] === undefined ? undefined : resolve(values['waypoint-cpu-profile']),
     // A smoke run must not replace the recorded numbers unless asked to; nor a profiled one (the profiler costs the waypoint CPU).
@@ -77,6 +77,7 @@ async function benchmark(options: Options, run: ClusterRun): Promise<void> {
   const pathsScript = await writeWrkPathsScript(dir);
   const topology = await buildWaypointCluster(set, dir, pem, {
     logLevel: options.logLevel, heapSnapshotDir: undefined, meshNodeFlags: undefined, waypointNodeFlags: options.waypointNodeFlags,
+    ztunnelNodeFlags: options.ztunnelNodeFlags,
     cpuProfileDir: options.cpuProfileDir, pinLoad: options.pinLoad, pinProxies: options.pinProxies, log,
   }, (parts) => { built.cluster = parts.cluster; if (parts.mesh !== undefined) built.mesh = parts.mesh; });
   const l7 = [topology.waypoint, topology.haproxy];

@@ -13,7 +13,10 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { randomBytes } from 'node:crypto';
 import type { Namespace } from '@ambit/control-plane';
 import { LocalCluster, LocalMesh, type ClusterProcess } from '@ambit/localcluster';
+import { ZTUNNEL_NODE_FLAGS } from '@ambit/ztunnel';
 import { eventually, localclusterBin, netnsSkipReason, tearDownChecked } from '../support/netns.js';
+
+const EXTRA_NODE_FLAG = '--stack-size=984';
 
 const skip = netnsSkipReason('netns/ztunnel') ?? (spawnSync('tcpdump', ['--version']).status === 0 ? undefined : 'tcpdump is missing (apt-get install tcpdump)');
 
@@ -92,7 +95,8 @@ describe('ztunnel: transparent L4 mTLS on network namespaces', { skip }, () => {
   before(async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'ambit-zt-'));
     cluster = await LocalCluster.create({ stateDir, nodes: 2 });
-    mesh = new LocalMesh(cluster, { logLevel: 'info', ztunnelSettings: { 'drain-deadline': '2s' } });
+    // --stack-size at V8's own default: an extra flag that changes nothing, to see it reach the command line.
+    mesh = new LocalMesh(cluster, { logLevel: 'info', ztunnelSettings: { 'drain-deadline': '2s' }, ztunnelNodeFlags: [EXTRA_NODE_FLAG] });
     await mesh.start();
     for (const ns of ['mesh-a', 'mesh-b', 'mesh-c', 'strict']) await cluster.addNamespace(ns, AMBIENT);
     for (const ns of ['plain', 'late']) await cluster.addNamespace(ns);
@@ -212,6 +216,16 @@ describe('ztunnel: transparent L4 mTLS on network namespaces', { skip }, () => {
       assert.ok((await tcp('late/client', target, 'plain-again')).ok);
       return await mtlsFromLate() === before ? true : undefined;
     }, 'the pod plain again', 20_000);
+  });
+
+  it('ztunnels run with their own Node flags, then the mesh\'s extra ones (which so override them)', async () => {
+    const ztunnels = (await cluster.processes()).filter((p) => p.argv.some((arg) => arg.endsWith('/ztunnel.js')));
+    assert.equal(ztunnels.length, 2);
+    for (const z of ztunnels) {
+      const cmdline = (await readFile(`/proc/${z.pid}/cmdline`, 'utf8')).split('\0');
+      assert.deepEqual(cmdline.slice(1, ZTUNNEL_NODE_FLAGS.length + 2), [...ZTUNNEL_NODE_FLAGS, EXTRA_NODE_FLAG], cmdline.join(' '));
+      assert.match(cmdline[ZTUNNEL_NODE_FLAGS.length + 2] ?? '', /\/ztunnel\.js$/);
+    }
   });
 
   it('ztunnel certificates: node-1 holds only identities of node-1 workloads', async () => {

@@ -59,6 +59,13 @@ export interface MeshOptions {
   /** Extra settings for every waypoint the kubelet runs (flag name → value). */
   waypointSettings?: Record<string, string>;
   /**
+   * Extra Node/V8 flags on every ztunnel's command line, after its own (ZTUNNEL_NODE_FLAGS), so
+   * they override them; any flag works, also those NODE_OPTIONS refuses (e.g. `--trace-gc`).
+   */
+  ztunnelNodeFlags?: readonly string[];
+  /** The same for every waypoint the kubelet in this process runs (after WAYPOINT_NODE_FLAGS). */
+  waypointNodeFlags?: readonly string[];
+  /**
    * Where the kubelet runs: in this process (tests; it stops with the mesh) or
    * as its own process (`ambit up`: it outlives the command; teardown stops it).
    */
@@ -79,6 +86,11 @@ export class LocalMesh {
 
   constructor(readonly cluster: LocalCluster, private readonly options: MeshOptions = {}) {
     this.log = (options.logger ?? silentLogger).child({ component: 'local-mesh' });
+    // One argument per flag: the processes are found again by their script, the first argument that is not one.
+    const stray = [...options.ztunnelNodeFlags ?? [], ...options.waypointNodeFlags ?? []].find((flag) => !flag.startsWith('-'));
+    if (stray !== undefined) {
+      throw new AmbitError('invalid-argument', `Node flag ${JSON.stringify(stray)} is not an option`, { hint: 'give each flag as one argument, a value after =, e.g. --max-semi-space-size=4' });
+    }
     this.store = options.store ?? new RemoteStore(this.apiSocket);
   }
 
@@ -147,7 +159,7 @@ export class LocalMesh {
     return {
       // The container's env (gateway, trust domain) plus what this cluster supplies, as flags; the
       // waypoint's Node flags as its bin's shebang has them (node-flags.ts in @ambit/waypoint says why).
-      argv: [process.execPath, ...WAYPOINT_NODE_FLAGS, BINS.waypoint, ...Object.entries(settings).flatMap(([k, v]) => [`--${k}`, v])],
+      argv: [process.execPath, ...WAYPOINT_NODE_FLAGS, ...this.options.waypointNodeFlags ?? [], BINS.waypoint, ...Object.entries(settings).flatMap(([k, v]) => [`--${k}`, v])],
       env,
       probe: async () => (await unixGet(admin, '/healthz/ready')).status === 200,
     };
@@ -204,7 +216,7 @@ export class LocalMesh {
     };
     await mkdir(join(this.cluster.stateDir, ZTUNNEL_DIR), { recursive: true, mode: 0o700 });
     // The ztunnel's Node flags, as its bin's shebang has them (node-flags.ts in @ambit/ztunnel says why).
-    const argv = [process.execPath, ...ZTUNNEL_NODE_FLAGS, BINS.ztunnel, ...Object.entries(settings).flatMap(([k, v]) => [`--${k}`, v])];
+    const argv = [process.execPath, ...ZTUNNEL_NODE_FLAGS, ...this.options.ztunnelNodeFlags ?? [], BINS.ztunnel, ...Object.entries(settings).flatMap(([k, v]) => [`--${k}`, v])];
     const ztunnel = track(await this.cluster.spawn({ node }, argv, { logName: 'ztunnel' }));
     this.ztunnels.set(node, ztunnel);
     await this.until(`ztunnel on ${node} to be ready`, async () => (await this.admin(node, '/healthz/ready')).status === 200, ztunnel);
