@@ -2,7 +2,8 @@
 // it owns (by label), re-plans on any change to them or to a Gateway
 // (coalesced), applies the actions, and remembers per Gateway the last
 // failure so its status can say why it is not programmed. On Kubernetes only
-// the leader acts; the local control plane always does.
+// the leader runs one (the control plane starts it each term and stops it when
+// the term ends); the local control plane always does.
 import { isAmbitError, silentLogger, type Logger } from '@ambit/core';
 import type { Gateway, KubeObject } from '../resources.js';
 import { Rounds } from '../rounds.js';
@@ -15,8 +16,6 @@ export interface WaypointControllerOptions extends WaypointObjectOptions {
   /** The Gateways (the pipeline's informer cache). */
   gateways: () => readonly Gateway[];
   debounceMs: number;
-  /** Whether this replica acts (the leader); default always. */
-  active?: () => boolean;
   logger?: Logger;
   /** After each round that changed something (tests, metrics). */
   onApplied?: (actions: readonly Action[]) => void;
@@ -71,7 +70,7 @@ export class WaypointController {
   }
 
   private async round(): Promise<void> {
-    if (this.rounds.stopped || !(this.options.active?.() ?? true)) return;
+    if (this.rounds.stopped) return;
     const owned = { ServiceAccount: this.owned('ServiceAccount'), Deployment: this.owned('Deployment'), Service: this.owned('Service') };
     const actions = planWaypoints(this.options.gateways(), owned, this.options);
     const failed = new Map<string, string>();
