@@ -211,13 +211,12 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
   let finished = 0;
   const start = performance.now() + FIRST_SEND_DELAY_MS;
   const measuredStart = start + settleTotal * intervalMs;
-  if (settleTotal === 0) options.onStart?.();
   const ticker = new Worker(TICKER, { eval: true, workerData: { startEpochMs: performance.timeOrigin + start, intervalMs, total } });
   let deadline: NodeJS.Timeout | undefined;
   await new Promise<void>((resolve, reject) => {
     ticker.once('error', reject);
     ticker.on('message', (index: number) => {
-      if (index === settleTotal && settleTotal > 0) options.onStart?.();
+      if (index === settleTotal) options.onStart?.();
       const window = index < settleTotal ? settle : measured;
       const scheduled = start + index * intervalMs;
       const sentAt = performance.now();
@@ -237,7 +236,7 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
     });
   });
   clearTimeout(deadline);
-  // Unanswered requests are the last ones sent, the measured window's (or the settle window's, had it no more).
+  // Unanswered requests are the last ones sent: the measured window's.
   const unanswered = total - finished;
   stopping = true;
   await ticker.terminate();
@@ -249,7 +248,7 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
   const maxLag = sortedLags.at(-1) ?? Number.NaN;
   const settleSorted = settle.latencies.sort((a, b) => a - b);
   return {
-    sent: measured.lags.length, completed: measured.latencies.length, errors: measured.errors + (measured.lags.length > 0 ? unanswered : 0),
+    sent: measured.lags.length, completed: measured.latencies.length, errors: measured.errors + unanswered,
     achievedRate: measured.latencies.length / elapsedS,
     latencyMs: {
       p50: percentile(sorted, 50), p90: percentile(sorted, 90), p99: percentile(sorted, 99), p999: percentile(sorted, 99.9),
@@ -260,7 +259,7 @@ export async function openLoop(options: OpenLoopOptions): Promise<OpenLoopResult
     maxSchedulerLagMs: maxLag,
     ...(settleTotal === 0 ? {} : {
       settle: {
-        seconds: settleSeconds, completed: settle.latencies.length, errors: settle.errors + (measured.lags.length > 0 ? 0 : unanswered),
+        seconds: settleSeconds, completed: settle.latencies.length, errors: settle.errors,
         latencyMs: { p50: percentile(settleSorted, 50), p99: percentile(settleSorted, 99), max: settleSorted.at(-1) ?? Number.NaN },
       },
     }),
