@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { LocalCluster, LocalMesh } from '@ambit/localcluster';
+import { failureText } from './args.js';
 import { costsText, describeMachine } from './machine.js';
 import { CpuAccount, machineBusySeconds, ProcessSet, run, setClockTicks, type Managed } from './processes.js';
 import { benchFiles, publish, summarize, writeSection, type Machine, type Sample, type Summary } from './report.js';
@@ -83,7 +84,7 @@ export async function runInCluster(options: RunOptions, body: (run: ClusterRun) 
   try {
     await Promise.race([body({ set, dir, built, started }), interrupted]);
   } catch (error) {
-    log(`failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    log(`failed: ${failureText(error)}`);
     code = 1;
   } finally {
     clearTimeout(timer);
@@ -292,7 +293,7 @@ export function progressLog(name: string): (message: string) => void {
 /** Runs an entry point's main and exits with its code (1 if it throws). */
 export function exitWith(main: () => Promise<number>, log: (message: string) => void): void {
   main().then((code) => process.exit(code), (error: unknown) => {
-    log(`failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+    log(`failed: ${failureText(error)}`);
     process.exit(1);
   });
 }

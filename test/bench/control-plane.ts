@@ -7,16 +7,12 @@
 //   pnpm build && pnpm bench:cp              # = node test/dist/bench/control-plane.js (a few minutes)
 //   node test/dist/bench/control-plane.js --quick     # small scale only, 5 changes, prints only
 //
-// Options: --changes K, --interval MS, --subscriber-procs N, --scales small,large,
-// --cpu-prof DIR (profile the control plane), --host-node-flags '--max-old-space-size=192',
-// --debounce DURATION, --timeout SECONDS, --quick, --write/--no-write, --report-only (re-render the
-// markdown from the JSON results).
+// Options: --help (OPTIONS below) and test/bench/README.md.
 import { mkdtemp, mkdir, readFile, rm } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { LABEL_DATAPLANE_MODE, writeBootstrapToken } from '@ambit/control-plane';
 import { namespaceName, populate, type Cluster, type Scale } from './cp-cluster.js';
 import type { ChangeArgs, ChangeResult, HostReady } from './cp-host.js';
@@ -29,7 +25,7 @@ import {
   cpuSeconds, procStatus, ProcessSet, resetPeak, RssSampler, run, setClockTicks, type Managed,
 } from './processes.js';
 import { benchFiles, writeJson, writeSection } from './report.js';
-import { positiveInt, shouldWrite } from './args.js';
+import { failureText, parseBenchArgs, positiveInt, shouldWrite, usage, UsageError, wantsHelp } from './args.js';
 
 const HOST_SCRIPT = fileURLToPath(new URL('./cp-host.js', import.meta.url));
 const SUBSCRIBERS_SCRIPT = fileURLToPath(new URL('./cp-subscribers.js', import.meta.url));
@@ -57,30 +53,29 @@ interface Options {
   reportOnly: boolean;
 }
 
+const OPTIONS = {
+  changes: { type: 'string', value: 'K', help: 'changes per scale (default 20; 5 with --quick)' },
+  interval: { type: 'string', default: '1000', value: 'MS', help: 'one change per interval (default 1000)' },
+  'subscriber-procs': { type: 'string', default: '1', value: 'N', help: 'processes the subscribers are spread over (default 1)' },
+  scales: { type: 'string', value: 'LIST', help: 'small (1k workloads) and/or large (10k) (default small,large; small with --quick)' },
+  'cpu-prof': { type: 'string', value: 'DIR', help: 'V8 CPU profiles of each control-plane process into DIR' },
+  timeout: { type: 'string', default: '900', value: 'SECONDS', help: 'the whole run is killed past this (default 900)' },
+  debounce: { type: 'string', default: '100ms', value: 'DURATION', help: 'the control plane\'s coalescing window (default 100ms)' },
+  'host-node-flags': { type: 'string', value: 'FLAGS', help: 'extra Node flags for the control-plane process' },
+  quick: { type: 'boolean', default: false, help: 'small scale only, 5 changes; prints only unless --write' },
+  'report-only': { type: 'boolean', default: false, help: 'measure nothing; render the section again from the results JSON' },
+  write: { type: 'boolean', help: 'update docs/performance.md and the results JSON (the default unless --quick)' },
+  'no-write': { type: 'boolean', help: 'print only' },
+} as const;
+const BENCH = { command: 'pnpm bench:cp', script: 'test/dist/bench/control-plane.js', readme: 'Control plane at scale (issue 3)' };
+
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      changes: { type: 'string' },
-      interval: { type: 'string', default: '1000' },
-      'subscriber-procs': { type: 'string', default: '1' },
-      scales: { type: 'string' },
-      'cpu-prof': { type: 'string' },
-      timeout: { type: 'string', default: '900' },
-      debounce: { type: 'string', default: '100ms' },
-      'host-node-flags': { type: 'string' },
-      quick: { type: 'boolean', default: false },
-      'report-only': { type: 'boolean', default: false },
-      write: { type: 'boolean' },
-      'no-write': { type: 'boolean' },
-    },
-    strict: true,
-  });
+  const values = parseBenchArgs(argv, OPTIONS);
   const quick = values.quick;
   const positive = positiveInt;
   const scales = (values.scales ?? (quick ? 'small' : 'small,large')).split(',').map((name) => {
     const scale = SCALES[name.trim()];
-    if (scale === undefined) throw new Error(`--scales: unknown scale ${name} (known: ${Object.keys(SCALES).join(', ')})`);
+    if (scale === undefined) throw new UsageError(`--scales: unknown scale ${name} (known: ${Object.keys(SCALES).join(', ')})`);
     return scale;
   });
   return {
@@ -98,7 +93,12 @@ function parseOptions(argv: string[]): Options {
 }
 
 async function main(): Promise<void> {
-  const options = parseOptions(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (wantsHelp(argv)) {
+    process.stdout.write(usage(BENCH, OPTIONS));
+    return;
+  }
+  const options = parseOptions(argv);
   if (options.reportOnly) {
     const report = JSON.parse(await readFile(RESULTS_FILE, 'utf8')) as CpReport;
     await writeSection(DOC_FILE, markdownSection(report));
@@ -442,7 +442,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-main().then(() => process.exit(0), (error: Error) => {
-  console.error(`control-plane benchmark failed: ${error.stack ?? error.message}`);
+main().then(() => process.exit(0), (error: unknown) => {
+  console.error(`control-plane benchmark failed: ${failureText(error)}`);
   process.exit(1);
 });

@@ -9,11 +9,10 @@
 //   pnpm build && pnpm bench:mesh          # = node test/dist/bench/mesh.js (about 7 minutes)
 //   node test/dist/bench/mesh.js --quick   # smoke run: 3 s, 1 repetition, prints only (under 2 minutes)
 //
-// Options: see parseOptions and test/bench/README.md.
+// Options: --help (OPTIONS below) and test/bench/README.md.
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CLUSTER_OPTIONS, clusterValues, positiveInt, shouldWrite } from './args.js';
+import { CLUSTER_OPTIONS, clusterValues, parseBenchArgs, positiveInt, shouldWrite, usage, wantsHelp } from './args.js';
 import {
   aliveCheck, clusterMain, describeMetrics, describeRun, exitWith, IDLE_SETTLE_MS, interleaved, progressLog, publication, publishRun, runFields,
   type ClusterRun, type Test,
@@ -40,21 +39,20 @@ interface Options extends MeshOptions {
   timeoutSeconds: number;
 }
 
+const OPTIONS = {
+  ...CLUSTER_OPTIONS,
+  hold: { type: 'string', value: 'N', help: 'connections held open for the memory measurement (default 1000)' },
+  'same-node': { type: 'boolean', help: 'also iperf3 with client and server on one node (the default)' },
+  'no-same-node': { type: 'boolean', help: 'skip the same-node iperf3' },
+  'heap-snapshot': { type: 'string', value: 'DIR', help: 'the ztunnels also write V8 heap snapshots into DIR (prints only unless --write)' },
+  'mesh-node-flags': { type: 'string', value: 'FLAGS', help: 'extra Node flags for the control plane and ztunnels through NODE_OPTIONS' },
+  'connect-connections': { type: 'string', value: 'N', help: 'the new-connections test\'s concurrency (default 16)' },
+  'no-connect': { type: 'boolean', help: 'skip the new-connections test' },
+} as const;
+const BENCH = { command: 'pnpm bench:mesh', script: 'test/dist/bench/mesh.js', readme: 'ztunnel in the local cluster (issue 4)' };
+
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      ...CLUSTER_OPTIONS,
-      hold: { type: 'string' },
-      'same-node': { type: 'boolean' },
-      'no-same-node': { type: 'boolean' },
-      'heap-snapshot': { type: 'string' },
-      'mesh-node-flags': { type: 'string' },
-      'connect-connections': { type: 'string' },
-      'no-connect': { type: 'boolean' },
-    },
-    strict: true,
-  });
+  const values = parseBenchArgs(argv, OPTIONS);
   const quick = values.quick;
   return {
     ...clusterValues(values, quick, 1200),
@@ -70,7 +68,12 @@ function parseOptions(argv: string[]): Options {
 }
 
 async function main(): Promise<number> {
-  const options = parseOptions(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (wantsHelp(argv)) {
+    process.stdout.write(usage(BENCH, OPTIONS));
+    return 0;
+  }
+  const options = parseOptions(argv);
   return clusterMain('mesh', options, PUBLICATION, log, [options.heapSnapshotDir], (run) => benchmark(options, run));
 }
 

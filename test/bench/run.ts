@@ -5,8 +5,7 @@
 //   pnpm build && pnpm bench                 # default: 10 s per test, 3 repetitions (about 5 minutes)
 //   node test/dist/bench/run.js --quick      # smoke run: 3 s, 1 repetition, prints only
 //
-// Options: --duration SECONDS, --repeat N, --warmup SECONDS, --connections 16,64,
-// --pin-load CPUS and --pin-proxies CPUS (taskset lists), --quick, --write/--no-write.
+// Options: --help (OPTIONS below) and test/bench/README.md.
 // Needs iperf3, wrk, stunnel4 and nginx on PATH (apt-get install -y iperf3 wrk stunnel4 nginx-light).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { rmSync } from 'node:fs';
@@ -14,7 +13,6 @@ import http from 'node:http';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import {
   BODY_BYTES, BODY_PATH, SERVER_ID, writeCertificates, writeNginxConfig, writeStunnelConfig, type PemFiles,
 } from './fixtures.js';
@@ -26,7 +24,7 @@ import {
 import {
   benchFiles, markdownSection, PATH_LABELS, publish, summarize, type PathName, type Report, type Sample,
 } from './report.js';
-import { LOAD_OPTIONS, loadTiming, positiveInt, shouldWrite } from './args.js';
+import { failureText, LOAD_OPTIONS, loadTiming, parseBenchArgs, positiveInt, shouldWrite, usage, wantsHelp } from './args.js';
 
 const PAIR_SCRIPT = fileURLToPath(new URL('./hbone-pair.js', import.meta.url));
 // The loopback overlay benchmark is not part of the suite (suite.ts): its section lives in a page of its own.
@@ -52,15 +50,14 @@ interface Route {
   proxies: Managed[];
 }
 
+const OPTIONS = {
+  ...LOAD_OPTIONS,
+  connections: { type: 'string', default: '16,64', value: 'LIST', help: 'wrk connection counts (default 16,64)' },
+} as const;
+const BENCH = { command: 'pnpm bench', script: 'test/dist/bench/run.js', readme: 'HBONE overlay (issue 2)' };
+
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      ...LOAD_OPTIONS,
-      connections: { type: 'string', default: '16,64' },
-    },
-    strict: true,
-  });
+  const values = parseBenchArgs(argv, OPTIONS);
   const quick = values.quick;
   const connections = values.connections.split(',').map((c) => positiveInt('connections', c.trim(), 0));
   return {
@@ -74,7 +71,12 @@ function parseOptions(argv: string[]): Options {
 }
 
 async function main(): Promise<void> {
-  const options = parseOptions(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (wantsHelp(argv)) {
+    process.stdout.write(usage(BENCH, OPTIONS));
+    return;
+  }
+  const options = parseOptions(argv);
   const set = new ProcessSet();
   const dir = await mkdtemp(join(os.tmpdir(), 'ambit-bench-'));
   // Last resort if the run is interrupted: nothing it started survives it.
@@ -286,6 +288,6 @@ function sleep(ms: number): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(`[bench] failed: ${error instanceof Error ? error.stack ?? error.message : String(error)}`);
+  console.error(`[bench] failed: ${failureText(error)}`);
   process.exitCode = 1;
 });

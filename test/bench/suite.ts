@@ -11,14 +11,13 @@
 //   pnpm build && pnpm bench:suite          # = node test/dist/bench/suite.js (about 16 minutes; root)
 //   node test/dist/bench/suite.js --quick   # smoke run of every part (about 4 minutes); prints only
 //
-// Options: see parseOptions and test/bench/README.md.
+// Options: --help (OPTIONS below) and test/bench/README.md.
 import { spawn } from 'node:child_process';
 import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { positiveInt, shouldWrite } from './args.js';
+import { parseBenchArgs, positiveInt, shouldWrite, usage, UsageError, wantsHelp } from './args.js';
 import { exitWith, progressLog } from './cluster-run.js';
 import { benchFiles, writeJson, writeSection } from './report.js';
 import { markdownSection, verdicts, type SuiteParts, type SuiteReport } from './suite-report.js';
@@ -44,27 +43,26 @@ interface Options {
   timeoutSeconds: number;
 }
 
+const OPTIONS = {
+  quick: { type: 'boolean', default: false, help: 'every part\'s smoke run; prints only unless --write' },
+  write: { type: 'boolean', help: 'replace docs/performance.md and the results JSON (the default unless --quick)' },
+  'no-write': { type: 'boolean', help: 'print only' },
+  'report-only': { type: 'boolean', default: false, help: 'measure nothing; render the summary again from the recorded JSON' },
+  duration: { type: 'string', value: 'SECONDS', help: 'per test in the mesh and waypoint parts (default 6; 3 with --quick)' },
+  repeat: { type: 'string', value: 'N', help: 'repetitions there (default 3; 1 with --quick)' },
+  rates: { type: 'string', value: 'LIST', help: 'open-loop rates, must include 1000 (default 500,1000,2000)' },
+  settle: { type: 'string', value: 'SECONDS', help: 'passed to the mesh and waypoint parts (default theirs, 3)' },
+  'pin-load': { type: 'string', value: 'CPUS', help: 'passed to the mesh and waypoint parts (default: no pinning)' },
+  'pin-proxies': { type: 'string', value: 'CPUS', help: 'passed to the mesh and waypoint parts (default: no pinning)' },
+  timeout: { type: 'string', value: 'SECONDS', help: 'a part running past this is stopped and the suite fails (default 1500)' },
+} as const;
+const BENCH = { command: 'pnpm bench:suite', script: 'test/dist/bench/suite.js', readme: 'The suite (issue 8): one command for every figure in docs/performance.md' };
+
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      quick: { type: 'boolean', default: false },
-      write: { type: 'boolean' },
-      'no-write': { type: 'boolean' },
-      'report-only': { type: 'boolean', default: false },
-      duration: { type: 'string' },
-      repeat: { type: 'string' },
-      rates: { type: 'string' },
-      settle: { type: 'string' },
-      'pin-load': { type: 'string' },
-      'pin-proxies': { type: 'string' },
-      timeout: { type: 'string' },
-    },
-    strict: true,
-  });
+  const values = parseBenchArgs(argv, OPTIONS);
   const quick = values.quick;
   const rates = (values.rates ?? '500,1000,2000').split(',').map((r) => positiveInt('rates', r.trim(), 0));
-  if (!rates.includes(1000)) throw new Error(`--rates ${values.rates} must include 1000: issue 8's latency targets are read at 1000 req/s`);
+  if (!rates.includes(1000)) throw new UsageError(`--rates ${values.rates} must include 1000: issue 8's latency targets are read at 1000 req/s`);
   return {
     quick,
     write: shouldWrite(values, quick),
@@ -94,7 +92,12 @@ function partArgs(part: Part, options: Options): string[] {
 }
 
 async function main(): Promise<number> {
-  const options = parseOptions(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (wantsHelp(argv)) {
+    process.stdout.write(usage(BENCH, OPTIONS));
+    return 0;
+  }
+  const options = parseOptions(argv);
   const final = { doc: benchFiles('suite').docFile, results: (part: string) => benchFiles(part).resultsFile };
   if (options.reportOnly) {
     const parts = await readParts((part) => final.results(part));

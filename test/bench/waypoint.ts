@@ -10,11 +10,10 @@
 //   pnpm build && pnpm bench:waypoint          # = node test/dist/bench/waypoint.js (about 6 minutes)
 //   node test/dist/bench/waypoint.js --quick   # smoke run: 3 s, 1 repetition, prints only (under 2 minutes)
 //
-// Options: see parseOptions and test/bench/README.md.
+// Options: --help (OPTIONS below) and test/bench/README.md.
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { CLUSTER_OPTIONS, clusterValues, nodeFlags, positiveInt, shouldWrite, type ClusterValues } from './args.js';
+import { CLUSTER_OPTIONS, clusterValues, nodeFlags, parseBenchArgs, positiveInt, shouldWrite, usage, wantsHelp, type ClusterValues } from './args.js';
 import {
   aliveCheck, clusterMain, describeMetrics, describeRun, exitWith, IDLE_SETTLE_MS, interleaved, progressLog, publication, publishRun, runFields,
   type ClusterRun, type Test,
@@ -38,17 +37,16 @@ const log = progressLog('waypoint');
 /** What is recorded, plus what only steers this run. */
 type Options = WaypointOptions & ClusterValues & { cpuProfileDir: string | undefined; write: boolean };
 
+const OPTIONS = {
+  ...CLUSTER_OPTIONS,
+  'waypoint-node-flags': { type: 'string', value: 'FLAGS', help: 'extra Node/V8 flags on the waypoint\'s command line, after its own' },
+  'waypoint-cpu-profile': { type: 'string', value: 'DIR', help: 'V8 CPU profiles of the waypoint into DIR (prints only unless --write)' },
+  hold: { type: 'string', value: 'N', help: 'idle keep-alive connections held through the L7 paths for the memory measurement (default 1000); 0 skips it' },
+} as const;
+const BENCH = { command: 'pnpm bench:waypoint', script: 'test/dist/bench/waypoint.js', readme: 'Waypoint (issue 5)' };
+
 function parseOptions(argv: string[]): Options {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      ...CLUSTER_OPTIONS,
-      'waypoint-node-flags': { type: 'string' },
-      'waypoint-cpu-profile': { type: 'string' },
-      hold: { type: 'string' },
-    },
-    strict: true,
-  });
+  const values = parseBenchArgs(argv, OPTIONS);
   const quick = values.quick;
   return {
     ...clusterValues(values, quick, 900),
@@ -61,7 +59,12 @@ function parseOptions(argv: string[]): Options {
 }
 
 async function main(): Promise<number> {
-  const options = parseOptions(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (wantsHelp(argv)) {
+    process.stdout.write(usage(BENCH, OPTIONS));
+    return 0;
+  }
+  const options = parseOptions(argv);
   return clusterMain('waypoint', options, PUBLICATION, log, [options.cpuProfileDir], (run) => benchmark(options, run));
 }
 
