@@ -95,7 +95,7 @@ describe('nftables capture in a node namespace', { skip }, () => {
     await agent('listen');
     await agent('enroll', { addresses: [app] });
     const status = await agent('start');
-    assert.deepEqual(status, { mode: 'nftables', programmed: true, enrolled: [app], table: 'ambit-ztunnel' });
+    assert.deepEqual(status, { mode: 'nftables', programmed: true, enrolled: [app], table: 'ambit-ztunnel', sourceAddresses: 'off' });
     const before = (await seenByServer()).length;
     const answer = await answered('default/app', `${server}:9100`);
     assert.equal(answer.listener, 'outbound');

@@ -45,6 +45,11 @@ describe('ztunnel: transparent L4 mTLS on network namespaces', { skip }, () => {
     return typeof line.body === 'string' ? JSON.parse(line.body) as EchoAnswer : line.body;
   }
 
+  /** The address of an `ip:port` the echo reports. */
+  function ipOf(client: string): string {
+    return client.replace(/:\d+$/, '');
+  }
+
   async function metrics(node: string): Promise<string> {
     return (await mesh.admin(node, '/metrics')).body;
   }
@@ -169,6 +174,9 @@ describe('ztunnel: transparent L4 mTLS on network namespaces', { skip }, () => {
     assert.equal(same.namespace, 'mesh-a');
     const viaService = await http('mesh-a/client', 'http://echo.mesh-b:80/');
     assert.equal(viaService.namespace, 'mesh-b');
+    // ztunnel dials the pod from the client's own address (--source-ip preserve), on either node.
+    assert.equal(ipOf(same.client), cluster.podIp('mesh-a/client'), 'same node: the echo saw the client pod');
+    assert.equal(ipOf(viaService.client), cluster.podIp('mesh-a/client'), 'across nodes: the echo saw the client pod');
     const text = await metrics('node-1');
     assert.ok(sum(text, 'istio_tcp_connections_opened_total', { reporter: 'source', destination_service: 'echo.mesh-b.svc.cluster.local' }) >= 1
       || sum(text, 'istio_tcp_connections_opened_total', { reporter: 'source', destination_service_namespace: 'mesh-b' }) >= 1,
@@ -178,6 +186,8 @@ describe('ztunnel: transparent L4 mTLS on network namespaces', { skip }, () => {
   it('unenrolled → enrolled works in PERMISSIVE and is refused in STRICT; enrolled → unenrolled passes through', async () => {
     const permissive = await tcp('plain/client', `${cluster.podIp('mesh-b/echo')}:9000`, 'hello-permissive');
     assert.ok(permissive.ok, permissive.err);
+    const permissiveHttp = await http('plain/client', `http://${cluster.podIp('mesh-b/echo')}:8080/`);
+    assert.equal(ipOf(permissiveHttp.client), cluster.podIp('plain/client'), 'plaintext in: the echo saw the client pod, not the node');
     const strict = await tcp('plain/client', `${cluster.podIp('strict/echo')}:9000`, 'hello-strict');
     assert.ok(!strict.ok, 'plaintext to a STRICT namespace is refused');
     await eventually(async () => (sum(await metrics('node-2'), 'ambit_ztunnel_refusals_total', {}) >= 1 ? true : undefined), 'the refusal counted');

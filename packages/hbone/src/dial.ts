@@ -9,6 +9,12 @@ export interface DialOptions {
   timeoutMs?: number;
   /** Source address to bind, e.g. to preserve a pod IP with IP_TRANSPARENT. */
   localAddress?: string;
+  /**
+   * An unconnected socket to connect instead of a new one (made with
+   * `allowHalfOpen: true`), e.g. one already bound to a source address with
+   * options that must precede connect().
+   */
+  socket?: net.Socket;
   signal?: AbortSignal;
 }
 
@@ -17,10 +23,10 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export function dialTcp(target: SocketAddress, options: DialOptions = {}): Promise<net.Socket> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
-    const socket = net.connect({
+    const socket = options.socket ?? new net.Socket({ allowHalfOpen: true });
+    socket.connect({
       host: target.ip,
       port: target.port,
-      allowHalfOpen: true,
       noDelay: true,
       ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
     });

@@ -40,12 +40,13 @@ describe('ztunnel config', () => {
     assert.equal(config.connectTimeoutMs, 5_000);
     assert.equal(config.logLevel, 'info');
     assert.equal(config.table, 'ambit-ztunnel');
+    assert.equal(config.sourceIp, 'preserve');
   });
 
   it('reads every key, with the control plane identity following the trust domain', () => {
     const config = parseZtunnelConfig({
       ...minimal, 'trust-domain': 'example.org', capture: 'nftables', 'hbone-port': '25008', 'outbound-port': 25001, 'inbound-plaintext-port': '25006',
-      socks5: 'off', metrics: '[::1]:0', readiness: '0.0.0.0:0', 'drain-deadline': '30s', 'connect-timeout': '250ms', 'log-level': 'debug', table: 'zt_2',
+      socks5: 'off', metrics: '[::1]:0', readiness: '0.0.0.0:0', 'drain-deadline': '30s', 'connect-timeout': '250ms', 'log-level': 'debug', table: 'zt_2', 'source-ip': 'node',
       'control-plane': 'control-plane.ambit-system.svc:15012',
     });
     assert.equal(config.controlPlaneIdentity.uri, 'spiffe://example.org/ns/ambit-system/sa/control-plane');
@@ -58,6 +59,7 @@ describe('ztunnel config', () => {
     assert.equal(config.drainDeadlineMs, 30_000);
     assert.equal(config.connectTimeoutMs, 250);
     assert.equal(config.table, 'zt_2');
+    assert.equal(config.sourceIp, 'node');
   });
 
   const required = ['node', 'control-plane', 'ca-root-file', 'bootstrap-token-file', 'admin-socket'] as const;
@@ -90,6 +92,7 @@ describe('ztunnel config', () => {
     { key: 'connect-timeout', value: '0', reason: /more than 0/ },
     { key: 'log-level', value: 'verbose', reason: /must be one of/ },
     { key: 'table', value: '1table', reason: /nftables name/ },
+    { key: 'source-ip', value: 'spoof', reason: /must be one of preserve, node/ },
     { key: 'admin-socket', value: `/tmp/${'x'.repeat(120)}.sock`, reason: /longer than 107 bytes/ },
     { key: 'admin-sockets', value: '/tmp/a.sock', reason: /is not a setting; known: node, control-plane/ },
   ];

@@ -29,12 +29,17 @@ export interface ZtunnelConfig extends ProxySettings {
   socks5PodsPort: number | undefined;
   /** nftables table name (nftables mode). */
   table: string;
+  /**
+   * `preserve`: a local pod is dialled from its client's address, so it sees
+   * who called (proxy/source-address.ts); `node`: from the node's address.
+   */
+  sourceIp: 'preserve' | 'node';
 }
 
 export const CONFIG_KEYS = [
   'node', 'control-plane', 'control-plane-identity', 'ca-root-file', 'bootstrap-token-file', 'trust-domain', 'capture',
   'hbone-port', 'outbound-port', 'inbound-plaintext-port', 'socks5', 'socks5-pods', 'metrics', 'readiness', 'admin-socket', 'admin-address',
-  'drain-deadline', 'connect-timeout', 'log-level', 'table',
+  'drain-deadline', 'connect-timeout', 'log-level', 'table', 'source-ip',
 ] as const;
 
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
@@ -70,6 +75,7 @@ export function parseZtunnelConfig(record: ConfigRecord, source = 'ztunnel confi
     socks5: socks5Text === 'off' ? undefined : reader.hostPort('socks5', DEFAULT_SOCKS5),
     socks5PodsPort: socks5PodsText === 'off' ? undefined : reader.int('socks5-pods', 0, { min: 1, max: 65535 }),
     table,
+    sourceIp: reader.oneOf('source-ip', ['preserve', 'node'] as const, 'preserve'),
   };
   if (config.socks5PodsPort !== undefined && config.capture === 'nftables') {
     throw reader.error('socks5-pods', socks5PodsText, 'is for the loopback mode (capture none); with nftables capture pods need no proxy');

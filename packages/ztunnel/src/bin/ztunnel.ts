@@ -38,6 +38,9 @@ settings (flag, or environment variable AMBIT_ZTUNNEL_<SETTING with - as _>):
   --connect-timeout DURATION      upstream and HBONE connect deadline (default 5s)
   --log-level LEVEL               fatal|error|warn|info|debug|trace|silent (default info)
   --table NAME                    nftables table, nftables mode (default ambit-ztunnel)
+  --source-ip preserve|node       the address local pods see their mesh clients at: the client's own
+                                  (nftables mode sets net.ipv4/ipv6.ip_nonlocal_bind in ztunnel's
+                                  network namespace for it) or the node's (default preserve)
 `;
 
 exitWith('ambit-ztunnel', runDaemon({

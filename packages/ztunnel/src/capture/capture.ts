@@ -2,6 +2,7 @@
 // once, then keep the enrolled set in step with discovery. The rules live in
 // the node's network namespace; this process is expected to run there.
 import type net from 'node:net';
+import type { SourceMode } from '../proxy/source-address.js';
 
 /**
  * The mark on captured packets (policy-routed to the local stack), which the
@@ -27,6 +28,8 @@ export interface CaptureStatus {
   enrolled: string[];
   /** The nftables table name, when there is one. */
   table?: string;
+  /** How local pods are dialled: from their clients' addresses (`nonlocal`, `loopback`) or the node's (`off`). */
+  sourceAddresses: SourceMode;
 }
 
 export interface Capture {
@@ -45,6 +48,8 @@ export interface Capture {
   removeAll(): Promise<void>;
   /** Prepares a listener for captured connections (IP_TRANSPARENT); call after it is listening. */
   prepareListener(server: net.Server): void;
+  /** Which client addresses ztunnel may dial local pods from (decided by start()). */
+  sourceMode(): SourceMode;
   status(): CaptureStatus;
 }
 
@@ -52,6 +57,13 @@ export interface Capture {
 export class NoCapture implements Capture {
   readonly mode = 'none' as const;
   private enrolled: string[] = [];
+  private readonly sources: SourceMode;
+
+  /** `preserveSources`: dial local pods from their clients' loopback addresses (every pod address is one here). */
+  constructor(options: { preserveSources?: boolean } = {}) {
+    this.sources = options.preserveSources === false ? 'off' : 'loopback';
+  }
+
   start(): Promise<void> { return Promise.resolve(); }
   setEnrolled(addresses: readonly string[]): Promise<void> {
     this.enrolled = [...addresses].sort();
@@ -60,5 +72,6 @@ export class NoCapture implements Capture {
   stop(): Promise<void> { return Promise.resolve(); }
   removeAll(): Promise<void> { return Promise.resolve(); }
   prepareListener(): void { /* nothing to prepare without capture */ }
-  status(): CaptureStatus { return { mode: 'none', programmed: true, enrolled: this.enrolled }; }
+  sourceMode(): SourceMode { return this.sources; }
+  status(): CaptureStatus { return { mode: 'none', programmed: true, enrolled: this.enrolled, sourceAddresses: this.sources }; }
 }

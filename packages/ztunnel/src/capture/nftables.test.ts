@@ -155,7 +155,7 @@ describe('NftCapture', () => {
     const scripts = calls.filter((c) => c.command === 'nft');
     assert.equal(scripts.length, 2);
     assert.match(scripts[1]?.input ?? '', /elements = \{ 10\.244\.1\.2 \}/);
-    assert.deepEqual(capture.status(), { mode: 'nftables', programmed: true, enrolled: ['10.244.1.2'], table: 'ambit-ztunnel' });
+    assert.deepEqual(capture.status(), { mode: 'nftables', programmed: true, enrolled: ['10.244.1.2'], table: 'ambit-ztunnel', sourceAddresses: 'off' });
   });
 
   it('applies only the difference once started', async () => {
@@ -236,6 +236,41 @@ describe('NftCapture', () => {
       : Promise.resolve({ code: 0, stdout: '[]', stderr: '' });
     const capture = new NftCapture({ ports, runner });
     await assert.rejects(capture.start(), (error) => isAmbitError(error, 'unavailable') && /install nftables/.test(error.hint ?? ''));
+  });
+
+  it('allows non-local binds only when asked to preserve source addresses, once, before the rules', async () => {
+    const plain = recorder();
+    const without = new NftCapture({ ports, runner: plain.runner });
+    await without.start();
+    assert.equal(plain.calls.filter((c) => c.command === 'sysctl').length, 0, 'nothing changes a sysctl unless asked');
+    assert.equal(without.sourceMode(), 'off');
+
+    const { runner, calls } = recorder();
+    const capture = new NftCapture({ ports, runner, preserveSources: true });
+    assert.equal(capture.sourceMode(), 'off', 'undecided before start');
+    await capture.start();
+    await capture.start();
+    const sysctls = calls.filter((c) => c.command === 'sysctl').map((c) => c.args.join(' '));
+    assert.deepEqual(sysctls, ['-w net.ipv4.ip_nonlocal_bind=1', '-w net.ipv6.ip_nonlocal_bind=1']);
+    assert.ok(calls.findIndex((c) => c.command === 'sysctl') < calls.findIndex((c) => c.command === 'nft'), 'binds are allowed before capture begins');
+    assert.equal(capture.sourceMode(), 'nonlocal');
+    assert.equal(capture.status().sourceAddresses, 'nonlocal');
+  });
+
+  it('falls back to the node\'s address when non-local binds cannot be allowed (capture still starts)', async () => {
+    const { runner } = recorder((command, args) => command === 'sysctl' && args[1]?.startsWith('net.ipv4') === true
+      ? { code: 255, stdout: '', stderr: 'sysctl: permission denied on key "net.ipv4.ip_nonlocal_bind"' }
+      : undefined);
+    const capture = new NftCapture({ ports, runner, preserveSources: true });
+    await capture.start();
+    assert.equal(capture.status().programmed, true);
+    assert.equal(capture.sourceMode(), 'off');
+    const missing: CommandRunner = (command) => command === 'sysctl'
+      ? Promise.reject(Object.assign(new Error('spawn sysctl ENOENT'), { code: 'ENOENT' }))
+      : Promise.resolve({ code: 0, stdout: '[]', stderr: '' });
+    const noBinary = new NftCapture({ ports, runner: missing, preserveSources: true });
+    await noBinary.start();
+    assert.equal(noBinary.sourceMode(), 'off');
   });
 
   it('validates options eagerly', () => {

@@ -11,8 +11,10 @@
 //   VIP still as its destination):
 //     1. `socket transparent 1 socket wildcard 0` → mark, accept. Later
 //        packets of a captured connection belong to ztunnel's transparent
-//        socket; the mark routes them to it (established flows follow their
-//        socket). `wildcard 0` matters: the lookup also finds ztunnel's
+//        socket, and so do a pod's answers to a connection ztunnel dialled
+//        from the client's address (proxy/source-address.ts: a transparent
+//        socket too); the mark routes them to it (established flows follow
+//        their socket). `wildcard 0` matters: the lookup also finds ztunnel's
 //        listeners on 0.0.0.0, which would otherwise capture every pod's
 //        connection to any :15008, e.g. a waypoint's HBONE to another node.
 //     2. `fib daddr type local` → accept. Traffic for the node itself is never
@@ -50,6 +52,7 @@ import net from 'node:net';
 import { AmbitError, silentLogger, type Logger } from '@ambit/core';
 import { CAPTURE_MARK, type Capture, type CapturePorts, type CaptureStatus } from './capture.js';
 import { setTransparent } from './transparent.js';
+import type { SourceMode } from '../proxy/source-address.js';
 
 export const DEFAULT_CAPTURE_TABLE = 'ambit-ztunnel';
 /** Policy-routing table that delivers marked packets locally. */
@@ -71,8 +74,13 @@ export interface NftCaptureOptions {
   /** nftables table name (one per ztunnel); default `ambit-ztunnel`. */
   table?: string;
   logger?: Logger;
-  /** Runs `nft` and `ip`; tests substitute a recorder. */
+  /** Runs `nft`, `ip` and `sysctl`; tests substitute a recorder. */
   runner?: CommandRunner;
+  /**
+   * Let ztunnel dial local pods from their clients' addresses: start() sets
+   * `net.ipv4.ip_nonlocal_bind` (and IPv6's) in this namespace.
+   */
+  preserveSources?: boolean;
 }
 
 export interface EnrolledAddresses {
@@ -98,17 +106,21 @@ export class NftCapture implements Capture {
   private enrolled = new Set<string>();
   private installed: Installed = 'none';
   private tail: Promise<unknown> = Promise.resolve();
+  private readonly preserveSources: boolean;
+  private sources: SourceMode = 'off';
 
   constructor(options: NftCaptureOptions) {
     this.table = validateTable(options.table ?? DEFAULT_CAPTURE_TABLE);
     this.ports = validatePorts(options.ports);
     this.logger = (options.logger ?? silentLogger).child({ component: 'capture', table: this.table });
     this.run = options.runner ?? runCommand;
+    this.preserveSources = options.preserveSources ?? false;
   }
 
   start(): Promise<void> {
     return this.serial(async () => {
       await this.ensureRouting();
+      if (this.preserveSources && this.sources === 'off') await this.allowNonlocalBind();
       await this.nft(captureRuleset(this.spec()), 'install the capture rules');
       this.installed = 'capture';
       this.logger.info({ ports: this.ports, enrolled: this.enrolled.size }, 'capture rules installed');
@@ -163,8 +175,12 @@ export class NftCapture implements Capture {
     setTransparent(server);
   }
 
+  sourceMode(): SourceMode {
+    return this.sources;
+  }
+
   status(): CaptureStatus {
-    return { mode: 'nftables', programmed: this.installed === 'capture', enrolled: [...this.enrolled].sort(), table: this.table };
+    return { mode: 'nftables', programmed: this.installed === 'capture', enrolled: [...this.enrolled].sort(), table: this.table, sourceAddresses: this.sources };
   }
 
   private spec(): RulesetSpec {
@@ -200,6 +216,32 @@ export class NftCapture implements Capture {
 
   private async ip(args: readonly string[]): Promise<CommandResult> {
     return this.exec('ip', args);
+  }
+
+  /**
+   * Sockets may bind addresses this namespace does not have: how ztunnel
+   * dials a local pod from its client's address. Not fatal: without it pods
+   * see the node's address, and the warning says why.
+   */
+  private async allowNonlocalBind(): Promise<void> {
+    for (const key of ['net.ipv4.ip_nonlocal_bind', 'net.ipv6.ip_nonlocal_bind']) {
+      let failure: string | undefined;
+      try {
+        const result = await this.run('sysctl', ['-w', `${key}=1`]);
+        if (result.code !== 0) failure = result.stderr.trim() || `exit ${String(result.code)}`;
+      } catch (error) {
+        failure = (error as Error).message;
+      }
+      if (failure === undefined) {
+        if (key.startsWith('net.ipv4')) this.sources = 'nonlocal';
+        continue;
+      }
+      if (key.startsWith('net.ipv4')) {
+        this.logger.warn({ key, failure }, 'cannot allow non-local binds; local pods will see the node\'s address for their mesh clients (is sysctl installed, is /proc/sys writable?)');
+        return;
+      }
+      this.logger.warn({ key, failure }, 'IPv6 non-local binds not allowed; IPv6 pods will see the node\'s address for their mesh clients');
+    }
   }
 
   /** fwmark → table 133 → `local default dev lo`, for both families; idempotent. */

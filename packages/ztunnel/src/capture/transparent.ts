@@ -5,7 +5,8 @@
 // the `sockopt` native addon sets it on the socket's fd; the option is read
 // when packets arrive, so setting it right after listen() is enough.
 import { createRequire } from 'node:module';
-import type net from 'node:net';
+import net from 'node:net';
+import { getSystemErrorName } from 'node:util';
 import { AmbitError } from '@ambit/core';
 
 export const SOL_IP = 0;
@@ -40,6 +41,41 @@ export function isTransparent(target: Transparentable): boolean {
   if (!hasHandle(target)) return false;
   const [level, option] = levelFor(target);
   return sockopt().getsockopt(target, level, option) !== 0;
+}
+
+interface TcpHandle { bind(ip: string, port: number): number; bind6(ip: string, port: number, flags: number): number; fd: number; close(): void }
+interface TcpWrap { TCP: new (type: number) => TcpHandle; constants: { SOCKET: number } }
+
+/**
+ * An unconnected socket bound to `ip`, an address of another host, and made
+ * transparent before it connects: the kernel then sends from `ip`, and the
+ * answers (routed here by the capture's rules) reach it. Binding a foreign
+ * address needs `ip_nonlocal_bind` in this namespace: Node creates a socket's
+ * fd only when it binds, so IP_TRANSPARENT cannot come first. Node's
+ * net.connect binds and connects in one step; the handle is made here instead
+ * (tcp_wrap, what net uses), bound, marked, and given to a net.Socket.
+ */
+export function transparentSocket(ip: string): net.Socket {
+  const family = net.isIP(ip);
+  if (family === 0) throw new AmbitError('invalid-argument', `${ip} is not an IP address`);
+  // No public API creates an unconnected, bound TCP handle; process.binding is not in Node's types.
+  const { TCP, constants } = (process as unknown as { binding(name: string): unknown }).binding('tcp_wrap') as TcpWrap;
+  const handle = new TCP(constants.SOCKET);
+  const code = family === 6 ? handle.bind6(ip, 0, 0) : handle.bind(ip, 0);
+  if (code !== 0) {
+    handle.close();
+    const name = getSystemErrorName(code);
+    throw new AmbitError('unavailable', `cannot bind ${ip}: ${name}`, { details: { code: name }, hint: 'ztunnel sets net.ipv4.ip_nonlocal_bind at start; was it reset?' });
+  }
+  try {
+    const [level, option] = family === 6 ? [SOL_IPV6, IPV6_TRANSPARENT] : [SOL_IP, IP_TRANSPARENT];
+    sockopt().setsockopt({ _handle: handle }, level, option, 1);
+  } catch (error) {
+    handle.close();
+    throw new AmbitError('unavailable', `cannot set IP_TRANSPARENT on a socket bound to ${ip}: ${(error as Error).message}`, { cause: error });
+  }
+  // manualStart: no read before connect() (the socket is not connected yet).
+  return new net.Socket({ handle, allowHalfOpen: true, manualStart: true } as net.SocketConstructorOpts);
 }
 
 function levelFor(target: Transparentable): [number, number] {

@@ -6,18 +6,20 @@
 import type net from 'node:net';
 import { connectionId, type Logger } from '@ambit/core';
 import { formatAuthority, normalizeIp, socketAddress, type SocketAddress } from '@ambit/api';
-import { dialTcp } from '@ambit/hbone';
 import { authorizeInbound } from '../rbac.js';
 import { guessInboundService, type ZtunnelState } from '../state.js';
 import type { ConnectionContext, ConnectionTable } from './connections.js';
 import { joinSockets, reset } from './copy.js';
 import { refusal, refusalReasonFor } from './flags.js';
+import { dialFromSource, type SourceMode } from './source-address.js';
 
 export interface InboundPlaintextOptions {
   node: string;
   state: ZtunnelState;
   connections: ConnectionTable;
   connectTimeoutMs: number;
+  /** Whether the pod is dialled from the client's address (source-address.ts); default `off`. */
+  sourceMode?: () => SourceMode;
   logger: Logger;
 }
 
@@ -61,7 +63,7 @@ export class InboundPlaintext {
     let upstream: net.Socket;
     try {
       authorizeInbound(state, node, { peerIdentity: undefined, sourceIp, target });
-      upstream = await dialTcp(target, { timeoutMs: this.options.connectTimeoutMs });
+      upstream = await dialFromSource(this.options.sourceMode?.() ?? 'off', sourceIp, target, { timeoutMs: this.options.connectTimeoutMs }, this.log);
     } catch (error) {
       connections.refused('inbound', refusalReasonFor(error), known, error);
       connections.open(id, context).close({ sent: 0, received: 0, error });

@@ -8,12 +8,13 @@
 import type net from 'node:net';
 import { findAmbitError, type Logger } from '@ambit/core';
 import { formatAuthority, normalizeIp, type Workload } from '@ambit/api';
-import { dialTcp, HboneServer, type RefusalReason, type TunnelRequest } from '@ambit/hbone';
+import { HboneServer, type RefusalReason, type TunnelRequest } from '@ambit/hbone';
 import type { WorkloadCertificate } from '@ambit/identity';
 import { authorizeInbound } from '../rbac.js';
 import { guessInboundService, type ZtunnelState } from '../state.js';
 import type { Connection, ConnectionContext, ConnectionTable } from './connections.js';
 import { responseFlagFor, type ResponseFlag } from './flags.js';
+import { dialFromSource, type SourceMode } from './source-address.js';
 
 export interface InboundOptions {
   node: string;
@@ -26,6 +27,8 @@ export interface InboundOptions {
   connections: ConnectionTable;
   trustDomain: string;
   connectTimeoutMs: number;
+  /** Whether the pod is dialled from the client's address (source-address.ts); default `off`. */
+  sourceMode?: () => SourceMode;
   logger: Logger;
 }
 
@@ -43,7 +46,7 @@ export class Inbound {
       },
       trustDomain: options.trustDomain,
       authorize: (request) => this.authorize(request),
-      connect: (request, signal) => dialTcp(request.target, { timeoutMs: options.connectTimeoutMs, signal }),
+      connect: (request, signal) => dialFromSource(options.sourceMode?.() ?? 'off', sourceIpOf(request), request.target, { timeoutMs: options.connectTimeoutMs, signal }, options.logger),
       limits: { connectTimeoutMs: options.connectTimeoutMs },
       logger: options.logger,
     });

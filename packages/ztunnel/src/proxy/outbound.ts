@@ -15,6 +15,7 @@ import { guessInboundService, type ZtunnelState } from '../state.js';
 import type { Connection, ConnectionContext, ConnectionTable, Via } from './connections.js';
 import { joinSockets, reset } from './copy.js';
 import { refusal, refusalReasonFor } from './flags.js';
+import { dialFromSource, type SourceMode } from './source-address.js';
 import { describeRoute, randomPicker, resolveDirect, resolveOutbound, type Picker, type Route } from './resolve.js';
 
 export interface OutboundOptions {
@@ -30,6 +31,8 @@ export interface OutboundOptions {
   /** True for addresses of this ztunnel's own listeners: connecting there would loop. */
   isSelf?: (destination: SocketAddress) => boolean;
   pick?: Picker;
+  /** Whether a same-node pod is dialled from the client's address (source-address.ts); default `off`. */
+  sourceMode?: () => SourceMode;
   logger: Logger;
 }
 
@@ -241,7 +244,7 @@ export class Outbound {
     }
     let socket: net.Socket;
     try {
-      socket = await dialTcp(route.target, { timeoutMs: this.options.connectTimeoutMs, signal });
+      socket = await dialFromSource(this.options.sourceMode?.() ?? 'off', clientIp, route.target, { timeoutMs: this.options.connectTimeoutMs, signal }, this.log);
     } catch (error) {
       return refused(error);
     }
