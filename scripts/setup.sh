@@ -8,13 +8,15 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PNPM_VERSION=10.34.9
 
 # System tools used by the suites (openssl in identity tests; iproute2,
-# nftables and tcpdump for the netns suites; make/g++/python3 build the
+# nftables, procps (sysctl: ztunnel allows non-local binds) and tcpdump for
+# the netns suites; make/g++/python3 build the
 # sockopt addon, whose published linux prebuild is not a Linux binary).
 # Installed only when missing, only as root.
 missing=()
 command -v openssl >/dev/null || missing+=(openssl)
 command -v ip >/dev/null || missing+=(iproute2)
 command -v nft >/dev/null || missing+=(nftables)
+command -v sysctl >/dev/null || missing+=(procps)
 command -v tcpdump >/dev/null || missing+=(tcpdump)
 command -v g++ >/dev/null || missing+=(g++)
 command -v make >/dev/null || missing+=(make)
