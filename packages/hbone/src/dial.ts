@@ -23,11 +23,11 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
 export function dialTcp(target: SocketAddress, options: DialOptions = {}): Promise<net.Socket> {
   const timeoutMs = options.timeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
   return new Promise((resolve, reject) => {
-    const socket = options.socket ?? new net.Socket({ allowHalfOpen: true });
+    // Nagle off before connecting (connect() ignores a noDelay option; net.connect passes it to the socket).
+    const socket = (options.socket ?? new net.Socket({ allowHalfOpen: true })).setNoDelay(true);
     socket.connect({
       host: target.ip,
       port: target.port,
-      noDelay: true,
       ...(options.localAddress === undefined ? {} : { localAddress: options.localAddress }),
     });
     const timer = setTimeout(() => {

@@ -1,6 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import { Writable } from 'node:stream';
 import { createLogger, silentLogger } from '@ambit/core';
@@ -52,6 +53,20 @@ describe('dialFromSource', () => {
     (await dialFromSource('off', '127.0.1.7', target, { timeoutMs: 2000 }, silentLogger)).destroy();
     await new Promise((resolve) => setTimeout(resolve, 50));
     assert.deepEqual(seen.slice(-2), ['127.0.1.7', '127.0.0.1']);
+  });
+
+  it('every path turns Nagle off (TCP_NODELAY), a given socket included', async (t) => {
+    const sockopt = createRequire(import.meta.url)('sockopt') as { getsockopt(socket: unknown, level: number, option: number): number };
+    const IPPROTO_TCP = 6;
+    const TCP_NODELAY = 1;
+    const target = socketAddress('127.0.2.1', port);
+    const dialled = [await dialFromSource('off', '127.0.1.7', target, { timeoutMs: 2000 }, silentLogger), await dialFromSource('loopback', '127.0.1.7', target, { timeoutMs: 2000 }, silentLogger)];
+    if (process.getuid?.() === 0) dialled.push(await dialFromSource('nonlocal', '127.0.1.8', target, { timeoutMs: 2000 }, silentLogger));
+    else t.diagnostic('the transparent socket needs root; checked the other two');
+    for (const socket of dialled) {
+      assert.notEqual(sockopt.getsockopt(socket, IPPROTO_TCP, TCP_NODELAY), 0, `TCP_NODELAY on the socket from ${socket.localAddress ?? '?'}`);
+      socket.destroy();
+    }
   });
 
   it('nonlocal: dials through a transparent socket bound before it connects', async (t) => {
