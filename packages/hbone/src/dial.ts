@@ -7,7 +7,7 @@ import { formatAuthority, type SocketAddress } from '@ambit/api';
 
 export interface DialOptions {
   timeoutMs?: number;
-  /** Source address to bind, e.g. to preserve a pod IP with IP_TRANSPARENT. */
+  /** Source address to bind (an address of this host). */
   localAddress?: string;
   /**
    * An unconnected socket to connect instead of a new one (made with

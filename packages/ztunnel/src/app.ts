@@ -20,7 +20,7 @@ import { HbonePool } from '@ambit/hbone';
 import { CaClient, DiscoveryClient, MeshIndex, readBootstrapInputs, type ProxyStartOptions } from '@ambit/cp-client';
 import { NoCapture, type Capture } from './capture/capture.js';
 import { NftCapture } from './capture/nftables.js';
-import type { SourceMode } from './proxy/source-address.js';
+import { podDialer } from './proxy/source-address.js';
 import type { ZtunnelConfig } from './config.js';
 import { ZtunnelIdentity, type IdentityStatus } from './identity.js';
 import { ZtunnelMetrics } from './metrics.js';
@@ -117,17 +117,17 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
         table: config.table, logger: log, preserveSources,
       })
       : new NoCapture({ preserveSources }));
-    // Decided when the capture starts (it may fail to allow non-local binds).
-    const sourceMode = (): SourceMode => capture.sourceMode();
+    // The source mode is decided when the capture starts (it may fail to allow non-local binds).
+    const dialPod = podDialer(() => capture.sourceMode(), log);
     const inbound = new Inbound({
-      node: config.node, state, identity, connections, trustDomain: config.trustDomain, connectTimeoutMs: config.connectTimeoutMs, sourceMode, logger: log,
+      node: config.node, state, identity, connections, trustDomain: config.trustDomain, connectTimeoutMs: config.connectTimeoutMs, dialPod, logger: log,
     });
     cleanups.push({ name: 'HBONE server', run: () => inbound.server.close() });
     const selfAddresses = new Set<string>();
     const selfPorts = new Set<number>(config.capture === 'nftables' ? [config.outboundPort, config.inboundPlaintextPort] : []);
     const outbound = new Outbound({
       node: config.node, state, identity, pool, connections, hbonePort: config.hbonePort, connectTimeoutMs: config.connectTimeoutMs,
-      isSelf: (d) => selfPorts.has(d.port) || selfAddresses.has(formatAuthority(d)) || podSocks5?.has(d) === true, sourceMode, logger: log,
+      isSelf: (d) => selfPorts.has(d.port) || selfAddresses.has(formatAuthority(d)) || podSocks5?.has(d) === true, dialPod, logger: log,
       ...(options.pick === undefined ? {} : { pick: options.pick }),
     });
     const drain = new Drain();
@@ -168,7 +168,7 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
     let captureListeners: { hbone: TcpListener; outbound: TcpListener; plaintext: TcpListener } | undefined;
     let workloadListeners: WorkloadListeners | undefined;
     if (config.capture === 'nftables') {
-      const plaintext = new InboundPlaintext({ node: config.node, state, connections, connectTimeoutMs: config.connectTimeoutMs, sourceMode, logger: log });
+      const plaintext = new InboundPlaintext({ node: config.node, state, connections, connectTimeoutMs: config.connectTimeoutMs, dialPod, logger: log });
       const any = (port: number): HostPort => ({ host: '0.0.0.0', port });
       captureListeners = {
         hbone: await bind(new TcpListener('HBONE', (socket) => inbound.accept(socket), log, { allowHalfOpen: false }), any(config.hbonePort), true),

@@ -224,23 +224,23 @@ export class NftCapture implements Capture {
    * see the node's address, and the warning says why.
    */
   private async allowNonlocalBind(): Promise<void> {
-    for (const key of ['net.ipv4.ip_nonlocal_bind', 'net.ipv6.ip_nonlocal_bind']) {
-      let failure: string | undefined;
-      try {
-        const result = await this.run('sysctl', ['-w', `${key}=1`]);
-        if (result.code !== 0) failure = result.stderr.trim() || `exit ${String(result.code)}`;
-      } catch (error) {
-        failure = (error as Error).message;
-      }
-      if (failure === undefined) {
-        if (key.startsWith('net.ipv4')) this.sources = 'nonlocal';
-        continue;
-      }
-      if (key.startsWith('net.ipv4')) {
-        this.logger.warn({ key, failure }, 'cannot allow non-local binds; local pods will see the node\'s address for their mesh clients (is sysctl installed, is /proc/sys writable?)');
-        return;
-      }
-      this.logger.warn({ key, failure }, 'IPv6 non-local binds not allowed; IPv6 pods will see the node\'s address for their mesh clients');
+    const ipv4 = await this.sysctl('net.ipv4.ip_nonlocal_bind', '1');
+    if (ipv4 !== undefined) {
+      this.logger.warn({ failure: ipv4 }, 'cannot allow non-local binds; local pods will see the node\'s address for their mesh clients (is sysctl installed, is /proc/sys writable?)');
+      return;
+    }
+    this.sources = 'nonlocal';
+    const ipv6 = await this.sysctl('net.ipv6.ip_nonlocal_bind', '1');
+    if (ipv6 !== undefined) this.logger.warn({ failure: ipv6 }, 'IPv6 non-local binds not allowed; IPv6 pods will see the node\'s address for their mesh clients');
+  }
+
+  /** Sets a sysctl in this namespace; undefined when done, else why not. */
+  private async sysctl(key: string, value: string): Promise<string | undefined> {
+    try {
+      const result = await this.run('sysctl', ['-w', `${key}=${value}`]);
+      return result.code === 0 ? undefined : result.stderr.trim() || `exit ${String(result.code)}`;
+    } catch (error) {
+      return (error as Error).message;
     }
   }
 

@@ -58,8 +58,7 @@ interface TcpWrap { TCP: new (type: number) => TcpHandle; constants: { SOCKET: n
 export function transparentSocket(ip: string): net.Socket {
   const family = net.isIP(ip);
   if (family === 0) throw new AmbitError('invalid-argument', `${ip} is not an IP address`);
-  // No public API creates an unconnected, bound TCP handle; process.binding is not in Node's types.
-  const { TCP, constants } = (process as unknown as { binding(name: string): unknown }).binding('tcp_wrap') as TcpWrap;
+  const { TCP, constants } = tcpWrap();
   const handle = new TCP(constants.SOCKET);
   const code = family === 6 ? handle.bind6(ip, 0, 0) : handle.bind(ip, 0);
   if (code !== 0) {
@@ -68,7 +67,7 @@ export function transparentSocket(ip: string): net.Socket {
     throw new AmbitError('unavailable', `cannot bind ${ip}: ${name}`, { details: { code: name }, hint: 'ztunnel sets net.ipv4.ip_nonlocal_bind at start; was it reset?' });
   }
   try {
-    const [level, option] = family === 6 ? [SOL_IPV6, IPV6_TRANSPARENT] : [SOL_IP, IP_TRANSPARENT];
+    const [level, option] = transparentOption(family === 6 ? 'IPv6' : 'IPv4');
     sockopt().setsockopt({ _handle: handle }, level, option, 1);
   } catch (error) {
     handle.close();
@@ -86,7 +85,19 @@ function levelFor(target: Transparentable): [number, number] {
   }
   const address = target.address();
   const family = typeof address === 'object' && address !== null && 'family' in address ? address.family : 'IPv4';
+  return transparentOption(String(family));
+}
+
+function transparentOption(family: string): [number, number] {
   return family === 'IPv6' ? [SOL_IPV6, IPV6_TRANSPARENT] : [SOL_IP, IP_TRANSPARENT];
+}
+
+let tcpWrapModule: TcpWrap | undefined;
+
+function tcpWrap(): TcpWrap {
+  // No public API creates an unconnected, bound TCP handle; process.binding is not in Node's types.
+  tcpWrapModule ??= (process as unknown as { binding(name: string): unknown }).binding('tcp_wrap') as TcpWrap;
+  return tcpWrapModule;
 }
 
 function hasHandle(target: Transparentable): boolean {

@@ -11,15 +11,15 @@ import { guessInboundService, type ZtunnelState } from '../state.js';
 import type { ConnectionContext, ConnectionTable } from './connections.js';
 import { joinSockets, reset } from './copy.js';
 import { refusal, refusalReasonFor } from './flags.js';
-import { dialFromSource, type SourceMode } from './source-address.js';
+import { fromNode, type PodDialer } from './source-address.js';
 
 export interface InboundPlaintextOptions {
   node: string;
   state: ZtunnelState;
   connections: ConnectionTable;
   connectTimeoutMs: number;
-  /** Whether the pod is dialled from the client's address (source-address.ts); default `off`. */
-  sourceMode?: () => SourceMode;
+  /** How the pod is dialled: from the client's address or the node's (source-address.ts); default the node's. */
+  dialPod?: PodDialer;
   logger: Logger;
 }
 
@@ -63,7 +63,7 @@ export class InboundPlaintext {
     let upstream: net.Socket;
     try {
       authorizeInbound(state, node, { peerIdentity: undefined, sourceIp, target });
-      upstream = await dialFromSource(this.options.sourceMode?.() ?? 'off', sourceIp, target, { timeoutMs: this.options.connectTimeoutMs }, this.log);
+      upstream = await (this.options.dialPod ?? fromNode)(sourceIp, target, { timeoutMs: this.options.connectTimeoutMs });
     } catch (error) {
       connections.refused('inbound', refusalReasonFor(error), known, error);
       connections.open(id, context).close({ sent: 0, received: 0, error });

@@ -14,7 +14,7 @@ import { authorizeInbound } from '../rbac.js';
 import { guessInboundService, type ZtunnelState } from '../state.js';
 import type { Connection, ConnectionContext, ConnectionTable } from './connections.js';
 import { responseFlagFor, type ResponseFlag } from './flags.js';
-import { dialFromSource, type SourceMode } from './source-address.js';
+import { fromNode, type PodDialer } from './source-address.js';
 
 export interface InboundOptions {
   node: string;
@@ -27,8 +27,8 @@ export interface InboundOptions {
   connections: ConnectionTable;
   trustDomain: string;
   connectTimeoutMs: number;
-  /** Whether the pod is dialled from the client's address (source-address.ts); default `off`. */
-  sourceMode?: () => SourceMode;
+  /** How the pod is dialled: from the client's address or the node's (source-address.ts); default the node's. */
+  dialPod?: PodDialer;
   logger: Logger;
 }
 
@@ -46,7 +46,7 @@ export class Inbound {
       },
       trustDomain: options.trustDomain,
       authorize: (request) => this.authorize(request),
-      connect: (request, signal) => dialFromSource(options.sourceMode?.() ?? 'off', sourceIpOf(request), request.target, { timeoutMs: options.connectTimeoutMs, signal }, options.logger),
+      connect: (request, signal) => (options.dialPod ?? fromNode)(sourceIpOf(request), request.target, { timeoutMs: options.connectTimeoutMs, signal }),
       limits: { connectTimeoutMs: options.connectTimeoutMs },
       logger: options.logger,
     });

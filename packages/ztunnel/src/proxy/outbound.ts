@@ -15,7 +15,7 @@ import { guessInboundService, type ZtunnelState } from '../state.js';
 import type { Connection, ConnectionContext, ConnectionTable, Via } from './connections.js';
 import { joinSockets, reset } from './copy.js';
 import { refusal, refusalReasonFor } from './flags.js';
-import { dialFromSource, type SourceMode } from './source-address.js';
+import { fromNode, type PodDialer } from './source-address.js';
 import { describeRoute, randomPicker, resolveDirect, resolveOutbound, type Picker, type Route } from './resolve.js';
 
 export interface OutboundOptions {
@@ -31,8 +31,8 @@ export interface OutboundOptions {
   /** True for addresses of this ztunnel's own listeners: connecting there would loop. */
   isSelf?: (destination: SocketAddress) => boolean;
   pick?: Picker;
-  /** Whether a same-node pod is dialled from the client's address (source-address.ts); default `off`. */
-  sourceMode?: () => SourceMode;
+  /** How a same-node pod is dialled: from the client's address or the node's (source-address.ts); default the node's. */
+  dialPod?: PodDialer;
   logger: Logger;
 }
 
@@ -244,7 +244,7 @@ export class Outbound {
     }
     let socket: net.Socket;
     try {
-      socket = await dialFromSource(this.options.sourceMode?.() ?? 'off', clientIp, route.target, { timeoutMs: this.options.connectTimeoutMs, signal }, this.log);
+      socket = await (this.options.dialPod ?? fromNode)(clientIp, route.target, { timeoutMs: this.options.connectTimeoutMs, signal });
     } catch (error) {
       return refused(error);
     }

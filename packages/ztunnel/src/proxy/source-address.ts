@@ -13,7 +13,7 @@
 // pod address is a loopback address of the machine, so binding it needs
 // nothing.
 import net from 'node:net';
-import type { SocketAddress } from '@ambit/api';
+import { formatAuthority, type SocketAddress } from '@ambit/api';
 import { dialTcp, type DialOptions } from '@ambit/hbone';
 import { transparentSocket } from '../capture/transparent.js';
 import type { Logger } from '@ambit/core';
@@ -57,7 +57,18 @@ export async function dialFromSource(
     // dialTcp puts the system error code in the details.
     const code = (error as { details?: { code?: unknown } }).details?.code;
     if (code !== 'EADDRNOTAVAIL' && code !== 'EADDRINUSE') throw error;
-    log.warn({ source: sourceIp, target: `${target.ip}:${target.port}`, code }, 'cannot dial from the client\'s address; the pod sees the node\'s address for this connection');
+    log.warn({ source: sourceIp, target: formatAuthority(target), code }, 'cannot dial from the client\'s address; the pod sees the node\'s address for this connection');
     return dialTcp(target, options);
   }
 }
+
+/** Dials a local pod for a client at `sourceIp`: how the inbound paths reach pods. */
+export type PodDialer = (sourceIp: string, target: SocketAddress, options: Omit<DialOptions, 'localAddress'>) => Promise<net.Socket>;
+
+/** `mode` is read at every dial: the capture decides it when it starts. */
+export function podDialer(mode: () => SourceMode, log: Logger): PodDialer {
+  return (sourceIp, target, options) => dialFromSource(mode(), sourceIp, target, options, log);
+}
+
+/** Always from the node's address (the default of the proxies' options). */
+export const fromNode: PodDialer = (_sourceIp, target, options) => dialTcp(target, options);
