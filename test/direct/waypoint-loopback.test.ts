@@ -297,12 +297,26 @@ describe('waypoint on loopback (HBONE in, L7 routing and policy, HBONE out)', ()
   });
 
   it('answers 504 at the route timeout', async () => {
+    // A slow machine may time out some of the previous test's abandoned /slow requests too (504 UT rather than DC):
+    // wait until no request is left open at the waypoint (no count moves for longer than the route's 300 ms timeout),
+    // then count from there.
+    const requests = async () => metricValue(await metrics(waypoint.addresses.metrics.port), 'istio_requests_total');
+    let last = await requests();
+    await eventually(async () => {
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const now = await requests();
+      const settled = now === last;
+      last = now;
+      return settled || undefined;
+    }, 10_000);
+    const timedOut = async () => metricValue(await metrics(waypoint.addresses.metrics.port), 'istio_requests_total', { response_code: '504', response_flags: 'UT' });
+    const before = await timedOut();
     const agent = agentFor(ip.vip.slow);
     const started = Date.now();
     const response = await request(agent, '/slow');
     assert.equal(response.status, 504);
     assert.ok(Date.now() - started < 1_200, 'well before the backend answers');
-    await eventually(async () => metricValue(await metrics(waypoint.addresses.metrics.port), 'istio_requests_total', { response_code: '504', response_flags: 'UT' }) === 1 || undefined);
+    await eventually(async () => (await timedOut()) === before + 1 || undefined);
     agent.destroy();
   });
 
