@@ -183,6 +183,38 @@ describe('ztunnel: transparent L4 mTLS on network namespaces', { skip }, () => {
     'node-1 reported the service it resolved');
   });
 
+  it('same node, when ztunnel dials the pod from the very port the client connected from (mirrored tuples), still connects', async () => {
+    // ztunnel's socket to the pod (client address, port P → pod) is the mirror of the one it accepted from the
+    // client (pod ← client address, port P) in the same namespace. Narrowing node-1's ephemeral range to two ports
+    // and trying both from the client makes the coincidence certain whichever parity the kernel prefers for bind.
+    const nodeNetns = cluster.where({ node: 'node-1' }).netns;
+    const sysctl = (...args: string[]): string => {
+      const result = spawnSync('ip', ['netns', 'exec', nodeNetns, 'sysctl', ...args], { encoding: 'utf8' });
+      assert.equal(result.status, 0, result.stderr);
+      return result.stdout;
+    };
+    const range = sysctl('-n', 'net.ipv4.ip_local_port_range').trim().split(/\s+/).join(' ');
+    const ports = [45_000, 45_001];
+    const seen: { port: number; client: string }[] = [];
+    sysctl('-w', `net.ipv4.ip_local_port_range=${ports.join(' ')}`);
+    try {
+      for (const port of ports) {
+        // A client bound to a source port: Node in the pod, a GET with Connection: close, the echo's JSON.
+        const script = `const s=require('net').connect({host:${JSON.stringify(cluster.podIp('mesh-a/echo'))},port:8080,localPort:${port}});`
+          + 'let b="";s.setTimeout(5000,()=>{console.error("timeout");process.exit(1)});s.on("error",(e)=>{console.error(e.message);process.exit(1)});'
+          + 's.on("data",(d)=>b+=d);s.on("end",()=>{console.log(b.split("\\r\\n\\r\\n")[1]);});'
+          + 's.write("GET / HTTP/1.1\\r\\nhost: echo\\r\\nconnection: close\\r\\n\\r\\n");';
+        const result = await cluster.exec('mesh-a/client', [process.execPath, '-e', script], { timeoutMs: 20_000 });
+        assert.equal(result.code, 0, `from port ${port}: ${result.stderr}`);
+        seen.push({ port, client: (JSON.parse(result.stdout) as EchoAnswer).client });
+      }
+    } finally {
+      sysctl('-w', `net.ipv4.ip_local_port_range=${range}`);
+    }
+    for (const { client: from } of seen) assert.equal(ipOf(from), cluster.podIp('mesh-a/client'));
+    assert.ok(seen.some(({ port, client: from }) => from.endsWith(`:${port}`)), `ztunnel dialled from the client's own port once: ${JSON.stringify(seen)}`);
+  });
+
   it('unenrolled → enrolled works in PERMISSIVE and is refused in STRICT; enrolled → unenrolled passes through', async () => {
     const permissive = await tcp('plain/client', `${cluster.podIp('mesh-b/echo')}:9000`, 'hello-permissive');
     assert.ok(permissive.ok, permissive.err);
