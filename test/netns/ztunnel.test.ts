@@ -187,16 +187,15 @@ describe('ztunnel: transparent L4 mTLS on network namespaces', { skip }, () => {
     // ztunnel's socket to the pod (client address, port P → pod) is the mirror of the one it accepted from the
     // client (pod ← client address, port P) in the same namespace. Narrowing node-1's ephemeral range to two ports
     // and trying both from the client makes the coincidence certain whichever parity the kernel prefers for bind.
-    const nodeNetns = cluster.where({ node: 'node-1' }).netns;
-    const sysctl = (...args: string[]): string => {
-      const result = spawnSync('ip', ['netns', 'exec', nodeNetns, 'sysctl', ...args], { encoding: 'utf8' });
-      assert.equal(result.status, 0, result.stderr);
+    const sysctl = async (...args: string[]): Promise<string> => {
+      const result = await cluster.exec({ node: 'node-1' }, ['sysctl', ...args]);
+      assert.equal(result.code, 0, result.stderr);
       return result.stdout;
     };
-    const range = sysctl('-n', 'net.ipv4.ip_local_port_range').trim().split(/\s+/).join(' ');
+    const range = (await sysctl('-n', 'net.ipv4.ip_local_port_range')).trim().split(/\s+/).join(' ');
     const ports = [45_000, 45_001];
     const seen: { port: number; client: string }[] = [];
-    sysctl('-w', `net.ipv4.ip_local_port_range=${ports.join(' ')}`);
+    await sysctl('-w', `net.ipv4.ip_local_port_range=${ports.join(' ')}`);
     try {
       for (const port of ports) {
         // A client bound to a source port: Node in the pod, a GET with Connection: close, the echo's JSON.
@@ -209,7 +208,7 @@ describe('ztunnel: transparent L4 mTLS on network namespaces', { skip }, () => {
         seen.push({ port, client: (JSON.parse(result.stdout) as EchoAnswer).client });
       }
     } finally {
-      sysctl('-w', `net.ipv4.ip_local_port_range=${range}`);
+      await sysctl('-w', `net.ipv4.ip_local_port_range=${range}`);
     }
     for (const { client: from } of seen) assert.equal(ipOf(from), cluster.podIp('mesh-a/client'));
     assert.ok(seen.some(({ port, client: from }) => from.endsWith(`:${port}`)), `ztunnel dialled from the client's own port once: ${JSON.stringify(seen)}`);
