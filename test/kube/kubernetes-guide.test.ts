@@ -1,7 +1,8 @@
 // docs/kubernetes.md, run: every command in its sh blocks, in order, against
-// the test API server, with the control-plane replicas and a ztunnel per node
-// running for real behind it (test/support/fake-kubelet.ts starts them from
-// the applied Deployment and DaemonSet). `ambit` lines run the CLI and must
+// the test API server, with the control-plane replicas, a ztunnel per node and
+// the waypoint running for real behind it (test/support/fake-kubelet.ts starts
+// them from the applied Deployment and DaemonSet and the controller's waypoint
+// Deployment). `ambit` lines run the CLI and must
 // meet the expectation below; `kubectl` lines are done through the store as
 // kubectl would do them. A command in the guide this file does not know fails
 // the test, so the guide and the test cannot drift apart.
@@ -139,6 +140,8 @@ describe('docs/kubernetes.md, run against the test API server', () => {
     'ambit --context kube waypoint apply -n demo --enroll-namespace --wait': {
       out: [/waypoint demo\/waypoint applied\n/, /namespace\/demo labelled ambit\.dev\/use-waypoint=waypoint/, /waypoint demo\/waypoint programmed: /],
       after: async () => {
+        assert.deepEqual([...kubelet.waypoints.keys()], ['demo/waypoint'], 'the waypoint runs, and is ready, before the Gateway is Programmed');
+        assert.equal(kubelet.waypoints.get('demo/waypoint')?.identity, 'spiffe://cluster.local/ns/demo/sa/waypoint');
         const uid = (await gateway())?.metadata.uid;
         for (const kind of ['ServiceAccount', 'Deployment', 'Service'] as const) {
           const object = await store.get(kind, 'waypoint', 'demo');
@@ -160,15 +163,15 @@ describe('docs/kubernetes.md, run against the test API server', () => {
     },
     'ambit --context kube proxy-status': {
       eventually: true,
-      out: [/NAME\s+ROLE\s+SYNCED\s+VERSION\s+LAST-ACK\s+CONTROL-PLANE/, /ztunnel\/node-1\s+ztunnel\s+SYNCED\s+\S+\s+.+ambit-control-plane-0/, /ztunnel\/node-2\s+ztunnel\s+SYNCED\s+\S+\s+.+ambit-control-plane-1/],
+      out: [/NAME\s+ROLE\s+SYNCED\s+VERSION\s+LAST-ACK\s+CONTROL-PLANE/, /waypoint\/demo\/waypoint\s+waypoint\s+SYNCED\s+\S+\s+.+ambit-control-plane-0/, /ztunnel\/node-1\s+ztunnel\s+SYNCED\s+\S+\s+.+ambit-control-plane-0/, /ztunnel\/node-2\s+ztunnel\s+SYNCED\s+\S+\s+.+ambit-control-plane-1/],
     },
     'ambit --context kube ztunnel connections': { out: [/^NODE\s+DIRECTION\s+SOURCE\s+DESTINATION\s+SECURITY\s+PEER\s+STATE\s+AGE\n/] },
     'ambit --context kube delete -f echo-read-only.yaml': { out: [/^authorizationpolicy\/echo-read-only deleted\n$/] },
     'ambit --context kube waypoint delete -n demo': {
       out: [/^waypoint demo\/waypoint deleted\n$/],
       after: async () => {
-        // The controller deletes what the Gateway owned (a cluster's garbage collector would too).
-        await eventually(() => (stored('Deployment', 'demo').length === 0 && stored('Service', 'demo').filter((n) => n === 'waypoint').length === 0 && stored('ServiceAccount', 'demo').length === 0) || undefined, 10_000);
+        // The controller deletes what the Gateway owned (a cluster's garbage collector would too), so the waypoint stops.
+        await eventually(() => (kubelet.waypoints.size === 0 && stored('Deployment', 'demo').length === 0 && stored('Service', 'demo').filter((n) => n === 'waypoint').length === 0 && stored('ServiceAccount', 'demo').length === 0) || undefined, 10_000);
       },
     },
     'ambit --context kube namespace unenroll demo': { out: [/^namespace\/demo unenrolled/] },

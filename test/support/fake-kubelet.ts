@@ -7,10 +7,14 @@
 // ambit-root-cert its pods mount exists (as a real pod waits for its volume).
 // Each gets a Pod object (Running, Ready, the container's args) and its admin
 // address registered as the pod's port for port-forward; the workload's
-// status reports the pods ready. Waypoint Deployments the controller creates
-// get a ready Pod (the waypoint process is not run) and their Service a
-// cluster IP (the test server does not allocate them). Deleting a workload stops
-// its processes and deletes its pods.
+// status reports the pods ready. Each waypoint Deployment the controller
+// creates runs a waypoint with the container's args and env (as the image's
+// ambit-waypoint reads them), bootstrapped with a workload token for the
+// Deployment's service account, against one of the replicas; its pod and the
+// Deployment's status report ready once the waypoint is (certificate and
+// first discovery sync), and its Service gets a cluster IP (the test server
+// does not allocate them). Deleting a workload stops its processes and
+// deletes its pods.
 //
 // Differences from a cluster, on purpose: no root here, so ztunnels run with
 // `--capture none` (a cluster's run nftables); bootstrap uses token files the
@@ -18,10 +22,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { silentLogger } from '@ambit/core';
+import { DEFAULT_TRUST_DOMAIN, SpiffeId, silentLogger } from '@ambit/core';
 import { adminPortOf } from '@ambit/cli';
 import { writeBootstrapToken, type Deployment, type KubeObject, type Pod, type Service } from '@ambit/control-plane';
 import { KubernetesStore } from '@ambit/control-plane/kubernetes';
+import { parseWaypointConfig, startWaypoint, type Waypoint } from '@ambit/waypoint';
 import { parseZtunnelConfig, startZtunnel, type Ztunnel } from '@ambit/ztunnel';
 import { runControlPlane, type RunningControlPlane } from './control-plane.js';
 import type { FakeApiServer } from './fake-apiserver.js';
@@ -29,8 +34,10 @@ import { testKeys } from './pki.js';
 
 const SYSTEM = 'ambit-system';
 const LOCAL = '127.0.0.1:0';
+const WAYPOINT_READY_MS = 15_000;
 
-type Workload = KubeObject<{ replicas?: number; template?: { metadata?: { labels?: Record<string, string> }; spec?: { containers?: { args?: string[] }[] } } }>;
+type Container = { args?: string[]; env?: { name: string; value?: string }[] };
+type Workload = KubeObject<{ replicas?: number; template?: { metadata?: { labels?: Record<string, string> }; spec?: { serviceAccountName?: string; containers?: Container[] } } }>;
 
 /** `--key value` pairs to a config record. */
 export function argsRecord(args: readonly string[]): Record<string, string> {
@@ -55,7 +62,8 @@ export interface FakeKubeletOptions {
 export class FakeKubelet {
   readonly controlPlanes: RunningControlPlane[] = [];
   readonly ztunnels = new Map<string, Ztunnel>();
-  private readonly waypoints = new Set<string>();
+  /** Running waypoints by `namespace/deployment`. */
+  readonly waypoints = new Map<string, Waypoint>();
   private stateDir = '';
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
@@ -74,6 +82,8 @@ export class FakeKubelet {
     this.stopped = true;
     clearInterval(this.timer);
     while (this.busy) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const waypoint of this.waypoints.values()) await waypoint.close();
+    this.waypoints.clear();
     await this.stopZtunnels();
     await this.stopControlPlanes();
     await rm(this.stateDir, { recursive: true, force: true });
@@ -127,12 +137,10 @@ export class FakeKubelet {
   }
 
   private async startZtunnels(daemonSet: Workload): Promise<void> {
-    const rootCert = (await this.options.store.get('ConfigMap', 'ambit-root-cert', SYSTEM) as { data?: Record<string, string> } | undefined)?.data?.['root-cert.pem'];
-    if (rootCert === undefined) return; // the pods wait for their volume
+    const rootFile = await this.rootCertFile();
+    if (rootFile === undefined) return; // the pods wait for their volume
     const template = daemonSet.spec?.template;
     const record = argsRecord(template?.spec?.containers?.[0]?.args ?? []);
-    const rootFile = join(this.stateDir, 'root-cert.pem');
-    await writeFile(rootFile, rootCert);
     for (const [index, node] of this.options.nodes.entries()) {
       // Spread over the replicas, as the Service would.
       const replica = this.controlPlanes[index % this.controlPlanes.length]!;
@@ -148,28 +156,72 @@ export class FakeKubelet {
     await this.setStatus('daemonsets', 'ambit-ztunnel', { desiredNumberScheduled: count, currentNumberScheduled: count, updatedNumberScheduled: count, numberReady: count, numberAvailable: count });
   }
 
-  /** Each managed waypoint Deployment gets a ready pod (the process itself is not run here). */
+  /** The published root certificate (ConfigMap ambit-root-cert) as the file a pod's volume would hold; undefined until it exists. */
+  private async rootCertFile(): Promise<string | undefined> {
+    const rootCert = (await this.options.store.get('ConfigMap', 'ambit-root-cert', SYSTEM) as { data?: Record<string, string> } | undefined)?.data?.['root-cert.pem'];
+    if (rootCert === undefined) return undefined;
+    const file = join(this.stateDir, 'root-cert.pem');
+    await writeFile(file, rootCert);
+    return file;
+  }
+
+  /** Each managed waypoint Deployment runs its waypoint; a deleted one's waypoint stops and its pod goes. */
   private async runWaypoints(): Promise<void> {
     const deployments = (await this.options.store.list<Deployment>('Deployment', { labelSelector: 'ambit.dev/managed-by=waypoint-controller' })).items;
     const present = new Set(deployments.map((d) => `${d.metadata.namespace ?? 'default'}/${d.metadata.name}`));
     for (const deployment of deployments) {
       const key = `${deployment.metadata.namespace ?? 'default'}/${deployment.metadata.name}`;
-      if (this.waypoints.has(key)) continue;
-      this.waypoints.add(key);
-      const namespace = deployment.metadata.namespace ?? 'default';
-      // The API server's Service IP allocator (the test server does not allocate).
-      const service = await this.options.store.get<Service>('Service', deployment.metadata.name, namespace);
-      if (service !== undefined && (service.spec?.clusterIP ?? '') === '') {
-        await this.options.store.patch('Service', deployment.metadata.name, namespace, { spec: { clusterIP: `10.96.1.${this.nextIp++}` } });
-      }
-      await this.createPod(`${deployment.metadata.name}-0`, this.options.nodes[0] ?? 'node-1', (deployment as Workload).spec?.template, undefined, false, namespace);
-      await this.setStatus('deployments', deployment.metadata.name, { replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 }, namespace);
+      if (this.waypoints.has(key) || this.controlPlanes.length === 0) continue;
+      const rootFile = await this.rootCertFile();
+      if (rootFile === undefined) continue; // the pod waits for its volume
+      this.waypoints.set(key, await this.startWaypoint(deployment, rootFile));
     }
-    for (const key of [...this.waypoints]) {
+    for (const [key, waypoint] of [...this.waypoints]) {
       if (present.has(key)) continue;
       this.waypoints.delete(key);
+      await waypoint.close();
       const [namespace, name] = key.split('/') as [string, string];
       await this.options.store.delete('Pod', `${name}-0`, namespace).catch(() => undefined);
+    }
+  }
+
+  private async startWaypoint(deployment: Workload, rootFile: string): Promise<Waypoint> {
+    const { name } = deployment.metadata;
+    const namespace = deployment.metadata.namespace ?? 'default';
+    const template = deployment.spec?.template;
+    const container = template?.spec?.containers?.[0] ?? {};
+    // What ambit-waypoint reads: AMBIT_WAYPOINT_<SETTING> from the env, flags over them.
+    const env = Object.fromEntries((container.env ?? []).flatMap((e) => e.name.startsWith('AMBIT_WAYPOINT_') && e.value !== undefined
+      ? [[e.name.slice('AMBIT_WAYPOINT_'.length).toLowerCase().replace(/_/g, '-'), e.value]] : []));
+    const settings = { ...env, ...argsRecord(container.args ?? []) };
+    // The pod's token names its service account (a cluster's TokenReview says the same of the projected token).
+    const identity = SpiffeId.of(settings['trust-domain'] ?? DEFAULT_TRUST_DOMAIN, namespace, template?.spec?.serviceAccountName ?? 'default');
+    const { file } = await writeBootstrapToken(this.stateDir, { identity });
+    // The Service spreads pods over the replicas; this one takes the first.
+    const replica = this.controlPlanes[0]!;
+    const waypoint = await startWaypoint(parseWaypointConfig({
+      ...settings, 'control-plane': `127.0.0.1:${replica.cp.address.port}`, 'ca-root-file': rootFile, 'bootstrap-token-file': file,
+      hbone: LOCAL, metrics: LOCAL, readiness: LOCAL, 'admin-address': LOCAL, 'log-level': 'silent', 'drain-deadline': '1s',
+    }, `the waypoint Deployment ${namespace}/${name}`), { logger: silentLogger, generateKeys: testKeys, discoveryBackoff: { initialMs: 50, maxMs: 300, jitter: 0 } });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      // A pod that never gets ready fails the reconcile (and the test, through `errors`) rather than holding it.
+      await Promise.race([waypoint.ready(), new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the waypoint of ${namespace}/${name} is not ready after ${WAYPOINT_READY_MS} ms: ${waypoint.notReady() ?? ''}`)), WAYPOINT_READY_MS);
+      })]);
+      // The API server's Service IP allocator (the test server does not allocate).
+      const service = await this.options.store.get<Service>('Service', name, namespace);
+      if (service !== undefined && (service.spec?.clusterIP ?? '') === '') {
+        await this.options.store.patch('Service', name, namespace, { spec: { clusterIP: `10.96.1.${this.nextIp++}` } });
+      }
+      await this.createPod(`${name}-0`, this.options.nodes[0] ?? 'node-1', template, waypoint.admin, false, namespace);
+      await this.setStatus('deployments', name, { replicas: 1, updatedReplicas: 1, readyReplicas: 1, availableReplicas: 1 }, namespace);
+      return waypoint;
+    } catch (error) {
+      await waypoint.close();
+      throw error;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
