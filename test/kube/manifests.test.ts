@@ -22,14 +22,14 @@ import { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kubernetes-m
 import { CustomResourceDefinition } from 'kubernetes-models/apiextensions.k8s.io/v1';
 // Gateway API v1.0.0 schemas; the 0.5.x line is the last for Node < 22.
 import { GatewayClass } from '@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1';
-import { isAmbitError } from '@ambit/core';
+import { daemonSettings, isAmbitError } from '@ambit/core';
 import {
   CONFIG_KEYS, CONTROL_PLANE_SERVICE_ACCOUNT, OWNED_CONDITIONS, RESOURCE_TYPES, ROOT_CERT_CONFIGMAP, ROOT_CERT_KEY, ROOT_SECRET, ROUTE_CONTROLLER_NAME, WATCHED_KINDS,
   WAYPOINT_GATEWAY_CLASS, ZTUNNEL_SERVICE_ACCOUNT, parseConfig, validateResource, waypointObjects, type Gateway, type Kind,
 } from '@ambit/control-plane';
 import { DEFAULT_TOKEN_AUDIENCE } from '@ambit/control-plane/kubernetes';
 import { CONFIG_KEYS as ZTUNNEL_CONFIG_KEYS, parseZtunnelConfig } from '@ambit/ztunnel';
-import { CONFIG_KEYS as WAYPOINT_CONFIG_KEYS, parseWaypointConfig } from '@ambit/waypoint';
+import { CONFIG_KEYS as WAYPOINT_CONFIG_KEYS, ENV_PREFIX as WAYPOINT_ENV_PREFIX, parseWaypointConfig } from '@ambit/waypoint';
 
 const DEPLOY = fileURLToPath(new URL('../../../deploy/', import.meta.url));
 const NAMESPACE = 'ambit-system';
@@ -652,9 +652,8 @@ function restrictedProblems(spec: PodSpec & { hostPID?: boolean; hostIPC?: boole
 
 /** The settings as ambit-waypoint reads them (core's runDaemon): flags, else AMBIT_WAYPOINT_* variables. */
 function waypointSettings(c: Container): Record<string, string | undefined> {
-  const fromFlags = flags(c, WAYPOINT_CONFIG_KEYS, POD_FIELDS);
-  const env = new Map((c.env ?? []).map((e) => [e.name, e.value]));
-  return Object.fromEntries(WAYPOINT_CONFIG_KEYS.map((key) => [key, fromFlags[key] ?? env.get(`AMBIT_WAYPOINT_${key.toUpperCase().replace(/-/g, '_')}`)]));
+  const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value]));
+  return daemonSettings(WAYPOINT_CONFIG_KEYS, flags(c, WAYPOINT_CONFIG_KEYS, POD_FIELDS), env, WAYPOINT_ENV_PREFIX);
 }
 
 describe('the waypoint objects the control plane renders, with deploy/\'s settings', () => {

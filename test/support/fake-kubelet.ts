@@ -22,11 +22,11 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_TRUST_DOMAIN, SpiffeId, silentLogger } from '@ambit/core';
+import { daemonSettings, DEFAULT_TRUST_DOMAIN, SpiffeId, silentLogger } from '@ambit/core';
 import { adminPortOf } from '@ambit/cli';
 import { writeBootstrapToken, type Deployment, type KubeObject, type Pod, type Service } from '@ambit/control-plane';
 import { KubernetesStore } from '@ambit/control-plane/kubernetes';
-import { parseWaypointConfig, startWaypoint, type Waypoint } from '@ambit/waypoint';
+import { CONFIG_KEYS as WAYPOINT_CONFIG_KEYS, ENV_PREFIX as WAYPOINT_ENV_PREFIX, parseWaypointConfig, startWaypoint, type Waypoint } from '@ambit/waypoint';
 import { parseZtunnelConfig, startZtunnel, type Ztunnel } from '@ambit/ztunnel';
 import { runControlPlane, type RunningControlPlane } from './control-plane.js';
 import type { FakeApiServer } from './fake-apiserver.js';
@@ -190,10 +190,9 @@ export class FakeKubelet {
     const namespace = deployment.metadata.namespace ?? 'default';
     const template = deployment.spec?.template;
     const container = template?.spec?.containers?.[0] ?? {};
-    // What ambit-waypoint reads: AMBIT_WAYPOINT_<SETTING> from the env, flags over them.
-    const env = Object.fromEntries((container.env ?? []).flatMap((e) => e.name.startsWith('AMBIT_WAYPOINT_') && e.value !== undefined
-      ? [[e.name.slice('AMBIT_WAYPOINT_'.length).toLowerCase().replace(/_/g, '-'), e.value]] : []));
-    const settings = { ...env, ...argsRecord(container.args ?? []) };
+    // What ambit-waypoint reads: its flags, else AMBIT_WAYPOINT_<SETTING> from the env.
+    const env = Object.fromEntries((container.env ?? []).map((e) => [e.name, e.value]));
+    const settings = daemonSettings(WAYPOINT_CONFIG_KEYS, argsRecord(container.args ?? []), env, WAYPOINT_ENV_PREFIX);
     // The pod's token names its service account (a cluster's TokenReview says the same of the projected token).
     const identity = SpiffeId.of(settings['trust-domain'] ?? DEFAULT_TRUST_DOMAIN, namespace, template?.spec?.serviceAccountName ?? 'default');
     const { file } = await writeBootstrapToken(this.stateDir, { identity });

@@ -23,6 +23,21 @@ export interface DaemonSpec<Config extends { logLevel: LogLevel; drainDeadlineMs
   bufferedLogs?: boolean;
 }
 
+/**
+ * A daemon's settings record: each key from its flag (`flags`, by key), else
+ * from the environment variable `<envPrefix><KEY with - as _>`.
+ */
+export function daemonSettings(
+  keys: readonly string[], flags: Readonly<Record<string, unknown>>, env: Readonly<Record<string, string | undefined>>, envPrefix: string,
+): Record<string, string | undefined> {
+  const record: Record<string, string | undefined> = {};
+  for (const key of keys) {
+    const fromFlag = flags[key];
+    record[key] = typeof fromFlag === 'string' ? fromFlag : env[`${envPrefix}${key.toUpperCase().replace(/-/g, '_')}`];
+  }
+  return record;
+}
+
 /** Runs a daemon to completion and resolves with its exit code. */
 export async function runDaemon<Config extends { logLevel: LogLevel; drainDeadlineMs: number }, Running>(
   spec: DaemonSpec<Config, Running>, argv: string[] = process.argv.slice(2), env: NodeJS.ProcessEnv = process.env,
@@ -42,11 +57,7 @@ export async function runDaemon<Config extends { logLevel: LogLevel; drainDeadli
     process.stdout.write(spec.help);
     return 0;
   }
-  const record: Record<string, string | undefined> = {};
-  for (const key of spec.keys) {
-    const fromFlag = values[key];
-    record[key] = typeof fromFlag === 'string' ? fromFlag : env[`${spec.envPrefix}${key.toUpperCase().replace(/-/g, '_')}`];
-  }
+  const record = daemonSettings(spec.keys, values, env, spec.envPrefix);
   let config: Config;
   try {
     config = spec.parse(record, spec.name);

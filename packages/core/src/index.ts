@@ -11,7 +11,7 @@ export type { DrainParticipant, DrainResult } from './drain.js';
 export { ConfigReader, isLoopbackIp, parseDurationMs, parseHostPort } from './config.js';
 export type { ConfigRecord, HostPort, HostPortOptions } from './config.js';
 export { SpiffeId, DEFAULT_TRUST_DOMAIN } from './spiffe.js';
-export { runDaemon, exitWith } from './daemon.js';
+export { runDaemon, exitWith, daemonSettings } from './daemon.js';
 export type { DaemonSpec } from './daemon.js';
 export { Readiness } from './readiness.js';
 export { runCleanups } from './cleanups.js';

@@ -23,6 +23,9 @@ export const CONFIG_KEYS = [
 
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
+/** Each setting may come from the environment variable `AMBIT_WAYPOINT_<SETTING with - as _>` (flags win). */
+export const ENV_PREFIX = 'AMBIT_WAYPOINT_';
+
 export const DEFAULT_HBONE = '0.0.0.0:15008';
 export const DEFAULT_UPSTREAM_HBONE_PORT = 15008;
 

@@ -1,7 +1,7 @@
 export { startWaypoint } from './app.js';
 export { WAYPOINT_NODE_FLAGS } from './node-flags.js';
 export type { StartOptions, Waypoint } from './app.js';
-export { parseWaypointConfig, gatewayKey, CONFIG_KEYS, DEFAULT_HBONE, DEFAULT_UPSTREAM_HBONE_PORT, DEFAULT_METRICS, DEFAULT_READINESS } from './config.js';
+export { parseWaypointConfig, gatewayKey, CONFIG_KEYS, ENV_PREFIX, DEFAULT_HBONE, DEFAULT_UPSTREAM_HBONE_PORT, DEFAULT_METRICS, DEFAULT_READINESS } from './config.js';
 export type { WaypointConfig, ConfigKey } from './config.js';
 export { outcomeFor, failure } from './flags.js';
 export type { ResponseFlag } from './flags.js';

@@ -10,7 +10,7 @@
 // connections close after their response, everything closes at the deadline.
 // Exit codes: 0 after a clean shutdown, 1 on a runtime failure, 2 for bad settings.
 import { exitWith, runDaemon } from '@ambit/core';
-import { CONFIG_KEYS, parseWaypointConfig } from '../config.js';
+import { CONFIG_KEYS, ENV_PREFIX, parseWaypointConfig } from '../config.js';
 import { startWaypoint } from '../app.js';
 
 const HELP = `usage: ambit-waypoint [--SETTING VALUE ...]
@@ -36,7 +36,7 @@ settings (flag, or environment variable AMBIT_WAYPOINT_<SETTING with - as _>):
 `;
 
 exitWith('ambit-waypoint', runDaemon({
-  name: 'ambit-waypoint', app: 'waypoint', help: HELP, keys: CONFIG_KEYS, envPrefix: 'AMBIT_WAYPOINT_',
+  name: 'ambit-waypoint', app: 'waypoint', help: HELP, keys: CONFIG_KEYS, envPrefix: ENV_PREFIX,
   parse: (record, source) => parseWaypointConfig(record, source),
   start: (config, logger) => startWaypoint(config, { logger }),
   drain: (running, deadlineMs) => running.drain(deadlineMs),

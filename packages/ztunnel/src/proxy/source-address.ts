@@ -16,7 +16,7 @@ import net from 'node:net';
 import { formatAuthority, type SocketAddress } from '@ambit/api';
 import { dialTcp, type DialOptions } from '@ambit/hbone';
 import { transparentSocket } from '../capture/transparent.js';
-import type { Logger } from '@ambit/core';
+import { isLoopbackIp, type Logger } from '@ambit/core';
 
 /** `nonlocal`: any source (capture set ip_nonlocal_bind); `loopback`: loopback sources only; `off`: the node's own address. */
 export type SourceMode = 'nonlocal' | 'loopback' | 'off';
@@ -27,12 +27,8 @@ export function sourceAddressFor(mode: SourceMode, sourceIp: string, target: Soc
   const family = net.isIP(sourceIp);
   // A pod calling itself through the mesh must not get packets from its own address (it would answer itself).
   if (family === 0 || family !== net.isIP(target.ip) || sourceIp === target.ip) return undefined;
-  if (mode === 'loopback' && !isLoopback(sourceIp)) return undefined;
+  if (mode === 'loopback' && !isLoopbackIp(sourceIp)) return undefined;
   return sourceIp;
-}
-
-function isLoopback(ip: string): boolean {
-  return ip === '::1' || (net.isIPv4(ip) && ip.startsWith('127.'));
 }
 
 /**
