@@ -60,14 +60,14 @@ export interface PodSpec {
   nodeName?: string;
   serviceAccountName?: string;
   hostNetwork?: boolean;
-  containers?: { name: string; image?: string; ports?: ContainerPort[] }[];
+  containers?: Container[];
 }
 
 export interface PodStatus {
   phase?: string;
   podIP?: string;
   podIPs?: { ip: string }[];
-  conditions?: { type: string; status: string }[];
+  conditions?: { type: string; status: string; reason?: string; message?: string }[];
 }
 
 export type Pod = KubeObject<PodSpec, PodStatus>;

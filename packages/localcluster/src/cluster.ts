@@ -12,7 +12,7 @@
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { AmbitError, silentLogger, type Logger } from '@ambit/core';
+import { AmbitError, isAmbitError, silentLogger, type Logger } from '@ambit/core';
 import type { Store } from '@ambit/control-plane';
 import {
   CLUSTER_ADDRESS, CONTROL_PLANE_PORT, LOOPBACK_SOCKS5_PORT, freePodHost, freeVip, loopbackBlock, loopbackPlan, nodeAddress, podAddress, podCidr, podGateway,
@@ -189,7 +189,7 @@ export class LocalCluster {
       }
       for (const pod of this.state.pods) {
         await ensure(store, serviceAccountObject(pod.namespace, pod.serviceAccount));
-        await upsert(store, podObject(pod, this.findNode(pod.node)));
+        await this.writePod(store, pod);
       }
       for (const service of this.state.services) await upsert(store, serviceObject(service));
     });
@@ -242,6 +242,7 @@ export class LocalCluster {
         netns: loopback === undefined ? podNetns(this.id, options.namespace, options.name, taken) : '',
         ip: loopback === undefined ? podAddress(node.index, host) : loopback.podAddress(node.index, host),
         host, serviceAccount, labels: { ...(options.labels ?? {}) }, ports, ready: options.ready ?? true,
+        ...(options.adopted === true ? { adopted: true } : {}),
       };
       await this.ensureNamespace(pod.namespace);
       if (loopback === undefined) {
@@ -260,7 +261,7 @@ export class LocalCluster {
       if (this.store !== undefined) {
         await this.writeObjects(`pod ${pod.namespace}/${pod.name}`, async (store) => {
           await ensure(store, serviceAccountObject(pod.namespace, pod.serviceAccount));
-          await upsert(store, podObject(pod, node));
+          await this.writePod(store, pod);
         });
       }
       this.logger.info({ pod: `${pod.namespace}/${pod.name}`, node: node.name, ip: pod.ip, netns: pod.netns }, 'pod added');
@@ -299,7 +300,7 @@ export class LocalCluster {
       pod.ready = ready;
       await this.save();
       await this.applyKubeProxy();
-      await this.writeObjects(`pod ${pod.namespace}/${pod.name}`, (store) => upsert(store, podObject(pod, this.findNode(pod.node))));
+      await this.writeObjects(`pod ${pod.namespace}/${pod.name}`, (store) => this.writePod(store, pod));
     });
   }
 
@@ -443,6 +444,21 @@ export class LocalCluster {
       });
     }
     return namespace;
+  }
+
+  /**
+   * The pod's object as this cluster describes it; for an adopted pod only its node and status, and
+   * nothing once its object is gone (the kubelet then removes the pod).
+   */
+  private async writePod(store: Store, pod: PodState): Promise<void> {
+    const object = podObject(pod, this.findNode(pod.node));
+    if (pod.adopted !== true) return upsert(store, object);
+    try {
+      await store.patch('Pod', pod.name, pod.namespace, { spec: { nodeName: pod.node } });
+      await store.updateStatus('Pod', pod.name, pod.namespace, object.status);
+    } catch (error) {
+      if (!isAmbitError(error, 'not-found')) throw error;
+    }
   }
 
   private async writeObjects(what: string, write: (store: Store) => Promise<void>): Promise<void> {

@@ -1,5 +1,5 @@
 // The local cluster's kubelet (and the bits of an API server it needs):
-// what controllers write into the store becomes real here.
+// what controllers and users write into the store becomes real here.
 //
 // - A Service written without a cluster IP gets one (a VIP, kube-proxy rules
 //   and hosts entries) and is removed from the network when its object goes.
@@ -9,25 +9,36 @@
 //   that exits is restarted with backoff; a changed template replaces its
 //   pods; pods of a deleted Deployment are removed. Deployment status
 //   reports replicas and readyReplicas.
+// - A Pod written into the store (a user's `ambit apply`) whose image has a
+//   runtime is adopted: it gets a network namespace and an address on its
+//   `spec.nodeName` (else the node with the fewest pods) and runs like a
+//   Deployment's pod; its object keeps the spec as written and gains node and
+//   status. Deleting the object removes the pod.
 //
-// Other images are left alone (and logged once): the local cluster runs only
-// what it knows. Of a container it reads the image, the env (plain values),
-// the ports and the serviceAccountName; the image's runtime supplies the
-// process, its flags and its files. The command, args, volumes, probes and
-// security context, which wire the container to a Kubernetes pod (the
-// waypoint controller renders them: waypoint-controller/objects.ts), are
-// ignored here: a runtime's own flags would conflict with them (the
-// waypoint's admin-address against the admin socket it is given).
+// Other images are not run: the Deployment reports Available=False and the
+// Pod stays Pending, both with reason NoLocalRuntime and a message naming the
+// images that do run. Of a container the kubelet reads the image, the env
+// (plain values), the ports and the serviceAccountName, and hands the
+// container to the image's runtime, which supplies the process, its flags and
+// its files (the sample echo image takes the args as its flags). The command,
+// volumes, probes and security context, which wire a container to a
+// Kubernetes pod (the waypoint controller renders them:
+// waypoint-controller/objects.ts), are ignored here: a runtime's own flags
+// would conflict with them (the waypoint's admin-address against the admin
+// socket it is given).
 import { createHash } from 'node:crypto';
 import { Backoff, isAmbitError, silentLogger, type Logger } from '@ambit/core';
-import { Informer, type Container, type Deployment, type Service, type Store } from '@ambit/control-plane';
+import { Informer, type Container, type Deployment, type Pod, type PodStatus, type Service, type Store } from '@ambit/control-plane';
 import type { ClusterProcess, LocalCluster } from './cluster.js';
+import { stopProcesses } from './processes.js';
 import type { PodState } from './state.js';
 
 /** Pods the kubelet made carry their Deployment's name and template hash. */
 export const LABEL_DEPLOYMENT = 'ambit.dev/local-deployment';
 export const LABEL_TEMPLATE_HASH = 'pod-template-hash';
 export const DEFAULT_PROBE_INTERVAL_MS = 500;
+/** The reason a Deployment or Pod whose image has no runtime here reports. */
+export const REASON_NO_LOCAL_RUNTIME = 'NoLocalRuntime';
 
 export interface RunContext {
   pod: PodState;
@@ -39,8 +50,8 @@ export interface RunContext {
 export interface ContainerRun {
   argv: string[];
   env?: Record<string, string>;
-  /** Whether the process is ready (its readiness probe). */
-  probe: () => Promise<boolean>;
+  /** Whether the running process is ready (its readiness probe). */
+  probe: (process: ClusterProcess) => Promise<boolean>;
 }
 
 /** How to run one image: the process and its readiness probe. */
@@ -55,7 +66,10 @@ export interface KubeletOptions {
 
 interface Running {
   key: string;
-  deployment: string;
+  /** The owning Deployment's namespace/name; undefined for an adopted Pod. */
+  deployment: string | undefined;
+  /** The container's name, which names its log file. */
+  container: string;
   run: ContainerRun;
   process: ClusterProcess | undefined;
   exited: boolean;
@@ -68,6 +82,7 @@ interface Running {
 export class LocalKubelet {
   private readonly deployments: Informer<Deployment>;
   private readonly services: Informer<Service>;
+  private readonly pods: Informer<Pod>;
   private readonly log: Logger;
   private readonly running = new Map<string, Running>();
   private readonly warned = new Set<string>();
@@ -80,14 +95,15 @@ export class LocalKubelet {
     this.log = (options.logger ?? silentLogger).child({ component: 'kubelet' });
     this.deployments = new Informer<Deployment>(store, 'Deployment', { logger: this.log });
     this.services = new Informer<Service>(store, 'Service', { logger: this.log });
+    this.pods = new Informer<Pod>(store, 'Pod', { logger: this.log });
   }
 
   async start(): Promise<void> {
-    for (const informer of [this.deployments, this.services]) {
+    for (const informer of [this.deployments, this.services, this.pods]) {
       informer.on(() => this.schedule());
       informer.start();
     }
-    await Promise.all([this.deployments.synced, this.services.synced]);
+    await Promise.all([this.deployments.synced, this.services.synced, this.pods.synced]);
     await this.reconcile();
     this.probeTimer = setInterval(() => { void this.serial(() => this.probeAll()); }, this.options.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS);
     this.probeTimer.unref();
@@ -100,16 +116,18 @@ export class LocalKubelet {
     clearInterval(this.probeTimer);
     this.deployments.stop();
     this.services.stop();
+    this.pods.stop();
     await this.tail;
   }
 
-  /** Applies the store's Deployments and Services now (also called after every change). */
+  /** Applies the store's Deployments, Pods and Services now (also called after every change). */
   reconcile(): Promise<void> {
     return this.serial(async () => {
       // Another process (a CLI command) may have changed the cluster.
       await this.cluster.refresh();
       await this.reconcileServices();
       await this.reconcileDeployments();
+      await this.reconcilePods();
     });
   }
 
@@ -164,11 +182,9 @@ export class LocalKubelet {
     const wanted = new Map<string, { deployment: Deployment; hash: string; container: Container }>();
     for (const deployment of this.deployments.list()) {
       const container = deployment.spec?.template.spec.containers[0];
-      const image = container?.image ?? '';
       const key = `${deployment.metadata.namespace ?? 'default'}/${deployment.metadata.name}`;
-      if (container === undefined || this.options.runtimes[image] === undefined) {
-        if (!this.warned.has(key)) this.log.warn({ deployment: key, image }, 'no local runtime for this image; the deployment is not run');
-        this.warned.add(key);
+      if (container === undefined || this.options.runtimes[container.image ?? ''] === undefined) {
+        await this.notRunnable('Deployment', deployment, container?.image);
         continue;
       }
       wanted.set(key, { deployment, hash: templateHash(deployment), container });
@@ -195,30 +211,121 @@ export class LocalKubelet {
   }
 
   private async createPod(key: string, deployment: Deployment, container: Container, name: string, hash: string): Promise<void> {
-    const namespace = deployment.metadata.namespace ?? 'default';
     const template = deployment.spec?.template;
     const pod = await this.cluster.addPod({
-      namespace, name, node: this.leastLoadedNode(),
+      namespace: deployment.metadata.namespace ?? 'default', name, node: this.leastLoadedNode(),
       serviceAccount: template?.spec.serviceAccountName ?? 'default',
       labels: { ...(template?.metadata?.labels ?? {}), [LABEL_DEPLOYMENT]: deployment.metadata.name, [LABEL_TEMPLATE_HASH]: hash },
-      ports: (container.ports ?? []).map((p) => ({ containerPort: p.containerPort, ...(p.name === undefined ? {} : { name: p.name }) })),
+      ports: portsOf(container),
       ready: false,
     });
+    await this.run(pod, container, key);
+  }
+
+  // --- pods written by users ---------------------------------------------------------
+
+  private async reconcilePods(): Promise<void> {
+    const inStore = new Map(this.pods.list().map((p) => [`${p.metadata.namespace ?? 'default'}/${p.metadata.name}`, p]));
+    for (const pod of this.cluster.pods) {
+      const key = `${pod.namespace}/${pod.name}`;
+      if (pod.adopted !== true) continue;
+      const object = inStore.get(key);
+      if (object === undefined) {
+        await this.removePod(pod);
+      } else if (!this.running.has(key)) {
+        // A kubelet before this one adopted it: its container restarts where it is (a process
+        // this kubelet did not start cannot be watched for its exit).
+        const container = object.spec?.containers?.[0];
+        if (container === undefined || this.options.runtimes[container.image ?? ''] === undefined) continue;
+        const ofPod = (await this.cluster.processes()).filter((p) => p.target.kind === 'pod' && p.target.namespace === pod.namespace && p.target.name === pod.name);
+        await stopProcesses(ofPod.map((p) => p.pid));
+        await this.run(pod, container, undefined);
+      }
+    }
+    const local = new Set(this.cluster.pods.map((p) => `${p.namespace}/${p.name}`));
+    for (const [key, object] of inStore) {
+      // A pod this cluster wrote has an address: one without a local pod is being removed, not new.
+      if (local.has(key) || (object.status?.podIP ?? '') !== '') continue;
+      await this.adopt(object);
+    }
+  }
+
+  private async adopt(object: Pod): Promise<void> {
+    const container = object.spec?.containers?.[0];
+    if (container === undefined || this.options.runtimes[container.image ?? ''] === undefined) {
+      await this.notRunnable('Pod', object, container?.image);
+      return;
+    }
+    const wanted = object.spec?.nodeName;
+    if (wanted !== undefined && wanted !== '' && !this.cluster.nodes.some((n) => n.name === wanted)) {
+      await this.writePending(object, 'UnknownNode', `spec.nodeName ${wanted} is not a node of this cluster (${this.cluster.nodes.map((n) => n.name).join(', ')})`);
+      return;
+    }
+    const pod = await this.cluster.addPod({
+      namespace: object.metadata.namespace ?? 'default', name: object.metadata.name,
+      node: wanted !== undefined && wanted !== '' ? wanted : this.leastLoadedNode(),
+      serviceAccount: object.spec?.serviceAccountName ?? 'default',
+      labels: object.metadata.labels ?? {},
+      ports: portsOf(container),
+      ready: false,
+      adopted: true,
+    });
+    await this.run(pod, container, undefined);
+  }
+
+  /** Says once, in the object's status and the log, that its image is not run here. */
+  private async notRunnable(kind: 'Deployment' | 'Pod', object: Deployment | Pod, image: string | undefined): Promise<void> {
+    const key = `${object.metadata.namespace ?? 'default'}/${object.metadata.name}`;
+    const images = Object.keys(this.options.runtimes).sort();
+    const message = `the local cluster runs only the images ${images.join(', ')}; this ${kind.toLowerCase()}'s is ${JSON.stringify(image ?? '')}`;
+    if (!this.warned.has(`${kind}/${key}`)) this.log.warn({ [kind.toLowerCase()]: key, image }, `no local runtime for this image; the ${kind.toLowerCase()} is not run`);
+    this.warned.add(`${kind}/${key}`);
+    if (kind === 'Pod') return this.writePending(object as Pod, REASON_NO_LOCAL_RUNTIME, message);
+    const deployment = object as Deployment;
+    const condition = (deployment.status?.conditions ?? []).find((c) => c.type === 'Available');
+    if (condition?.status === 'False' && condition.reason === REASON_NO_LOCAL_RUNTIME && condition.message === message) return;
+    await this.writeStatus('Deployment', deployment, {
+      ...(deployment.metadata.generation === undefined ? {} : { observedGeneration: deployment.metadata.generation }),
+      replicas: 0, readyReplicas: 0, availableReplicas: 0,
+      conditions: [{ type: 'Available', status: 'False', reason: REASON_NO_LOCAL_RUNTIME, message, lastTransitionTime: new Date().toISOString() }],
+    });
+  }
+
+  private async writePending(pod: Pod, reason: string, message: string): Promise<void> {
+    const condition = (pod.status?.conditions ?? []).find((c) => c.type === 'PodScheduled');
+    if (pod.status?.phase === 'Pending' && condition?.reason === reason && condition.message === message) return;
+    const status: PodStatus = { phase: 'Pending', conditions: [{ type: 'PodScheduled', status: 'False', reason, message }] };
+    await this.writeStatus('Pod', pod, status);
+  }
+
+  /** Writes a status, unless the object went away meanwhile. */
+  private async writeStatus(kind: 'Deployment' | 'Pod', object: Deployment | Pod, status: object): Promise<void> {
+    try {
+      await this.store.updateStatus(kind, object.metadata.name, object.metadata.namespace ?? 'default', status);
+    } catch (error) {
+      if (!isAmbitError(error, 'not-found')) throw error;
+    }
+  }
+
+  // --- processes -----------------------------------------------------------------------
+
+  /** Starts the container's process in the pod and keeps it running and probed. */
+  private async run(pod: PodState, container: Container, deployment: string | undefined): Promise<void> {
     const env = Object.fromEntries((container.env ?? []).filter((e) => e.value !== undefined).map((e) => [e.name, e.value as string]));
     const run = await (this.options.runtimes[container.image ?? ''] as ImageRuntime)({ pod, container, env });
     const running: Running = {
-      key: `${namespace}/${name}`, deployment: key, run, process: undefined, exited: true, ready: false,
+      key: `${pod.namespace}/${pod.name}`, deployment, container: container.name, run, process: undefined, exited: true, ready: false,
       backoff: new Backoff({ initialMs: 500, maxMs: 10_000 }), restartAt: 0, restarts: -1,
     };
     this.running.set(running.key, running);
-    await this.startProcess(running, pod, container.name);
-    this.log.info({ pod: running.key, node: pod.node, ip: pod.ip, deployment: key }, 'pod started');
+    await this.startProcess(running, pod);
+    this.log.info({ pod: running.key, node: pod.node, ip: pod.ip, ...(deployment === undefined ? {} : { deployment }) }, 'pod started');
   }
 
-  private async startProcess(running: Running, pod: PodState, logName: string): Promise<void> {
+  private async startProcess(running: Running, pod: PodState): Promise<void> {
     running.restarts++;
     running.exited = false;
-    const process = await this.cluster.spawn({ namespace: pod.namespace, name: pod.name }, running.run.argv, { env: running.run.env ?? {}, logName });
+    const process = await this.cluster.spawn({ namespace: pod.namespace, name: pod.name }, running.run.argv, { env: running.run.env ?? {}, logName: running.container });
     running.process = process;
     void process.exited.then(({ code, signal }) => {
       if (running.process !== process) return;
@@ -248,18 +355,15 @@ export class LocalKubelet {
       if (pod === undefined) continue;
       let ready = false;
       if (running.exited) {
-        if (Date.now() >= running.restartAt) {
-          const deployment = this.deployments.list().find((d) => `${d.metadata.namespace ?? 'default'}/${d.metadata.name}` === running.deployment);
-          await this.startProcess(running, pod, deployment?.spec?.template.spec.containers[0]?.name ?? 'app');
-        }
-      } else {
-        ready = await running.run.probe().catch(() => false);
+        if (Date.now() >= running.restartAt) await this.startProcess(running, pod);
+      } else if (running.process !== undefined) {
+        ready = await running.run.probe(running.process).catch(() => false);
         if (ready) running.backoff.reset();
       }
       if (ready !== running.ready || ready !== pod.ready) {
         running.ready = ready;
         await this.cluster.setPodReady(running.key as `${string}/${string}`, ready);
-        changed.add(running.deployment);
+        if (running.deployment !== undefined) changed.add(running.deployment);
       }
     }
     for (const key of changed) {
@@ -272,17 +376,20 @@ export class LocalKubelet {
     const namespace = deployment.metadata.namespace ?? 'default';
     const pods = this.cluster.pods.filter((p) => p.namespace === namespace && p.labels[LABEL_DEPLOYMENT] === deployment.metadata.name);
     const ready = pods.filter((p) => p.ready).length;
-    const status = {
+    const available = ready >= replicasOf(deployment);
+    const current = deployment.status ?? {};
+    const was = (current.conditions ?? []).find((c) => c.type === 'Available');
+    if (current.replicas === pods.length && current.readyReplicas === ready && current.observedGeneration === deployment.metadata.generation
+      && was?.status === (available ? 'True' : 'False') && was.reason !== REASON_NO_LOCAL_RUNTIME) return;
+    await this.writeStatus('Deployment', deployment, {
       ...(deployment.metadata.generation === undefined ? {} : { observedGeneration: deployment.metadata.generation }),
       replicas: pods.length, readyReplicas: ready, availableReplicas: ready,
-    };
-    const current = deployment.status ?? {};
-    if (current.replicas === status.replicas && current.readyReplicas === status.readyReplicas && current.observedGeneration === status.observedGeneration) return;
-    try {
-      await this.store.updateStatus('Deployment', deployment.metadata.name, namespace, status);
-    } catch (error) {
-      if (!isAmbitError(error, 'not-found')) throw error;
-    }
+      conditions: [{
+        type: 'Available', status: available ? 'True' : 'False',
+        reason: available ? 'MinimumReplicasAvailable' : 'MinimumReplicasUnavailable',
+        message: `${ready} of ${replicasOf(deployment)} replicas ready`, lastTransitionTime: new Date().toISOString(),
+      }],
+    });
   }
 
   private leastLoadedNode(): string {
@@ -296,6 +403,10 @@ export class LocalKubelet {
 function wantsClusterIp(service: Service): boolean {
   const ip = service.spec?.clusterIP;
   return (ip === undefined || ip === '') && (service.spec?.type ?? 'ClusterIP') === 'ClusterIP' && (service.spec?.ports ?? []).length > 0;
+}
+
+function portsOf(container: Container): { containerPort: number; name?: string }[] {
+  return (container.ports ?? []).map((p) => ({ containerPort: p.containerPort, ...(p.name === undefined ? {} : { name: p.name }) }));
 }
 
 function replicasOf(deployment: Deployment): number {

@@ -9,20 +9,24 @@
 //   <stateDir>/waypoint/<ns>.<pod>.sock  waypoint admin, for pods the kubelet runs from the
 //                                        waypoint controller's Deployments
 //
-// The kubelet (kubelet.ts) runs in this process: Deployments of image
-// ambit/waypoint become waypoint pods with a workload bootstrap token for
-// their service account, probed through their admin socket.
+// The kubelet (kubelet.ts) runs in this process. Images it runs:
+//   ambit/waypoint  a waypoint with a workload bootstrap token for the pod's
+//                   service account, probed through its admin socket;
+//   ambit/echo      the sample echo server (the container's args are its
+//                   flags), ready when it listens on every declared port;
+//   ambit/client    a pod to `ambit exec` the sample client in (it runs
+//                   `sleep infinity`).
 import http from 'node:http';
 import { createRequire } from 'node:module';
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AmbitError, DEFAULT_TRUST_DOMAIN, silentLogger, SpiffeId, type Logger } from '@ambit/core';
-import { API_SOCKET_FILE, BOOTSTRAP_DIR, RemoteStore, writeBootstrapToken } from '@ambit/control-plane';
+import { API_SOCKET_FILE, BOOTSTRAP_DIR, RemoteStore, writeBootstrapToken, type Container } from '@ambit/control-plane';
 import { WAYPOINT_NODE_FLAGS } from '@ambit/waypoint';
 import { ZTUNNEL_NODE_FLAGS } from '@ambit/ztunnel';
 import type { ClusterProcess, LocalCluster } from './cluster.js';
-import { isAlive } from './processes.js';
+import { isAlive, listeningTcpPorts } from './processes.js';
 import { CONTROL_PLANE_PORT, LOOPBACK_SOCKS5_PORT } from './addressing.js';
 import { LocalKubelet, type ContainerRun, type RunContext } from './kubelet.js';
 import type { PodRef } from './specs.js';
@@ -46,6 +50,9 @@ export const BINS = {
 } as const;
 export const WAYPOINT_DIR = 'waypoint';
 export const WAYPOINT_IMAGE = 'ambit/waypoint';
+/** The sample workloads as images users can run (Pods and Deployments). */
+export const ECHO_IMAGE = 'ambit/echo';
+export const CLIENT_IMAGE = 'ambit/client';
 
 /** How long a stopped ztunnel may take to drain and exit. */
 const STOP_TIMEOUT_MS = 30_000;
@@ -129,7 +136,13 @@ export class LocalMesh {
     if (this.kubelet !== undefined) return;
     await this.cluster.attachStore(this.store);
     this.kubelet = new LocalKubelet(this.cluster, this.store, {
-      runtimes: { [WAYPOINT_IMAGE]: (context) => this.waypointRun(context) },
+      runtimes: {
+        [WAYPOINT_IMAGE]: (context) => this.waypointRun(context),
+        [ECHO_IMAGE]: ({ container, env }) => Promise.resolve({
+          argv: [process.execPath, BINS.echo, ...container.args ?? []], env, probe: listensOnDeclaredPorts(container),
+        }),
+        [CLIENT_IMAGE]: ({ env }) => Promise.resolve({ argv: ['sleep', 'infinity'], env, probe: () => Promise.resolve(true) }),
+      },
       ...(this.options.logger === undefined ? {} : { logger: this.options.logger }),
     });
     await this.kubelet.start();
@@ -291,6 +304,15 @@ export class LocalMesh {
 }
 
 /** An HTTP request on a unix socket (admin APIs). */
+/** A `tcpSocket` readiness probe for every declared TCP port (any listening port when none is declared). */
+function listensOnDeclaredPorts(container: Container): (process: ClusterProcess) => Promise<boolean> {
+  const declared = (container.ports ?? []).filter((p) => (p.protocol ?? 'TCP') === 'TCP').map((p) => p.containerPort);
+  return async (process) => {
+    const ports = await listeningTcpPorts(process.pid);
+    return declared.length === 0 ? ports.size > 0 : declared.every((port) => ports.has(port));
+  };
+}
+
 function unixGet(socketPath: string, path: string, method = 'GET', what = socketPath): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const request = http.request({ socketPath, path, method, timeout: 5_000 }, (response) => {

@@ -171,3 +171,30 @@ async function survivors(pids: readonly number[]): Promise<number[]> {
   for (const pid of pids) if (await isAlive(pid)) alive.push(pid);
   return alive;
 }
+
+/**
+ * The TCP ports `pid` itself listens on (its sockets in LISTEN state, IPv4 or IPv6), read from
+ * /proc as a kubelet's `tcpSocket` probe would find them, in whatever network namespace the
+ * process is; empty when it is gone.
+ */
+export async function listeningTcpPorts(pid: number): Promise<Set<number>> {
+  const inodes = new Set<string>();
+  const fds = await fs.readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+  for (const fd of fds) {
+    const target = await fs.readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    const inode = /^socket:\[(\d+)\]$/.exec(target)?.[1];
+    if (inode !== undefined) inodes.add(inode);
+  }
+  const ports = new Set<number>();
+  for (const table of ['tcp', 'tcp6']) {
+    const text = await fs.readFile(`/proc/${pid}/net/${table}`, 'utf8').catch(() => '');
+    // sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+    for (const line of text.split('\n').slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      const local = fields[1];
+      if (fields[3] !== '0A' || local === undefined || !inodes.has(fields[9] ?? '')) continue;
+      ports.add(parseInt(local.slice(local.lastIndexOf(':') + 1), 16));
+    }
+  }
+  return ports;
+}

@@ -22,6 +22,11 @@ export interface AddPodOptions {
   ports?: readonly (number | PortState)[];
   /** Reported in the Ready condition and used for service endpoints; default true. */
   ready?: boolean;
+  /**
+   * Its Pod object was written by someone else (a user's `ambit apply`; the kubelet): the cluster
+   * writes only its node and status, keeps the spec as written, and never recreates the object.
+   */
+  adopted?: boolean;
 }
 
 export interface ServicePortOptions {

@@ -38,6 +38,8 @@ export interface PodState {
   labels: Record<string, string>;
   ports: PortState[];
   ready: boolean;
+  /** See AddPodOptions.adopted. */
+  adopted?: boolean;
 }
 
 export interface ServicePortState {

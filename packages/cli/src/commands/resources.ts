@@ -82,16 +82,25 @@ export async function remove(store: Store, targets: readonly { kind: Kind; name:
   return lines;
 }
 
-/** The first condition that says something: `Programmed=True`, `Accepted=False (Reason)`. */
-function statusOf(object: KubeObject): string {
-  const conditions = (object.status as { conditions?: { type: string; status: string; reason: string }[] } | undefined)?.conditions ?? [];
-  const parents = (object.status as { parents?: { conditions?: { type: string; status: string; reason: string }[] }[] } | undefined)?.parents ?? [];
-  const all = [...conditions, ...parents.flatMap((p) => p.conditions ?? [])];
-  const shown = all.find((c) => c.status !== 'True') ?? all.find((c) => c.type === 'Programmed') ?? all[0];
-  if (shown === undefined) return '';
-  return shown.status === 'True' ? `${shown.type}` : `${shown.type}=${shown.status} (${shown.reason})`;
-}
+interface Conditions { phase?: string; conditions?: { type: string; status: string; reason?: string }[]; parents?: { conditions?: Conditions['conditions'] }[] }
 
+/**
+ * A pod's phase (`Running`, `Running (not ready)`, `Pending (NoLocalRuntime)`); for other kinds the
+ * first condition that says something (`Programmed`, `Accepted=False (Reason)`).
+ */
+function statusOf(object: KubeObject): string {
+  const status = (object.status ?? {}) as Conditions;
+  const all = [...status.conditions ?? [], ...(status.parents ?? []).flatMap((p) => p.conditions ?? [])];
+  const failing = all.find((c) => c.status !== 'True');
+  if (object.kind === 'Pod' && status.phase !== undefined) {
+    if (failing === undefined) return status.phase;
+    return `${status.phase} (${failing.type === 'Ready' || failing.type === 'ContainersReady' ? 'not ready' : failing.reason ?? `${failing.type}=${failing.status}`})`;
+  }
+  const shown = failing ?? all.find((c) => c.type === 'Programmed') ?? all[0];
+  if (shown === undefined) return '';
+  if (shown.status === 'True') return shown.type;
+  return `${shown.type}=${shown.status}${shown.reason === undefined ? '' : ` (${shown.reason})`}`;
+}
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];

@@ -1,0 +1,162 @@
+// Users' own workloads in the local cluster (root only): Pods and
+// Deployments of the sample images, written into the store as `ambit apply`
+// writes them, become pods with network namespaces and running processes;
+// their objects keep the spec as written and report node, address and
+// readiness; an image the local cluster cannot run is reported, not run;
+// enrolling the namespace puts the new pods in the mesh; deleting a Pod
+// removes its pod; a new kubelet takes over the pods of the one before.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Deployment, KubeObject, Pod, Service } from '@ambit/control-plane';
+import { CLIENT_IMAGE, ECHO_IMAGE, LocalCluster, LocalMesh, REASON_NO_LOCAL_RUNTIME } from '@ambit/localcluster';
+import { eventually, localclusterBin, netnsSkipReason, tearDownChecked } from '../support/netns.js';
+import { httpGet } from '../support/ztunnel.js';
+
+const skip = netnsSkipReason('netns/kubelet');
+const NS = 'team';
+
+interface Answer { status: number; body?: { pod: string; namespace: string; version: string }; error?: string }
+
+describe('the local kubelet runs users\' Pods and Deployments of the sample images', { skip }, () => {
+  let stateDir: string;
+  let cluster: LocalCluster;
+  let mesh: LocalMesh;
+
+  const pod = (name: string, image: string, extra: Partial<Pod['spec']> = {}): Pod => ({
+    apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: NS, labels: { app: name } },
+    spec: { serviceAccountName: name, containers: [{ name: 'main', image }], ...extra },
+  });
+
+  async function stored<T extends KubeObject>(kind: 'Pod' | 'Deployment', name: string): Promise<T | undefined> {
+    return mesh.store.get<T>(kind, name, NS);
+  }
+
+  async function request(from: `${string}/${string}`, url: string): Promise<Answer> {
+    const result = await cluster.exec(from, [process.execPath, localclusterBin('client'), 'http', url, '--timeout', '3000']);
+    return JSON.parse(result.stdout.trim().split('\n')[0] ?? '{}') as Answer;
+  }
+
+  async function podReady(name: string): Promise<Pod> {
+    return eventually(async () => {
+      const current = await stored<Pod>('Pod', name);
+      const ready = current?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+      return ready && current?.status?.phase === 'Running' ? current : undefined;
+    }, `pod ${NS}/${name} running and ready`, 30_000);
+  }
+
+  const processesOf = async (name: string): Promise<number> =>
+    (await cluster.processes()).filter((p) => p.target.kind === 'pod' && p.target.namespace === NS && p.target.name === name).length;
+
+  before(async () => {
+    stateDir = await mkdtemp(join(tmpdir(), 'ambit-kubelet-'));
+    cluster = await LocalCluster.create({ stateDir, nodes: 2 });
+    mesh = new LocalMesh(cluster, { logLevel: 'info', ztunnelSettings: { 'drain-deadline': '2s' } });
+    await mesh.start();
+    await mesh.store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: NS } });
+    await mesh.store.create(pod('tester', CLIENT_IMAGE, { nodeName: 'node-2' }));
+    await mesh.store.create<Deployment>({
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: NS },
+      spec: {
+        replicas: 2, selector: { matchLabels: { app: 'web' } },
+        template: {
+          metadata: { labels: { app: 'web' } },
+          spec: { containers: [{ name: 'echo', image: ECHO_IMAGE, args: ['--version', 'v7'], ports: [{ containerPort: 8080 }] }] },
+        },
+      },
+    });
+    await mesh.store.create<Service>({
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: NS },
+      spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] },
+    });
+    await mesh.store.create(pod('elsewhere', 'nginx:1.27'));
+    await mesh.store.create(pod('lost', CLIENT_IMAGE, { nodeName: 'node-9' }));
+  });
+
+  after(() => tearDownChecked(stateDir, cluster, mesh));
+
+  it('runs a Pod on the node it names, keeping its spec and adding its address and readiness', async () => {
+    const tester = await podReady('tester');
+    assert.equal(tester.spec?.nodeName, 'node-2');
+    assert.deepEqual(tester.spec?.containers?.map((c) => [c.name, c.image]), [['main', CLIENT_IMAGE]], 'the spec as written');
+    await cluster.refresh();
+    const local = cluster.pod(`${NS}/tester`);
+    assert.equal(tester.status?.podIP, local.ip);
+    assert.equal(local.node, 'node-2');
+    assert.equal(local.serviceAccount, 'tester');
+    assert.equal(await processesOf('tester'), 1);
+  });
+
+  it('runs a Deployment of the echo image with its args, ready once it listens, behind its Service', async () => {
+    const deployment = await eventually(async () => {
+      const current = await stored<Deployment>('Deployment', 'web');
+      return current?.status?.readyReplicas === 2 ? current : undefined;
+    }, 'deployment web 2 of 2 ready', 30_000);
+    assert.equal(deployment.status?.conditions?.find((c) => c.type === 'Available')?.status, 'True');
+    const answer = await request(`${NS}/tester`, `http://web.${NS}/`);
+    assert.equal(answer.status, 200, JSON.stringify(answer));
+    assert.equal(answer.body?.version, 'v7', 'the container args are the echo server\'s flags');
+    assert.match(answer.body?.pod ?? '', /^web-[0-9a-f]{8}-[01]$/);
+  });
+
+  it('reports an image it cannot run, and a node that does not exist, as Pending with the reason', async () => {
+    const elsewhere = await eventually(async () => {
+      const current = await stored<Pod>('Pod', 'elsewhere');
+      return current?.status?.phase === 'Pending' ? current : undefined;
+    }, 'pod elsewhere Pending');
+    const scheduled = elsewhere.status?.conditions?.find((c) => c.type === 'PodScheduled');
+    assert.equal(scheduled?.reason, REASON_NO_LOCAL_RUNTIME);
+    assert.match(scheduled?.message ?? '', /ambit\/client, ambit\/echo, ambit\/waypoint.*"nginx:1\.27"/);
+    const lost = await eventually(async () => {
+      const current = await stored<Pod>('Pod', 'lost');
+      return current?.status?.phase === 'Pending' ? current : undefined;
+    }, 'pod lost Pending');
+    assert.equal(lost.status?.conditions?.[0]?.reason, 'UnknownNode');
+    await cluster.refresh();
+    assert.deepEqual(cluster.pods.filter((p) => p.namespace === NS && (p.name === 'elsewhere' || p.name === 'lost')), [], 'neither is run');
+  });
+
+  it('a Pod fixed to a runnable image is run', async () => {
+    await mesh.store.patch('Pod', 'elsewhere', NS, { spec: { containers: [{ name: 'main', image: ECHO_IMAGE, ports: [{ containerPort: 8080 }] }] } });
+    const elsewhere = await podReady('elsewhere');
+    assert.equal(elsewhere.status?.conditions?.some((c) => c.type === 'PodScheduled'), false);
+    const answer = await request(`${NS}/tester`, `http://${elsewhere.status?.podIP ?? ''}:8080/`);
+    assert.equal(answer.body?.pod, 'elsewhere');
+  });
+
+  it('enrolling the namespace puts the new pods in the mesh', async () => {
+    await mesh.store.patch('Namespace', NS, undefined, { metadata: { labels: { 'ambit.dev/dataplane-mode': 'ambient' } } });
+    await eventually(async () => {
+      const workloads = JSON.parse((await httpGet({ socketPath: mesh.adminSocket('node-2') }, '/workloads')).body) as { name: string; namespace: string; protocol: string }[];
+      return workloads.some((w) => w.namespace === NS && w.name === 'tester' && w.protocol === 'HBONE') || undefined;
+    }, 'tester HBONE in node-2\'s ztunnel');
+    const answer = await request(`${NS}/tester`, `http://web.${NS}/`);
+    assert.equal(answer.status, 200, JSON.stringify(answer));
+  });
+
+  it('a new kubelet restarts an adopted pod\'s container in place, once', async () => {
+    const before = cluster.pod(`${NS}/tester`).ip;
+    await mesh.stopKubelet();
+    await mesh.runKubeletHere();
+    await eventually(async () => (await processesOf('tester')) === 1 || undefined, 'one process in tester');
+    await podReady('tester');
+    await cluster.refresh();
+    assert.equal(cluster.pod(`${NS}/tester`).ip, before, 'the same pod, the same address');
+    assert.equal(await processesOf('tester'), 1);
+  });
+
+  it('deleting a Pod removes its pod, its namespace and its process', async () => {
+    const netns = cluster.podNetns(`${NS}/tester`);
+    await mesh.store.delete('Pod', 'tester', NS);
+    await eventually(async () => {
+      await cluster.refresh();
+      return cluster.pods.some((p) => p.namespace === NS && p.name === 'tester') ? undefined : true;
+    }, 'pod tester removed');
+    assert.doesNotMatch(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout, new RegExp(`^${netns}\\b`, 'm'));
+    assert.equal(await processesOf('tester'), 0);
+    assert.equal(await stored('Pod', 'tester'), undefined, 'not written back');
+  });
+});
