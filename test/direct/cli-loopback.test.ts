@@ -156,4 +156,33 @@ describe('ambit up --loopback: the mesh without root', { timeout: 240_000 }, () 
     await ok('up', '--loopback');
     assert.equal((await ambit('check')).code, 0);
   });
+
+  it('runs the Pods and Deployments a user applies (sample images) as pods with addresses of their own', async () => {
+    const manifest = join(base, 'shop.yaml');
+    await writeFile(manifest, [
+      'apiVersion: v1\nkind: Namespace\nmetadata: { name: shop }',
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: api, namespace: shop }\nspec:\n  selector: { matchLabels: { app: api } }\n'
+        + '  template:\n    metadata: { labels: { app: api } }\n    spec: { containers: [{ name: api, image: ambit/echo, ports: [{ containerPort: 8080 }] }] }',
+      'apiVersion: v1\nkind: Service\nmetadata: { name: api, namespace: shop }\nspec: { selector: { app: api }, ports: [{ port: 80, targetPort: 8080 }] }',
+      'apiVersion: v1\nkind: Pod\nmetadata: { name: shell, namespace: shop }\nspec: { containers: [{ name: shell, image: ambit/client }] }',
+    ].join('\n---\n'), { mode: 0o644 });
+    await ok('apply', '-f', manifest);
+    let pods: { metadata: { name: string }; status?: { podIP?: string; conditions?: { type: string; status: string }[] } }[] = [];
+    for (let i = 0; i < 60; i++) {
+      pods = (JSON.parse(await ok('get', 'pods', '-n', 'shop', '-o', 'json')) as { items: typeof pods }).items;
+      if (pods.length === 2 && pods.every((p) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))) break;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    assert.equal(pods.length, 2, 'an api pod and shell');
+    for (const pod of pods) assert.match(pod.status?.podIP ?? '', /^127\./, `${pod.metadata.name} has a loopback address of its own`);
+    const out = await ok('exec', 'shop/shell', '--', 'ambit-client', 'http', 'http://api.shop/');
+    assert.match(out, /"status":200,"body":\{"pod":"api-[0-9a-f]{8}-0","namespace":"shop"/);
+    await ok('delete', 'pod', 'shell', '-n', 'shop');
+    let gone: Result | undefined;
+    for (let i = 0; i < 60 && !/no pod shop\/shell/.test(gone?.err ?? ''); i++) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 300));
+      gone = await ambit('exec', 'shop/shell', '--', 'true');
+    }
+    assert.match(gone?.err ?? '', /no pod shop\/shell/, 'the kubelet removed the pod with its object');
+  });
 });
