@@ -26,7 +26,7 @@ export { LocalStore, DEFAULT_HISTORY_SIZE, DEFAULT_WATCH_QUEUE_LIMIT } from './s
 export type { LocalStoreOptions } from './store/local.js';
 export { LabelSelector, parseSelector, labelKeyProblem, labelValueProblem } from './store/selector.js';
 export type { Requirement, SelectorOperator } from './store/selector.js';
-export { applyMergePatch, createMergePatch } from './store/merge-patch.js';
+export { applyMergePatch, createMergePatch, deepEqual } from './store/merge-patch.js';
 export { parseManifests, validateResource } from './store/manifest.js';
 export type { ParseManifestOptions, ValidateOptions } from './store/manifest.js';
 export { Informer, DEFAULT_INFORMER_BACKOFF } from './store/informer.js';

@@ -2,7 +2,7 @@
 // control plane's store (routes, policies, gateways, ...), as kubectl does.
 import { readFile } from 'node:fs/promises';
 import { AmbitError, isAmbitError } from '@ambit/core';
-import { isKind, KINDS, parseManifests, RESOURCE_TYPES, type Kind, type KubeObject, type Store } from '@ambit/control-plane';
+import { applyMergePatch, createMergePatch, deepEqual, isKind, KINDS, parseManifests, RESOURCE_TYPES, type Kind, type KubeObject, type Store } from '@ambit/control-plane';
 import { usage } from '../errors.js';
 import { age, render, table, type OutputFormat } from '../output.js';
 
@@ -21,28 +21,55 @@ export async function readManifests(file: string): Promise<KubeObject[]> {
   return parseManifests(text, { source: file === '-' ? 'stdin' : file });
 }
 
-/** Creates each object, or brings labels, annotations and spec to the file's; one line per object. */
+/**
+ * Where `apply` records what it applied last (kubectl keeps the same in its last-applied-configuration
+ * annotation), so the next apply removes what the file no longer has and nothing anyone else set.
+ */
+export const LAST_APPLIED = 'ambit.dev/last-applied';
+
+/** What `apply` owns of an object: its labels, its annotations and every top-level field but identity and status. */
+function appliedPart(object: KubeObject): Record<string, unknown> {
+  const { apiVersion: _apiVersion, kind: _kind, metadata, status: _status, ...fields } = object;
+  const annotations = { ...metadata.annotations ?? {} };
+  delete annotations[LAST_APPLIED];
+  return { metadata: { labels: metadata.labels ?? {}, annotations }, ...fields };
+}
+
+function lastApplied(object: KubeObject): unknown {
+  try {
+    return JSON.parse(object.metadata.annotations?.[LAST_APPLIED] ?? '{}');
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * Creates each object, or patches it from what this file asks and what the last apply asked (a three-way
+ * merge, as kubectl's): fields and labels the file dropped are removed, those others set (a namespace's
+ * enrollment label, a Service's cluster IP) are kept. One line per object.
+ */
 export async function apply(store: Store, objects: readonly KubeObject[]): Promise<string[]> {
   const lines: string[] = [];
   for (const object of objects) {
     const kind = object.kind as Kind;
     const name = `${kind.toLowerCase()}/${object.metadata.name}`;
+    const wanted = appliedPart(object);
+    const record = JSON.stringify(wanted);
     const existing = await store.get(kind, object.metadata.name, object.metadata.namespace);
     if (existing === undefined) {
-      await store.create(object);
+      await store.create({ ...object, metadata: { ...object.metadata, annotations: { ...object.metadata.annotations ?? {}, [LAST_APPLIED]: record } } });
       lines.push(`${name} created`);
       continue;
     }
-    const wanted = JSON.stringify([object.metadata.labels ?? {}, object.metadata.annotations ?? {}, object.spec]);
-    if (wanted === JSON.stringify([existing.metadata.labels ?? {}, existing.metadata.annotations ?? {}, existing.spec])) {
-      lines.push(`${name} unchanged`);
-      continue;
+    // Without a record (made by someone else, or before apply kept one) nothing is removed, as kubectl does.
+    const patch = createMergePatch(lastApplied(existing), wanted) as { metadata?: { annotations?: Record<string, unknown> } };
+    patch.metadata = { ...patch.metadata, annotations: { ...patch.metadata?.annotations, [LAST_APPLIED]: record } };
+    const { status: _status, ...current } = existing;
+    const changed = !deepEqual(appliedPart(applyMergePatch(current, patch) as KubeObject), appliedPart(existing));
+    if (changed || existing.metadata.annotations?.[LAST_APPLIED] !== record) {
+      await store.patch(kind, object.metadata.name, object.metadata.namespace, patch);
     }
-    await store.patch(kind, object.metadata.name, object.metadata.namespace, {
-      metadata: { labels: object.metadata.labels ?? null, annotations: object.metadata.annotations ?? null },
-      spec: object.spec ?? null,
-    });
-    lines.push(`${name} configured`);
+    lines.push(`${name} ${changed ? 'configured' : 'unchanged'}`);
   }
   return lines;
 }

@@ -1,0 +1,61 @@
+// `ambit apply` against a real local store: created / configured / unchanged, and a three-way merge that
+// removes what the file dropped and keeps what others set.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { LocalStore, type KubeObject, type Service } from '@ambit/control-plane';
+import { apply, LAST_APPLIED } from './resources.js';
+
+describe('apply', () => {
+  let dir: string;
+  let store: LocalStore;
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'ambit-apply-'));
+    store = await LocalStore.open(dir);
+  });
+
+  after(async () => {
+    await store.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const namespace = (labels?: Record<string, string>): KubeObject => ({
+    apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', ...(labels === undefined ? {} : { labels }) },
+  });
+  const service = (spec: Service['spec']): Service => ({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'api', namespace: 'shop' }, spec });
+
+  it('creates, then reports unchanged, and keeps a label someone else set (enrollment)', async () => {
+    assert.deepEqual(await apply(store, [namespace({ team: 'a' })]), ['namespace/shop created']);
+    await store.patch('Namespace', 'shop', undefined, { metadata: { labels: { 'ambit.dev/dataplane-mode': 'ambient' } } });
+    assert.deepEqual(await apply(store, [namespace({ team: 'a' })]), ['namespace/shop unchanged']);
+    assert.deepEqual((await store.get('Namespace', 'shop'))?.metadata.labels, { team: 'a', 'ambit.dev/dataplane-mode': 'ambient' });
+  });
+
+  it('removes a label the file dropped, and only that one', async () => {
+    assert.deepEqual(await apply(store, [namespace()]), ['namespace/shop configured']);
+    assert.deepEqual((await store.get('Namespace', 'shop'))?.metadata.labels, { 'ambit.dev/dataplane-mode': 'ambient' });
+  });
+
+  it('removes a spec field the file dropped and keeps one the cluster filled in', async () => {
+    const ports = [{ name: 'http', port: 80, targetPort: 8080 }];
+    assert.deepEqual(await apply(store, [service({ selector: { app: 'api' }, ports, sessionAffinity: 'ClientIP' } as Service['spec'])]), ['service/api created']);
+    await store.patch('Service', 'api', 'shop', { spec: { clusterIP: '10.96.0.9' } });
+    assert.deepEqual(await apply(store, [service({ selector: { app: 'api' }, ports })]), ['service/api configured']);
+    const spec = (await store.get<Service>('Service', 'api', 'shop'))?.spec as Record<string, unknown>;
+    assert.equal(spec.sessionAffinity, undefined, 'dropped from the file: removed');
+    assert.equal(spec.clusterIP, '10.96.0.9', 'set by the cluster: kept');
+    assert.deepEqual(await apply(store, [service({ selector: { app: 'api' }, ports })]), ['service/api unchanged']);
+  });
+
+  it('on an object apply did not make, adds and changes but removes nothing', async () => {
+    await store.create({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'api', namespace: 'shop', labels: { owner: 'someone' } } });
+    assert.deepEqual(await apply(store, [{ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'api', namespace: 'shop', labels: { team: 'a' } } }]),
+      ['serviceaccount/api configured']);
+    const account = await store.get('ServiceAccount', 'api', 'shop');
+    assert.deepEqual(account?.metadata.labels, { owner: 'someone', team: 'a' });
+    assert.ok(account?.metadata.annotations?.[LAST_APPLIED], 'the next apply has a record');
+  });
+});
