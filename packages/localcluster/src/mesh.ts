@@ -303,7 +303,6 @@ export class LocalMesh {
   }
 }
 
-/** An HTTP request on a unix socket (admin APIs). */
 /** A `tcpSocket` readiness probe for every declared TCP port (any listening port when none is declared). */
 function listensOnDeclaredPorts(container: Container): (process: ClusterProcess) => Promise<boolean> {
   const declared = (container.ports ?? []).filter((p) => (p.protocol ?? 'TCP') === 'TCP').map((p) => p.containerPort);
@@ -313,6 +312,7 @@ function listensOnDeclaredPorts(container: Container): (process: ClusterProcess)
   };
 }
 
+/** An HTTP request on a unix socket (admin APIs). */
 function unixGet(socketPath: string, path: string, method = 'GET', what = socketPath): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const request = http.request({ socketPath, path, method, timeout: 5_000 }, (response) => {
