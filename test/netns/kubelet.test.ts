@@ -49,7 +49,7 @@ describe('the local kubelet runs users\' Pods and Deployments of the sample imag
   }
 
   const processesOf = async (name: string): Promise<number> =>
-    (await cluster.processes()).filter((p) => p.target.kind === 'pod' && p.target.namespace === NS && p.target.name === name).length;
+    (await cluster.processes(`${NS}/${name}`)).length;
 
   before(async () => {
     stateDir = await mkdtemp(join(tmpdir(), 'ambit-kubelet-'));

@@ -273,7 +273,7 @@ export class LocalCluster {
   removePod(ref: PodRef): Promise<void> {
     return this.serial(async () => {
       const pod = this.findPod(ref);
-      const ofPod = (p: ProcessState): boolean => p.target.kind === 'pod' && p.target.namespace === pod.namespace && p.target.name === pod.name;
+      const ofPod = (p: ProcessState): boolean => startedIn(p, pod);
       if (this.network === 'loopback') {
         // No namespace to empty: the processes started for the pod are the recorded ones.
         await stopProcesses((await this.liveProcesses()).filter(ofPod).map((p) => p.pid));
@@ -375,9 +375,12 @@ export class LocalCluster {
     return execInNetns(where.netns, argv, { ...options, env: { ...where.env, ...(options.env ?? {}) } });
   }
 
-  /** Recorded processes that are still running. */
-  async processes(): Promise<ProcessState[]> {
-    return structuredClone(await this.liveProcesses());
+  /** Recorded processes that are still running (those started in `pod`, when given). */
+  async processes(pod?: PodRef): Promise<ProcessState[]> {
+    const live = await this.liveProcesses();
+    if (pod === undefined) return structuredClone(live);
+    const ref = parseRef(pod, 'pod');
+    return structuredClone(live.filter((p) => startedIn(p, ref)));
   }
 
   /** Stops every process and removes every namespace, hosts directory and cluster.json. */
@@ -564,6 +567,10 @@ export class LocalCluster {
  * A loopback block for a new cluster: derived from its id, then the next one
  * whose control-plane address can be bound (another loopback cluster holds it otherwise).
  */
+function startedIn(process: ProcessState, pod: { namespace: string; name: string }): boolean {
+  return process.target.kind === 'pod' && process.target.namespace === pod.namespace && process.target.name === pod.name;
+}
+
 async function freeLoopbackBlock(id: string): Promise<number> {
   const start = Number.parseInt(id.slice(0, 4), 16) % 253;
   for (let i = 0; i < 253; i++) {

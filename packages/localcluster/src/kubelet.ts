@@ -28,7 +28,7 @@
 // socket it is given).
 import { createHash } from 'node:crypto';
 import { Backoff, isAmbitError, silentLogger, type Logger } from '@ambit/core';
-import { Informer, type Container, type Deployment, type Pod, type PodStatus, type Service, type Store } from '@ambit/control-plane';
+import { Informer, type Container, type Deployment, type KubeObject, type Pod, type PodStatus, type Service, type Store } from '@ambit/control-plane';
 import type { ClusterProcess, LocalCluster } from './cluster.js';
 import { stopProcesses } from './processes.js';
 import type { PodState } from './state.js';
@@ -156,7 +156,7 @@ export class LocalKubelet {
   // --- services ------------------------------------------------------------------
 
   private async reconcileServices(): Promise<void> {
-    const inStore = new Map(this.services.list().map((s) => [`${s.metadata.namespace ?? 'default'}/${s.metadata.name}`, s]));
+    const inStore = new Map(this.services.list().map((s) => [keyOf(s), s]));
     const known = new Map(this.cluster.services.map((s) => [`${s.namespace}/${s.name}`, s]));
     for (const [key, service] of inStore) {
       if (known.has(key) || !wantsClusterIp(service)) continue;
@@ -182,7 +182,7 @@ export class LocalKubelet {
     const wanted = new Map<string, { deployment: Deployment; hash: string; container: Container }>();
     for (const deployment of this.deployments.list()) {
       const container = deployment.spec?.template.spec.containers[0];
-      const key = `${deployment.metadata.namespace ?? 'default'}/${deployment.metadata.name}`;
+      const key = keyOf(deployment);
       if (container === undefined || this.options.runtimes[container.image ?? ''] === undefined) {
         await this.notRunnable('Deployment', deployment, container?.image);
         continue;
@@ -225,7 +225,7 @@ export class LocalKubelet {
   // --- pods written by users ---------------------------------------------------------
 
   private async reconcilePods(): Promise<void> {
-    const inStore = new Map(this.pods.list().map((p) => [`${p.metadata.namespace ?? 'default'}/${p.metadata.name}`, p]));
+    const inStore = new Map(this.pods.list().map((p) => [keyOf(p), p]));
     for (const pod of this.cluster.pods) {
       const key = `${pod.namespace}/${pod.name}`;
       if (pod.adopted !== true) continue;
@@ -237,8 +237,7 @@ export class LocalKubelet {
         // this kubelet did not start cannot be watched for its exit).
         const container = object.spec?.containers?.[0];
         if (container === undefined || this.options.runtimes[container.image ?? ''] === undefined) continue;
-        const ofPod = (await this.cluster.processes()).filter((p) => p.target.kind === 'pod' && p.target.namespace === pod.namespace && p.target.name === pod.name);
-        await stopProcesses(ofPod.map((p) => p.pid));
+        await stopProcesses((await this.cluster.processes(pod)).map((p) => p.pid));
         await this.run(pod, container, undefined);
       }
     }
@@ -275,7 +274,7 @@ export class LocalKubelet {
 
   /** Says once, in the object's status and the log, that its image is not run here. */
   private async notRunnable(kind: 'Deployment' | 'Pod', object: Deployment | Pod, image: string | undefined): Promise<void> {
-    const key = `${object.metadata.namespace ?? 'default'}/${object.metadata.name}`;
+    const key = keyOf(object);
     const images = Object.keys(this.options.runtimes).sort();
     const message = `the local cluster runs only the images ${images.join(', ')}; this ${kind.toLowerCase()}'s is ${JSON.stringify(image ?? '')}`;
     if (!this.warned.has(`${kind}/${key}`)) this.log.warn({ [kind.toLowerCase()]: key, image }, `no local runtime for this image; the ${kind.toLowerCase()} is not run`);
@@ -367,7 +366,7 @@ export class LocalKubelet {
       }
     }
     for (const key of changed) {
-      const deployment = this.deployments.list().find((d) => `${d.metadata.namespace ?? 'default'}/${d.metadata.name}` === key);
+      const deployment = this.deployments.list().find((d) => keyOf(d) === key);
       if (deployment !== undefined) await this.writeDeploymentStatus(deployment);
     }
   }
@@ -403,6 +402,11 @@ export class LocalKubelet {
 function wantsClusterIp(service: Service): boolean {
   const ip = service.spec?.clusterIP;
   return (ip === undefined || ip === '') && (service.spec?.type ?? 'ClusterIP') === 'ClusterIP' && (service.spec?.ports ?? []).length > 0;
+}
+
+/** `namespace/name`, as the cluster keys its pods and services. */
+function keyOf(object: KubeObject): string {
+  return `${object.metadata.namespace ?? 'default'}/${object.metadata.name}`;
 }
 
 function portsOf(container: Container): { containerPort: number; name?: string }[] {
