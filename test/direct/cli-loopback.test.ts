@@ -184,5 +184,19 @@ describe('ambit up --loopback: the mesh without root', { timeout: 240_000 }, () 
       gone = await ambit('exec', 'shop/shell', '--', 'true');
     }
     assert.match(gone?.err ?? '', /no pod shop\/shell/, 'the kubelet removed the pod with its object');
+
+    const labels = async (): Promise<Record<string, string>> => (JSON.parse(await ok('get', 'namespace', 'shop', '-o', 'json')) as { metadata: { labels?: Record<string, string> } }).metadata.labels ?? {};
+    await ok('namespace', 'enroll', 'shop');
+    assert.equal((await labels())['ambit.dev/dataplane-mode'], 'ambient');
+    await ok('namespace', 'unenroll', 'shop');
+    assert.equal((await labels())['ambit.dev/dataplane-mode'], undefined, 'unenroll removes the label');
+    assert.match(await ok('get', 'namespaces'), /^shop\s+Active\s/m);
+
+    assert.match(await ok('delete', 'namespace', 'shop'), /namespace\/shop deleted/);
+    assert.match(await ok('get', 'pods', '-n', 'shop'), /No pods found in namespace shop/);
+    assert.doesNotMatch(await ok('status'), /^shop\s/m);
+    const kept = await ambit('delete', 'namespace', 'default');
+    assert.equal(kept.code, 2, 'bad input');
+    assert.match(kept.err, /namespace default cannot be deleted/);
   });
 });

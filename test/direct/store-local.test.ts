@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { isAmbitError } from '@ambit/core';
 import { rejectsWith } from '@ambit/core/testing';
 import { LocalStore, type Service } from '@ambit/control-plane';
-import { storeContract, Collector, namespace, service } from '../support/store-contract.js';
+import { storeContract, Collector, namespace, pod, service } from '../support/store-contract.js';
 
 async function tempDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'ambit-store-'));
@@ -125,6 +125,31 @@ describe('LocalStore', () => {
     await store.create(service('c', 'demo', { mesh: 'on' }));
     assert.deepEqual((await events.waitFor(2)).map((e) => `${e.type} ${e.object.metadata.name}`), ['ADDED a', 'ADDED c']);
     watch.close();
+  });
+
+  it('deletes a namespace with everything in it, and refuses the namespaces Kubernetes keeps', async () => {
+    const { store, dir } = await open();
+    await store.create(namespace('shop'));
+    await store.create(namespace('other'));
+    await store.create(service('api', 'shop'));
+    await store.create(pod('api-0', 'shop'));
+    await store.create(service('api', 'other'));
+    const events = new Collector();
+    const watch = store.watch('Service', { resourceVersion: '0' }, events);
+    await events.waitFor(2);
+    await store.delete('Namespace', 'shop');
+    assert.deepEqual((await events.waitFor(3)).slice(2).map((e) => `${e.type} ${e.object.metadata.namespace ?? ''}/${e.object.metadata.name}`), ['DELETED shop/api']);
+    watch.close();
+    assert.equal(await store.get('Namespace', 'shop'), undefined);
+    assert.deepEqual((await store.list('Pod')).items, []);
+    assert.deepEqual((await store.list('Service')).items.map((s) => s.metadata.namespace), ['other'], 'another namespace keeps its objects');
+    assert.deepEqual(await readdir(join(dir, 'objects', 'Service', 'shop')), [], 'the files go too');
+
+    await store.create(namespace('default'));
+    await store.create(service('kept', 'default'));
+    const refused = await rejectsWith(store.delete('Namespace', 'default'), 'invalid-argument');
+    assert.match(refused.message, /namespace default cannot be deleted/);
+    assert.ok(await store.get('Service', 'kept', 'default'), 'nothing deleted');
   });
 
   it('refuses a second opener of the same directory while the first holds it', async () => {

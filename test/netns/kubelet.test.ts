@@ -4,7 +4,8 @@
 // their objects keep the spec as written and report node, address and
 // readiness; an image the local cluster cannot run is reported, not run;
 // enrolling the namespace puts the new pods in the mesh; deleting a Pod
-// removes its pod; a new kubelet takes over the pods of the one before.
+// removes its pod; a new kubelet takes over the pods of the one before;
+// deleting a Namespace removes every pod in it.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -137,6 +138,24 @@ describe('the local kubelet runs users\' Pods and Deployments of the sample imag
     assert.equal(answer.status, 200, JSON.stringify(answer));
   });
 
+  it('a label changed on a pod\'s object takes it out of its Service\'s endpoints, and back', async () => {
+    await cluster.refresh();
+    const [first, second] = cluster.pods.filter((p) => p.namespace === NS && p.labels['app'] === 'web');
+    assert.ok(first !== undefined && second !== undefined);
+    const endpoints = (): string => spawnSync('ip', ['netns', 'exec', cluster.nodeNetns('node-1'), 'nft', 'list', 'table', 'ip', 'ambit-kubeproxy'], { encoding: 'utf8' }).stdout;
+    const isEndpoint = (ip: string): boolean => new RegExp(`${ip.replaceAll('.', '\\.')}\\b`).test(endpoints());
+    assert.ok(isEndpoint(first.ip));
+    await mesh.store.patch('Pod', first.name, NS, { metadata: { labels: { app: 'off' } } });
+    await eventually(async () => {
+      await cluster.refresh();
+      return cluster.pod(`${NS}/${first.name}`).labels['app'] === 'off' || undefined;
+    }, 'the cluster\'s copy of the labels follows');
+    assert.equal(isEndpoint(first.ip), false, 'no longer an endpoint of web');
+    assert.ok(isEndpoint(second.ip));
+    await mesh.store.patch('Pod', first.name, NS, { metadata: { labels: { app: 'web' } } });
+    await eventually(() => Promise.resolve(isEndpoint(first.ip) || undefined), 'an endpoint again');
+  });
+
   it('a new kubelet restarts an adopted pod\'s container in place, once', async () => {
     const before = cluster.pod(`${NS}/tester`).ip;
     await mesh.stopKubelet();
@@ -158,5 +177,43 @@ describe('the local kubelet runs users\' Pods and Deployments of the sample imag
     assert.doesNotMatch(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout, new RegExp(`^${netns}\\b`, 'm'));
     assert.equal(await processesOf('tester'), 0);
     assert.equal(await stored('Pod', 'tester'), undefined, 'not written back');
+  });
+
+  it('deleting the namespace removes every pod in it (one the cluster made too), their processes and its Service', async () => {
+    await cluster.addPod({ namespace: NS, name: 'made-here', node: 'node-1' });
+    await cluster.refresh();
+    const netns = cluster.pods.filter((p) => p.namespace === NS).map((p) => p.netns);
+    assert.equal(netns.length, 4, 'web ×2, elsewhere, made-here');
+    await mesh.store.delete('Namespace', NS);
+    await eventually(async () => {
+      await cluster.refresh();
+      return cluster.namespaces.some((n) => n.name === NS) ? undefined : true;
+    }, `namespace ${NS} removed from the cluster`, 30_000);
+    assert.deepEqual(cluster.pods.filter((p) => p.namespace === NS), []);
+    assert.deepEqual(cluster.services.filter((s) => s.namespace === NS), []);
+    assert.deepEqual((await cluster.processes()).filter((p) => p.target.kind === 'pod' && p.target.namespace === NS), []);
+    const left = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
+    for (const name of netns) assert.doesNotMatch(left, new RegExp(`^${name}\\b`, 'm'));
+    for (const kind of ['Pod', 'Deployment', 'Service'] as const) {
+      assert.deepEqual((await mesh.store.list(kind, { namespace: NS })).items, [], `no ${kind} written back`);
+    }
+  });
+
+  it('a namespace deleted while the kubelet is down is removed when one starts, not written back', async () => {
+    await mesh.store.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'later' } });
+    await mesh.store.create({ ...pod('shell', CLIENT_IMAGE), metadata: { name: 'shell', namespace: 'later' } });
+    await eventually(async () => {
+      await cluster.refresh();
+      return cluster.pods.some((p) => p.namespace === 'later' && p.ready) || undefined;
+    }, 'later/shell running');
+    await mesh.stopKubelet();
+    await mesh.store.delete('Namespace', 'later');
+    await mesh.runKubeletHere();
+    await eventually(async () => {
+      await cluster.refresh();
+      return cluster.namespaces.some((n) => n.name === 'later') ? undefined : true;
+    }, 'namespace later removed by the new kubelet', 30_000);
+    assert.equal(await mesh.store.get('Namespace', 'later'), undefined, 'not written back');
+    assert.deepEqual((await mesh.store.list('Pod', { namespace: 'later' })).items, []);
   });
 });

@@ -125,6 +125,9 @@ const WALKTHROUGH = (bash: Bash, proxiesSynced: () => Promise<void>): Step[] => 
   { command: 'ambit down', code: 0, out: [/✔ stopped \d+ process\(es\), removed \d+ network namespace\(s\)/, /✔ removed /] },
 ];
 
+let netnsBefore = 0;
+const netnsCount = (): number => spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout.split('\n').filter((line) => line !== '').length;
+
 const OWN_WORKLOADS = (bash: Bash, proxiesSynced: () => Promise<void>): Step[] => [
   { command: 'ambit up', code: 0, out: [/✔ local cluster (with \d+ node\(s\) created|found) in /, /✔ kubelet running/] },
   { command: "cat <<'YAML' | ambit apply -f -", code: 0, out: [/^namespace\/shop created\ndeployment\/api created\nservice\/api created\npod\/shell created\n$/] },
@@ -154,6 +157,15 @@ const OWN_WORKLOADS = (bash: Bash, proxiesSynced: () => Promise<void>): Step[] =
     settle: proxiesSynced,
   },
   { command: 'ambit delete pod shell -n shop', code: 0, out: [/^pod\/shell deleted\n$/] },
+  {
+    command: 'ambit delete namespace shop', code: 0, out: [/^namespace\/shop deleted\n$/],
+    settle: async () => {
+      await eventually(async () => /no pod shop\/shell/.test((await bash('ambit exec shop/shell -- true')).out) || undefined, 'shell removed', 30_000);
+      netnsBefore = netnsCount();
+    },
+    verify: () => assert.equal(netnsCount(), netnsBefore - 2, 'the network namespaces of both api pods are gone when delete returns'),
+  },
+  { command: 'ambit get pods -n shop', code: 0, out: [/^No pods found in namespace shop\.\n$/] },
 ];
 
 /** Runs the first ```sh block under `heading` against a mesh of its own, checking each command against `steps`. */

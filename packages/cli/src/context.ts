@@ -76,14 +76,8 @@ export async function openLocal(stateDir: string): Promise<LocalContext> {
   const mesh = new LocalMesh(cluster, { kubelet: 'process', store });
   return {
     context: 'local', cluster, mesh, store,
-    namespaces: async () => {
-      await cluster.refresh();
-      return cluster.namespaces.map((n) => n.name);
-    },
-    labelNamespace: async (name, labels) => {
-      await cluster.refresh();
-      await cluster.labelNamespace(name, labels);
-    },
+    namespaces: () => namespacesIn(store),
+    labelNamespace: (name, labels) => labelNamespaceIn(store, name, labels, { where: 'the local mesh', hint: 'create it with `ambit apply -f` and a Namespace manifest' }),
     close: () => store.close(),
   };
 }
@@ -95,17 +89,24 @@ export async function openKube(kubeconfig: string | undefined): Promise<KubeCont
   const store = KubernetesStore.fromKubeconfig(kubeconfig);
   return {
     context: 'kube', store,
-    namespaces: async () => (await store.list('Namespace')).items.map((n) => n.metadata.name),
-    labelNamespace: async (name, labels) => {
-      try {
-        await store.patch<KubeObject>('Namespace', name, undefined, { metadata: { labels } });
-      } catch (error) {
-        if (isAmbitError(error, 'not-found')) throw new AmbitError('not-found', `no namespace ${JSON.stringify(name)} in the cluster at ${store.serverUrl}`, { hint: 'create it first (kubectl create namespace)' });
-        throw error;
-      }
-    },
+    namespaces: () => namespacesIn(store),
+    labelNamespace: (name, labels) => labelNamespaceIn(store, name, labels, { where: `the cluster at ${store.serverUrl}`, hint: 'create it first (kubectl create namespace)' }),
     close: () => store.close(),
   };
+}
+
+async function namespacesIn(store: Store): Promise<string[]> {
+  return (await store.list('Namespace')).items.map((n) => n.metadata.name);
+}
+
+/** Patches a Namespace's labels (null removes one); the store's object is the namespace, on either backend. */
+async function labelNamespaceIn(store: Store, name: string, labels: Record<string, string | null>, missing: { where: string; hint: string }): Promise<void> {
+  try {
+    await store.patch<KubeObject>('Namespace', name, undefined, { metadata: { labels } });
+  } catch (error) {
+    if (isAmbitError(error, 'not-found')) throw new AmbitError('not-found', `no namespace ${JSON.stringify(name)} in ${missing.where}`, { hint: missing.hint });
+    throw error;
+  }
 }
 
 export async function openBackend(options: ContextOptions): Promise<LocalContext | KubeContext> {

@@ -74,10 +74,7 @@ export function localView(local: LocalContext): MeshView {
         return [{ name: 'control-plane', error: (error as Error).message }];
       }
     },
-    namespaces: async () => {
-      await local.cluster.refresh();
-      return local.cluster.namespaces.map((n) => ({ name: n.name, labels: { ...n.labels } }));
-    },
+    namespaces: () => namespaceViews(local.store),
     pods: async () => {
       await local.cluster.refresh();
       return local.cluster.pods.map((p) => ({ namespace: p.namespace, name: p.name, node: p.node, ip: p.ip, labels: { ...p.labels } }));
@@ -86,6 +83,11 @@ export function localView(local: LocalContext): MeshView {
     controlPlaneLog: () => 'logs/_cluster/control-plane.log in the state directory',
     restart: '`ambit up`',
   };
+}
+
+/** Namespaces are the store's objects on either backend (their labels say what is enrolled). */
+async function namespaceViews(store: Store): Promise<NamespaceView[]> {
+  return (await store.list('Namespace')).items.map((n) => ({ name: n.metadata.name, labels: { ...n.metadata.labels } }));
 }
 
 export function kubeView(kube: KubeContext): MeshView {
@@ -129,7 +131,7 @@ export function kubeView(kube: KubeContext): MeshView {
         }
       }));
     },
-    namespaces: async () => (await store.list('Namespace')).items.map((n) => ({ name: n.metadata.name, labels: { ...n.metadata.labels } })),
+    namespaces: () => namespaceViews(store),
     pods: async () => (await store.list<Pod>('Pod')).items
       .filter((p) => p.metadata.namespace !== SYSTEM_NAMESPACE && p.metadata.deletionTimestamp === undefined && p.spec?.hostNetwork !== true)
       .map((p) => ({

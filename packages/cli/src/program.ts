@@ -11,7 +11,7 @@ import { checkPreCluster } from './commands/check-cluster.js';
 import { DEFAULT_MANIFESTS, install, uninstall } from './commands/install.js';
 import { down } from './commands/down.js';
 import { exec } from './commands/exec.js';
-import { setEnrollment } from './commands/namespace.js';
+import { namespaceRemoved, setEnrollment } from './commands/namespace.js';
 import { apply, get, kindOf, readManifests, remove } from './commands/resources.js';
 import { up } from './commands/up.js';
 import { kubeView, localView, type MeshView } from './mesh-view.js';
@@ -303,7 +303,14 @@ function build(io: Io, setCode: (code: number) => void): Command {
         const kind = kindOf(kindText);
         targets = names.map((name) => ({ kind, name, ...(options.namespace === undefined ? {} : { namespace: options.namespace }) }));
       }
-      lines(await withBackend((backend) => remove(backend.store, targets, options.ignoreNotFound === true)));
+      lines(await withBackend(async (backend) => {
+        const deleted = await remove(backend.store, targets, options.ignoreNotFound === true);
+        // As kubectl waits for a namespace to finish terminating: here until the kubelet removed its pods.
+        if (backend.context === 'local') {
+          for (const target of targets) if (target.kind === 'Namespace') await namespaceRemoved(backend as LocalContext, target.name);
+        }
+        return deleted;
+      }));
     });
   return program;
 }

@@ -183,15 +183,26 @@ export class LocalCluster {
       const store = this.store;
       if (store === undefined) return;
       for (const node of this.state.nodes) await upsert(store, nodeObject(this.id, node));
+      // A namespace is written once; from then on its object is the namespace (users change its labels), and
+      // one the store no longer has was deleted: nothing in it is written back (the kubelet removes it).
+      const deleted = new Set<string>();
       for (const namespace of this.state.namespaces) {
-        await upsert(store, namespaceObject(namespace));
+        if (namespace.stored !== true) {
+          await upsert(store, namespaceObject(namespace));
+          namespace.stored = true;
+          await this.save();
+        } else if (await store.get('Namespace', namespace.name) === undefined) {
+          deleted.add(namespace.name);
+          continue;
+        }
         await ensure(store, serviceAccountObject(namespace.name, DEFAULT_SERVICE_ACCOUNT));
       }
       for (const pod of this.state.pods) {
+        if (deleted.has(pod.namespace)) continue;
         await ensure(store, serviceAccountObject(pod.namespace, pod.serviceAccount));
         await this.writePod(store, pod);
       }
-      for (const service of this.state.services) await upsert(store, serviceObject(service));
+      for (const service of this.state.services) if (!deleted.has(service.namespace)) await upsert(store, serviceObject(service));
     });
   }
 
@@ -199,25 +210,6 @@ export class LocalCluster {
   addNamespace(name: string, labels: Record<string, string> = {}): Promise<NamespaceState> {
     validateNamespaceName(name);
     return this.serial(async () => structuredClone(await this.ensureNamespace(name, labels)));
-  }
-
-  /** Sets labels on an existing namespace (null removes one); the store's Namespace follows. */
-  labelNamespace(name: string, labels: Record<string, string | null>): Promise<NamespaceState> {
-    return this.serial(async () => {
-      const namespace = this.state.namespaces.find((n) => n.name === name);
-      if (namespace === undefined) {
-        throw new AmbitError('not-found', `no namespace ${JSON.stringify(name)} in local cluster ${this.id}`, {
-          hint: `namespaces: ${this.state.namespaces.map((n) => n.name).join(', ')}`,
-        });
-      }
-      for (const [key, value] of Object.entries(labels)) {
-        if (value === null) delete namespace.labels[key];
-        else namespace.labels[key] = value;
-      }
-      await this.save();
-      await this.writeObjects(`namespace ${name}`, (store) => upsert(store, namespaceObject(namespace)));
-      return structuredClone(namespace);
-    });
   }
 
   addPod(options: AddPodOptions): Promise<PodState> {
@@ -273,22 +265,49 @@ export class LocalCluster {
   removePod(ref: PodRef): Promise<void> {
     return this.serial(async () => {
       const pod = this.findPod(ref);
-      const ofPod = (p: ProcessState): boolean => startedIn(p, pod);
-      if (this.network === 'loopback') {
-        // No namespace to empty: the processes started for the pod are the recorded ones.
-        await stopProcesses((await this.liveProcesses()).filter(ofPod).map((p) => p.pid));
-      } else {
-        // Everything we started there is inside the namespace, so its pid list is complete.
-        await stopProcesses(await netnsPids(pod.netns));
-        await deleteNetns(pod.netns);
-        await removeEtcNetns(pod.netns);
-      }
-      this.state.pods = this.state.pods.filter((p) => p !== pod);
-      this.state.processes = this.state.processes.filter((p) => !ofPod(p));
+      await this.dropPod(pod);
       await this.save();
       await this.applyKubeProxy();
       await this.writeObjects(`pod ${pod.namespace}/${pod.name}`, (store) => remove(store, 'Pod', pod.name, pod.namespace));
       this.logger.info({ pod: `${pod.namespace}/${pod.name}` }, 'pod removed');
+    });
+  }
+
+  /**
+   * After its Namespace object was deleted (the store deletes what was in it): stops and removes the
+   * namespace's pods, removes its services and forgets it. Returns false, changing nothing, unless the
+   * namespace was written to the store and the store has no Namespace of that name now.
+   */
+  dropDeletedNamespace(name: string): Promise<boolean> {
+    return this.serial(async () => {
+      const namespace = this.state.namespaces.find((n) => n.name === name);
+      const store = this.store;
+      if (namespace?.stored !== true || store === undefined || await store.get('Namespace', name) !== undefined) return false;
+      const pods = this.state.pods.filter((p) => p.namespace === name);
+      const services = this.state.services.filter((s) => s.namespace === name);
+      for (const pod of pods) await this.dropPod(pod);
+      this.state.services = this.state.services.filter((s) => s.namespace !== name);
+      this.state.namespaces = this.state.namespaces.filter((n) => n !== namespace);
+      await this.save();
+      await this.applyKubeProxy();
+      await this.writeHosts();
+      // A status written meanwhile may have brought an object back.
+      await this.writeObjects(`namespace ${name}`, async () => {
+        for (const pod of pods) await remove(store, 'Pod', pod.name, name);
+        for (const service of services) await remove(store, 'Service', service.name, name);
+      });
+      this.logger.info({ namespace: name, pods: pods.length, services: services.length }, 'namespace removed');
+      return true;
+    });
+  }
+
+  /** Replaces a pod's labels (from its object, where users change them): services select pods by them. */
+  setPodLabels(ref: PodRef, labels: Record<string, string>): Promise<void> {
+    return this.serial(async () => {
+      const pod = this.findPod(ref);
+      pod.labels = { ...labels };
+      await this.save();
+      await this.applyKubeProxy();
     });
   }
 
@@ -445,6 +464,10 @@ export class LocalCluster {
         await upsert(store, namespaceObject(current));
         await ensure(store, serviceAccountObject(name, DEFAULT_SERVICE_ACCOUNT));
       });
+      if (this.store !== undefined && namespace.stored !== true) {
+        namespace.stored = true;
+        await this.save();
+      }
     }
     return namespace;
   }
@@ -462,6 +485,22 @@ export class LocalCluster {
     } catch (error) {
       if (!isAmbitError(error, 'not-found')) throw error;
     }
+  }
+
+  /** Stops the pod's processes, deletes its network namespace and hosts files and forgets it (the caller saves). */
+  private async dropPod(pod: PodState): Promise<void> {
+    const ofPod = (p: ProcessState): boolean => startedIn(p, pod);
+    if (this.network === 'loopback') {
+      // No namespace to empty: the processes started for the pod are the recorded ones.
+      await stopProcesses((await this.liveProcesses()).filter(ofPod).map((p) => p.pid));
+    } else {
+      // Everything we started there is inside the namespace, so its pid list is complete.
+      await stopProcesses(await netnsPids(pod.netns));
+      await deleteNetns(pod.netns);
+      await removeEtcNetns(pod.netns);
+    }
+    this.state.pods = this.state.pods.filter((p) => p !== pod);
+    this.state.processes = this.state.processes.filter((p) => !ofPod(p));
   }
 
   private async writeObjects(what: string, write: (store: Store) => Promise<void>): Promise<void> {

@@ -14,6 +14,11 @@
 //   `spec.nodeName` (else the node with the fewest pods) and runs like a
 //   Deployment's pod; its object keeps the spec as written and gains node and
 //   status. Deleting the object removes the pod.
+// - Labels changed on any pod's object become the pod's labels in the
+//   cluster: Services select it (or no longer do) by them.
+// - A Namespace deleted from the store (which deletes what was in it) takes
+//   its pods, their processes and its services out of the cluster, the
+//   pods the cluster was made with too.
 //
 // Other images are not run: the Deployment reports Available=False and the
 // Pod stays Pending, both with reason NoLocalRuntime and a message naming the
@@ -28,7 +33,7 @@
 // socket it is given).
 import { createHash } from 'node:crypto';
 import { Backoff, isAmbitError, silentLogger, type Logger } from '@ambit/core';
-import { Informer, type Container, type Deployment, type KubeObject, type Pod, type PodStatus, type Service, type Store } from '@ambit/control-plane';
+import { deepEqual, Informer, type Container, type Deployment, type KubeObject, type Namespace, type Pod, type PodStatus, type Service, type Store } from '@ambit/control-plane';
 import type { ClusterProcess, LocalCluster } from './cluster.js';
 import { stopProcesses } from './processes.js';
 import type { PodState } from './state.js';
@@ -83,6 +88,7 @@ export class LocalKubelet {
   private readonly deployments: Informer<Deployment>;
   private readonly services: Informer<Service>;
   private readonly pods: Informer<Pod>;
+  private readonly namespaces: Informer<Namespace>;
   private readonly log: Logger;
   private readonly running = new Map<string, Running>();
   private readonly warned = new Set<string>();
@@ -96,14 +102,19 @@ export class LocalKubelet {
     this.deployments = new Informer<Deployment>(store, 'Deployment', { logger: this.log });
     this.services = new Informer<Service>(store, 'Service', { logger: this.log });
     this.pods = new Informer<Pod>(store, 'Pod', { logger: this.log });
+    this.namespaces = new Informer<Namespace>(store, 'Namespace', { logger: this.log });
+  }
+
+  private get informers(): Informer<KubeObject>[] {
+    return [this.deployments, this.services, this.pods, this.namespaces] as Informer<KubeObject>[];
   }
 
   async start(): Promise<void> {
-    for (const informer of [this.deployments, this.services, this.pods]) {
+    for (const informer of this.informers) {
       informer.on(() => this.schedule());
       informer.start();
     }
-    await Promise.all([this.deployments.synced, this.services.synced, this.pods.synced]);
+    await Promise.all(this.informers.map((informer) => informer.synced));
     await this.reconcile();
     this.probeTimer = setInterval(() => { void this.serial(() => this.probeAll()); }, this.options.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS);
     this.probeTimer.unref();
@@ -114,17 +125,16 @@ export class LocalKubelet {
     this.stopped = true;
     clearTimeout(this.timer);
     clearInterval(this.probeTimer);
-    this.deployments.stop();
-    this.services.stop();
-    this.pods.stop();
+    for (const informer of this.informers) informer.stop();
     await this.tail;
   }
 
-  /** Applies the store's Deployments, Pods and Services now (also called after every change). */
+  /** Applies the store's Namespaces, Deployments, Pods and Services now (also called after every change). */
   reconcile(): Promise<void> {
     return this.serial(async () => {
       // Another process (a CLI command) may have changed the cluster.
       await this.cluster.refresh();
+      await this.reconcileNamespaces();
       await this.reconcileServices();
       await this.reconcileDeployments();
       await this.reconcilePods();
@@ -151,6 +161,18 @@ export class LocalKubelet {
     });
     this.tail = next;
     return next;
+  }
+
+  // --- namespaces ------------------------------------------------------------------
+
+  private async reconcileNamespaces(): Promise<void> {
+    const inStore = new Set(this.namespaces.list().map((n) => n.metadata.name));
+    for (const namespace of this.cluster.namespaces) {
+      if (namespace.stored !== true || inStore.has(namespace.name)) continue;
+      if (!await this.cluster.dropDeletedNamespace(namespace.name)) continue;
+      for (const key of [...this.running.keys()]) if (key.startsWith(`${namespace.name}/`)) this.forget(key);
+      this.log.info({ namespace: namespace.name }, 'namespace deleted: its pods and services removed');
+    }
   }
 
   // --- services ------------------------------------------------------------------
@@ -228,8 +250,11 @@ export class LocalKubelet {
     const inStore = new Map(this.pods.list().map((p) => [keyOf(p), p]));
     for (const pod of this.cluster.pods) {
       const key = `${pod.namespace}/${pod.name}`;
-      if (pod.adopted !== true) continue;
       const object = inStore.get(key);
+      // Labels are the one thing users change on a running pod; the cluster's copy picks which Services send it traffic.
+      const labels = object?.metadata.labels ?? {};
+      if (object !== undefined && !deepEqual(labels, pod.labels)) await this.cluster.setPodLabels(key as `${string}/${string}`, labels);
+      if (pod.adopted !== true) continue;
       if (object === undefined) {
         await this.removePod(pod);
       } else if (!this.running.has(key)) {
@@ -336,11 +361,16 @@ export class LocalKubelet {
     });
   }
 
-  private async removePod(pod: PodState): Promise<void> {
-    const key = `${pod.namespace}/${pod.name}`;
+  /** Stops watching a pod's process (its exit is then not restarted). */
+  private forget(key: string): void {
     const running = this.running.get(key);
     this.running.delete(key);
     if (running !== undefined) running.process = undefined;
+  }
+
+  private async removePod(pod: PodState): Promise<void> {
+    const key = `${pod.namespace}/${pod.name}`;
+    this.forget(key);
     await this.cluster.removePod(key as `${string}/${string}`);
     this.log.info({ pod: key }, 'pod removed');
   }

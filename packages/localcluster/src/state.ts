@@ -63,7 +63,13 @@ export interface ServiceState {
 
 export interface NamespaceState {
   name: string;
+  /** The labels it was made with; once stored, its object's labels are the namespace's. */
   labels: Record<string, string>;
+  /**
+   * Written to the store: from then on the store's Namespace is the namespace, and one the store no
+   * longer has was deleted (the kubelet removes its pods and services).
+   */
+  stored?: boolean;
 }
 
 export type ProcessTarget =

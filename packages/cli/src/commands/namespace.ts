@@ -1,10 +1,11 @@
 // `ambit namespace enroll|unenroll NS [--wait]`: the dataplane-mode label,
 // and with --wait, until every pod of the namespace shows the protocol the
-// label asks for in discovery (a ztunnel's view of its workloads).
+// label asks for in discovery (a ztunnel's view of its workloads). And what
+// `ambit delete namespace` waits for in the local mesh.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AmbitError } from '@ambit/core';
 import { LABEL_DATAPLANE_MODE } from '@ambit/control-plane';
-import type { Backend } from '../context.js';
+import type { Backend, LocalContext } from '../context.js';
 import { ztunnelJson, type MeshView } from '../mesh-view.js';
 
 interface WorkloadView { namespace: string; name: string; protocol: string; node: string }
@@ -37,4 +38,22 @@ export async function setEnrollment(backend: Backend, view: MeshView | undefined
   }
   lines.push(`all ${pods.length} pod(s) of ${namespace} show protocol ${want}`);
   return lines;
+}
+
+export const NAMESPACE_REMOVAL_MS = 60_000;
+
+/** Waits until the local kubelet has removed a deleted namespace's pods and services (as kubectl waits out Terminating). */
+export async function namespaceRemoved(local: LocalContext, namespace: string, waitMs = NAMESPACE_REMOVAL_MS): Promise<void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    await local.cluster.refresh();
+    if (!local.cluster.namespaces.some((n) => n.name === namespace)) return;
+    if (Date.now() > deadline) {
+      const pods = local.cluster.pods.filter((p) => p.namespace === namespace).length;
+      throw new AmbitError('timeout', `namespace ${namespace} is deleted, but after ${Math.round(waitMs / 1000)} s its ${pods} pod(s) still run`, {
+        hint: 'the kubelet removes them: see logs/_host/kubelet.log in the state directory; `ambit up` starts it again',
+      });
+    }
+    await sleep(200);
+  }
 }

@@ -112,8 +112,8 @@ export async function remove(store: Store, targets: readonly { kind: Kind; name:
 interface Conditions { phase?: string; conditions?: { type: string; status: string; reason?: string }[]; parents?: { conditions?: Conditions['conditions'] }[] }
 
 /**
- * A pod's phase (`Running`, `Running (not ready)`, `Pending (NoLocalRuntime)`); for other kinds the
- * first condition that says something (`Programmed`, `Accepted=False (Reason)`).
+ * A pod's phase (`Running`, `Running (not ready)`, `Pending (NoLocalRuntime)`); a namespace's (`Active`);
+ * for other kinds the first condition that says something (`Programmed`, `Accepted=False (Reason)`).
  */
 function statusOf(object: KubeObject): string {
   const status = (object.status ?? {}) as Conditions;
@@ -123,6 +123,7 @@ function statusOf(object: KubeObject): string {
     if (failing === undefined) return status.phase;
     return `${status.phase} (${failing.type === 'Ready' || failing.type === 'ContainersReady' ? 'not ready' : failing.reason ?? `${failing.type}=${failing.status}`})`;
   }
+  if (object.kind === 'Namespace') return status.phase ?? '';
   const shown = failing ?? all.find((c) => c.type === 'Programmed') ?? all[0];
   if (shown === undefined) return '';
   if (shown.status === 'True') return shown.type;

@@ -32,6 +32,8 @@ export const DEFAULT_HISTORY_SIZE = 10_000;
 export const DEFAULT_WATCH_QUEUE_LIMIT = 10_000;
 // Versions are reserved on disk this many at a time, so most writes touch one file.
 const VERSION_BLOCK = 1000;
+/** Namespaces Kubernetes refuses to delete. */
+export const UNDELETABLE_NAMESPACES: readonly string[] = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 
 export class LocalStore implements Store {
   readonly backend = 'local' as const;
@@ -136,6 +138,8 @@ export class LocalStore implements Store {
       }
       const type = RESOURCE_TYPES[kind];
       if (type.hasStatus) delete candidate.status;
+      // The API server makes a namespace Active.
+      if (kind === 'Namespace') candidate.status = { phase: 'Active' };
       const version = await this.nextVersion();
       const metadata = { ...candidate.metadata };
       delete metadata.deletionTimestamp;
@@ -205,13 +209,27 @@ export class LocalStore implements Store {
     });
   }
 
+  /**
+   * Deletes the object. A Namespace goes with everything in it, as Kubernetes' namespace controller
+   * removes a deleted namespace's contents (here at once: each object's DELETED event, then the
+   * namespace's); the namespaces Kubernetes keeps cannot be deleted.
+   */
   delete(kind: Kind, name: string, namespace?: string, options: DeleteOptions = {}): Promise<void> {
     return this.exclusive(async () => {
       const existing = this.existing(kind, name, namespace);
       checkVersion(existing, options.resourceVersion, 'delete');
-      const version = await this.nextVersion();
-      const last: KubeObject = { ...existing, metadata: { ...existing.metadata, resourceVersion: String(version) } };
-      await this.commit(version, 'DELETED', last, existing);
+      if (kind === 'Namespace') {
+        if (UNDELETABLE_NAMESPACES.includes(name)) {
+          throw new AmbitError('invalid-argument', `namespace ${name} cannot be deleted`, { hint: `Kubernetes keeps ${UNDELETABLE_NAMESPACES.join(', ')}; delete what is in it instead` });
+        }
+        for (const [contentKind, type] of Object.entries(RESOURCE_TYPES) as [Kind, (typeof RESOURCE_TYPES)[Kind]][]) {
+          if (!type.namespaced) continue;
+          for (const object of [...this.table(contentKind).values()]) {
+            if (object.metadata.namespace === name) await this.remove(object);
+          }
+        }
+      }
+      await this.remove(existing);
     });
   }
 
@@ -234,6 +252,12 @@ export class LocalStore implements Store {
     });
     this.tail = run.catch(() => undefined);
     return run;
+  }
+
+  private async remove(existing: KubeObject): Promise<void> {
+    const version = await this.nextVersion();
+    const last: KubeObject = { ...existing, metadata: { ...existing.metadata, resourceVersion: String(version) } };
+    await this.commit(version, 'DELETED', last, existing);
   }
 
   // A validated deep copy of a caller's object.
