@@ -266,8 +266,9 @@ function build(io: Io, setCode: (code: number) => void): Command {
   program.command('apply')
     .description('create or update objects from a YAML/JSON file (- for stdin)')
     .requiredOption('-f, --filename <file>', 'the file')
-    .action(async (options: { filename: string }) => {
-      const objects = await readManifests(options.filename);
+    .option('-n, --namespace <ns>', 'the namespace of objects that name none (default: default)')
+    .action(async (options: { filename: string; namespace?: string }) => {
+      const objects = await readManifests(options.filename, options.namespace);
       lines(await withBackend((backend) => apply(backend.store, objects)));
     });
   program.command('get')
@@ -295,7 +296,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
     .action(async (kindText: string | undefined, names: string[], options: { namespace?: string; filename?: string; ignoreNotFound?: boolean }) => {
       let targets: { kind: ReturnType<typeof kindOf>; name: string; namespace?: string }[];
       if (options.filename !== undefined) {
-        targets = (await readManifests(options.filename)).map((o) => ({
+        targets = (await readManifests(options.filename, options.namespace)).map((o) => ({
           kind: kindOf(o.kind), name: o.metadata.name, ...(o.metadata.namespace === undefined ? {} : { namespace: o.metadata.namespace }),
         }));
       } else {

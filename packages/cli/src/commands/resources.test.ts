@@ -1,12 +1,14 @@
 // `ambit apply` against a real local store: created / configured / unchanged, and a three-way merge that
-// removes what the file dropped and keeps what others set.
+// removes what the file dropped and keeps what others set; the namespace of a file's objects (-n); what
+// `ambit get` shows of Services.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalStore, type KubeObject, type Service } from '@ambit/control-plane';
-import { apply, LAST_APPLIED } from './resources.js';
+import { UsageError } from '../errors.js';
+import { apply, get, LAST_APPLIED, readManifests } from './resources.js';
 
 describe('apply', () => {
   let dir: string;
@@ -57,5 +59,39 @@ describe('apply', () => {
     const account = await store.get('ServiceAccount', 'api', 'shop');
     assert.deepEqual(account?.metadata.labels, { owner: 'someone', team: 'a' });
     assert.ok(account?.metadata.annotations?.[LAST_APPLIED], 'the next apply has a record');
+  });
+
+  it('get shows a Service\'s type, cluster IP and ports, as kubectl', async () => {
+    const out = await get(store, 'Service', { namespace: 'shop', all: false, format: 'table' });
+    assert.match(out, /^NAME\s+TYPE\s+CLUSTER-IP\s+PORT\(S\)\s+AGE\napi\s+ClusterIP\s+10\.96\.0\.9\s+80\/TCP\s+\S+\n$/);
+  });
+});
+
+describe('readManifests', () => {
+  let dir: string;
+  before(async () => { dir = await mkdtemp(join(tmpdir(), 'ambit-manifests-')); });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  const file = async (text: string): Promise<string> => {
+    const path = join(dir, `${Math.random().toString(36).slice(2)}.yaml`);
+    await writeFile(path, text);
+    return path;
+  };
+  const account = (namespace?: string): string => `apiVersion: v1\nkind: ServiceAccount\nmetadata: { name: a${namespace === undefined ? '' : `, namespace: ${namespace}`} }\n`;
+
+  it('puts objects that name no namespace in -n, else in default; cluster-scoped ones stay without', async () => {
+    const path = await file(`${account()}---\napiVersion: v1\nkind: Namespace\nmetadata: { name: shop }\n`);
+    assert.deepEqual((await readManifests(path)).map((o) => o.metadata.namespace), ['default', undefined]);
+    assert.deepEqual((await readManifests(path, 'shop')).map((o) => o.metadata.namespace), ['shop', undefined]);
+    assert.deepEqual((await readManifests(await file(account('shop')), 'shop')).map((o) => o.metadata.namespace), ['shop']);
+  });
+
+  it('refuses a file whose object names another namespace than -n', async () => {
+    await assert.rejects(readManifests(await file(`${account()}---\n${account('demo')}`), 'shop'), (error: unknown) => {
+      assert.ok(error instanceof UsageError);
+      assert.match(error.message, /serviceaccount\/a is in namespace demo, not shop \(-n\)/);
+      assert.match(error.hint ?? '', /pass -n demo/);
+      return true;
+    });
   });
 });

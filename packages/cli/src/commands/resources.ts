@@ -2,7 +2,7 @@
 // control plane's store (routes, policies, gateways, ...), as kubectl does.
 import { readFile } from 'node:fs/promises';
 import { AmbitError, isAmbitError } from '@ambit/core';
-import { applyMergePatch, createMergePatch, deepEqual, isKind, KINDS, parseManifests, RESOURCE_TYPES, type Kind, type KubeObject, type Store } from '@ambit/control-plane';
+import { applyMergePatch, createMergePatch, deepEqual, isKind, KINDS, parseManifests, RESOURCE_TYPES, type Kind, type KubeObject, type Service, type Store } from '@ambit/control-plane';
 import { usage } from '../errors.js';
 import { age, render, table, type OutputFormat } from '../output.js';
 
@@ -14,11 +14,21 @@ export function kindOf(text: string): Kind {
   return kind;
 }
 
-export async function readManifests(file: string): Promise<KubeObject[]> {
+/**
+ * The objects a file (- for stdin) describes. As kubectl: a namespaced object naming no namespace is in
+ * `namespace` (-n), else in default; one naming another namespace than -n is refused, and nothing applied.
+ */
+export async function readManifests(file: string, namespace?: string): Promise<KubeObject[]> {
   const text = file === '-' ? await readStdin() : await readFile(file, 'utf8').catch((error: Error) => {
     throw new AmbitError('not-found', `cannot read ${file}: ${error.message}`, { hint: 'pass a YAML or JSON file, or - for standard input' });
   });
-  return parseManifests(text, { source: file === '-' ? 'stdin' : file });
+  const objects = parseManifests(text, { source: file === '-' ? 'stdin' : file, defaultNamespace: namespace ?? 'default' });
+  const elsewhere = objects.find((o) => o.metadata.namespace !== undefined && namespace !== undefined && o.metadata.namespace !== namespace);
+  if (elsewhere !== undefined) {
+    usage(`${elsewhere.kind.toLowerCase()}/${elsewhere.metadata.name} is in namespace ${elsewhere.metadata.namespace ?? ''}, not ${namespace ?? ''} (-n)`,
+      `drop -n, or pass -n ${elsewhere.metadata.namespace ?? ''}`);
+  }
+  return objects;
 }
 
 /**
@@ -88,10 +98,11 @@ export async function get(store: Store, kind: Kind, options: { name?: string; na
   const data = options.name !== undefined ? items[0] : { apiVersion: 'v1', kind: 'List', items };
   return render(options.format, data, () => {
     if (items.length === 0) return `No ${RESOURCE_TYPES[kind].plural} found${namespace === undefined ? '' : ` in namespace ${namespace}`}.\n`;
-    const headers = [...(namespaced && namespace === undefined ? ['NAMESPACE'] : []), 'NAME', 'STATUS', 'AGE'];
+    const columns = kind === 'Service' ? SERVICE_COLUMNS : STATUS_COLUMN;
+    const headers = [...(namespaced && namespace === undefined ? ['NAMESPACE'] : []), 'NAME', ...Object.keys(columns), 'AGE'];
     return table(headers, items.map((item) => [
       ...(namespaced && namespace === undefined ? [item.metadata.namespace ?? ''] : []),
-      item.metadata.name, statusOf(item), age(item.metadata.creationTimestamp),
+      item.metadata.name, ...Object.values(columns).map((cell) => cell(item)), age(item.metadata.creationTimestamp),
     ]));
   });
 }
@@ -108,6 +119,17 @@ export async function remove(store: Store, targets: readonly { kind: Kind; name:
   }
   return lines;
 }
+
+type Columns = Record<string, (object: KubeObject) => string>;
+
+const STATUS_COLUMN: Columns = { STATUS: statusOf };
+
+/** What kubectl shows of a Service. */
+const SERVICE_COLUMNS: Columns = {
+  TYPE: (object) => (object as Service).spec?.type ?? 'ClusterIP',
+  'CLUSTER-IP': (object) => (object as Service).spec?.clusterIP ?? '',
+  'PORT(S)': (object) => ((object as Service).spec?.ports ?? []).map((p) => `${p.port}/${p.protocol ?? 'TCP'}`).join(',') || '<none>',
+};
 
 interface Conditions { phase?: string; conditions?: { type: string; status: string; reason?: string }[]; parents?: { conditions?: Conditions['conditions'] }[] }
 
