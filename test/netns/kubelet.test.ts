@@ -4,7 +4,7 @@
 // their objects keep the spec as written and report node, address and
 // readiness; an image the local cluster cannot run is reported, not run;
 // enrolling the namespace puts the new pods in the mesh; deleting a Pod
-// removes its pod; a new kubelet takes over the pods of the one before;
+// removes its pod; a new kubelet restarts the pods of the one before in place;
 // deleting a Namespace removes every pod in it.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -156,15 +156,31 @@ describe('the local kubelet runs users\' Pods and Deployments of the sample imag
     await eventually(() => Promise.resolve(isEndpoint(first.ip) || undefined), 'an endpoint again');
   });
 
-  it('a new kubelet restarts an adopted pod\'s container in place, once', async () => {
-    const before = cluster.pod(`${NS}/tester`).ip;
+  it('a new kubelet restarts the containers of adopted and Deployment pods in place, once', async () => {
+    await cluster.refresh();
+    const addresses = (): string[] => cluster.pods.filter((p) => p.namespace === NS && (p.name === 'tester' || p.name.startsWith('web-')))
+      .map((p) => `${p.name} ${p.ip}`).sort();
+    const before = addresses();
+    assert.equal(before.length, 3);
+    const uids = async (): Promise<(string | undefined)[]> => (await mesh.store.list('Pod', { namespace: NS })).items
+      .filter((p) => p.metadata.name === 'tester' || p.metadata.name.startsWith('web-')).map((p) => p.metadata.uid).sort();
+    const objects = await uids();
+    const pids = new Set((await cluster.processes()).map((p) => p.pid));
     await mesh.stopKubelet();
     await mesh.runKubeletHere();
-    await eventually(async () => (await processesOf('tester')) === 1 || undefined, 'one process in tester');
+    for (const entry of before) {
+      const name = entry.split(' ')[0] ?? '';
+      await eventually(async () => {
+        const processes = await cluster.processes(`${NS}/${name}`);
+        return processes.length === 1 && !pids.has(processes[0]?.pid ?? 0) ? true : undefined;
+      }, `one new process in ${name}`);
+    }
     await podReady('tester');
+    await eventually(async () => (await stored<Deployment>('Deployment', 'web'))?.status?.readyReplicas === 2 || undefined, 'web 2 of 2 ready again');
     await cluster.refresh();
-    assert.equal(cluster.pod(`${NS}/tester`).ip, before, 'the same pod, the same address');
-    assert.equal(await processesOf('tester'), 1);
+    assert.deepEqual(addresses(), before, 'the same pods, the same addresses');
+    assert.deepEqual(await uids(), objects, 'the same Pod objects (not deleted and made again)');
+    for (const entry of before) assert.equal(await processesOf(entry.split(' ')[0] ?? ''), 1);
   });
 
   it('deleting a Pod removes its pod, its namespace and its process', async () => {

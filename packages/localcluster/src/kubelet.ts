@@ -8,7 +8,8 @@
 //   process; the pod's Ready condition follows the runtime's probe; a process
 //   that exits is restarted with backoff; a changed template replaces its
 //   pods; pods of a deleted Deployment are removed. Deployment status
-//   reports replicas and readyReplicas.
+//   reports replicas and readyReplicas. A new kubelet (a restart) starts the
+//   containers of the pods it finds again in place: same pods, same addresses.
 // - A Pod written into the store (a user's `ambit apply`) whose image has a
 //   runtime is adopted: it gets a network namespace and an address on its
 //   `spec.nodeName` (else the node with the fewest pods) and runs like a
@@ -217,9 +218,9 @@ export class LocalKubelet {
       if (owner === undefined) continue;
       const want = wanted.get(`${pod.namespace}/${owner}`);
       const index = Number(pod.name.slice(pod.name.lastIndexOf('-') + 1));
-      const keep = want !== undefined && pod.labels[LABEL_TEMPLATE_HASH] === want.hash && index < replicasOf(want.deployment)
-        && this.running.has(`${pod.namespace}/${pod.name}`);
+      const keep = want !== undefined && pod.labels[LABEL_TEMPLATE_HASH] === want.hash && index < replicasOf(want.deployment);
       if (!keep) await this.removePod(pod);
+      else if (!this.running.has(`${pod.namespace}/${pod.name}`)) await this.restartInPlace(pod, want.container, `${pod.namespace}/${owner}`);
     }
     for (const [key, { deployment, hash, container }] of wanted) {
       const namespace = deployment.metadata.namespace ?? 'default';
@@ -258,12 +259,9 @@ export class LocalKubelet {
       if (object === undefined) {
         await this.removePod(pod);
       } else if (!this.running.has(key)) {
-        // A kubelet before this one adopted it: its container restarts where it is (a process
-        // this kubelet did not start cannot be watched for its exit).
         const container = object.spec?.containers?.[0];
         if (container === undefined || this.options.runtimes[container.image ?? ''] === undefined) continue;
-        await stopProcesses((await this.cluster.processes(pod)).map((p) => p.pid));
-        await this.run(pod, container, undefined);
+        await this.restartInPlace(pod, container, undefined);
       }
     }
     const local = new Set(this.cluster.pods.map((p) => `${p.namespace}/${p.name}`));
@@ -344,6 +342,15 @@ export class LocalKubelet {
     this.running.set(running.key, running);
     await this.startProcess(running, pod);
     this.log.info({ pod: running.key, node: pod.node, ip: pod.ip, ...(deployment === undefined ? {} : { deployment }) }, 'pod started');
+  }
+
+  /**
+   * A pod a kubelet before this one ran: its container starts again where it is, same pod and address (a
+   * process this kubelet did not start cannot be watched for its exit).
+   */
+  private async restartInPlace(pod: PodState, container: Container, deployment: string | undefined): Promise<void> {
+    await stopProcesses((await this.cluster.processes(pod)).map((p) => p.pid));
+    await this.run(pod, container, deployment);
   }
 
   private async startProcess(running: Running, pod: PodState): Promise<void> {
