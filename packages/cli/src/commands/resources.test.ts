@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LocalStore, type KubeObject, type Service } from '@ambit/control-plane';
 import { UsageError } from '../errors.js';
-import { apply, get, LAST_APPLIED, readManifests } from './resources.js';
+import { apply, get, kindOf, LAST_APPLIED, readManifests } from './resources.js';
 
 describe('apply', () => {
   let dir: string;
@@ -93,5 +93,12 @@ describe('readManifests', () => {
       assert.match(error.hint ?? '', /pass -n demo/);
       return true;
     });
+  });
+});
+
+describe('kindOf', () => {
+  it('takes a kind, its plural, any case, and kubectl\'s short names; refuses anything else with the list', () => {
+    assert.deepEqual(['HTTPRoute', 'httproutes', 'svc', 'ns', 'AP', 'deploy'].map(kindOf), ['HTTPRoute', 'HTTPRoute', 'Service', 'Namespace', 'AuthorizationPolicy', 'Deployment']);
+    assert.throws(() => kindOf('virtualservice'), (error: unknown) => error instanceof UsageError && /known: Namespace, .*\(short: ns, /.test(error.hint ?? ''));
   });
 });

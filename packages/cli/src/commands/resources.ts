@@ -6,11 +6,17 @@ import { applyMergePatch, createMergePatch, deepEqual, isKind, KINDS, parseManif
 import { usage } from '../errors.js';
 import { age, render, table, type OutputFormat } from '../output.js';
 
-/** Kind from what a user types: `HTTPRoute`, `httproute`, `httproutes`. */
+/** The short names kubectl (and Istio's and the Gateway API's CRDs) accept. */
+const SHORT_NAMES: Readonly<Record<string, Kind>> = {
+  ns: 'Namespace', no: 'Node', po: 'Pod', svc: 'Service', sa: 'ServiceAccount', cm: 'ConfigMap', deploy: 'Deployment',
+  gc: 'GatewayClass', gtw: 'Gateway', ap: 'AuthorizationPolicy', pa: 'PeerAuthentication',
+};
+
+/** Kind from what a user types: `HTTPRoute`, `httproute`, `httproutes`, `svc`. */
 export function kindOf(text: string): Kind {
   const lower = text.toLowerCase();
-  const kind = KINDS.find((k) => k.toLowerCase() === lower || RESOURCE_TYPES[k].plural === lower);
-  if (kind === undefined || !isKind(kind)) usage(`unknown kind ${JSON.stringify(text)}`, `known: ${KINDS.join(', ')}`);
+  const kind = SHORT_NAMES[lower] ?? KINDS.find((k) => k.toLowerCase() === lower || RESOURCE_TYPES[k].plural === lower);
+  if (kind === undefined || !isKind(kind)) usage(`unknown kind ${JSON.stringify(text)}`, `known: ${KINDS.join(', ')} (short: ${Object.keys(SHORT_NAMES).join(', ')})`);
   return kind;
 }
 
