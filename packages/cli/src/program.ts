@@ -277,13 +277,14 @@ function build(io: Io, setCode: (code: number) => void): Command {
     .argument('[name]')
     .option('-n, --namespace <ns>', 'the namespace (default: default)')
     .option('-A, --all-namespaces', 'every namespace')
-    .addOption(output())
+    .addOption(new Option('-o, --output <format>', 'table, wide (pods\' IP and node, services\' selector), json or yaml').default('table'))
     .action(async (kindText: string, name: string | undefined, options: { namespace?: string; allNamespaces?: boolean; output: string }) => {
       const kind = kindOf(kindText);
-      const format = outputFormat(options.output);
+      const wide = options.output === 'wide';
+      const format = wide ? 'table' : outputFormat(options.output);
       io.out(await withBackend((backend) => get(backend.store, kind, {
         ...(name === undefined ? {} : { name }), ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
-        all: options.allNamespaces === true, format,
+        all: options.allNamespaces === true, format, wide,
       })));
     });
   program.command('delete')

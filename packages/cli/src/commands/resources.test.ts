@@ -61,9 +61,18 @@ describe('apply', () => {
     assert.ok(account?.metadata.annotations?.[LAST_APPLIED], 'the next apply has a record');
   });
 
-  it('get shows a Service\'s type, cluster IP and ports, as kubectl', async () => {
+  it('get shows a Service\'s type, cluster IP and ports, as kubectl, and -o wide its selector', async () => {
     const out = await get(store, 'Service', { namespace: 'shop', all: false, format: 'table' });
     assert.match(out, /^NAME\s+TYPE\s+CLUSTER-IP\s+PORT\(S\)\s+AGE\napi\s+ClusterIP\s+10\.96\.0\.9\s+80\/TCP\s+\S+\n$/);
+    const wide = await get(store, 'Service', { namespace: 'shop', all: false, format: 'table', wide: true });
+    assert.match(wide, /^NAME\s+TYPE\s+CLUSTER-IP\s+PORT\(S\)\s+SELECTOR\s+AGE\napi\s+ClusterIP\s+10\.96\.0\.9\s+80\/TCP\s+app=api\s+\S+\n$/);
+  });
+
+  it('get -o wide shows a pod\'s IP and node', async () => {
+    await store.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'api-0', namespace: 'shop' }, spec: { nodeName: 'node-2', containers: [{ name: 'api', image: 'ambit/echo' }] } });
+    await store.updateStatus('Pod', 'api-0', 'shop', { phase: 'Running', podIP: '10.10.2.2' });
+    const out = await get(store, 'Pod', { namespace: 'shop', all: false, format: 'table', wide: true });
+    assert.match(out, /^NAME\s+STATUS\s+IP\s+NODE\s+AGE\napi-0\s+Running\s+10\.10\.2\.2\s+node-2\s+\S+\n$/);
   });
 });
 

@@ -2,7 +2,7 @@
 // control plane's store (routes, policies, gateways, ...), as kubectl does.
 import { readFile } from 'node:fs/promises';
 import { AmbitError, isAmbitError } from '@ambit/core';
-import { applyMergePatch, createMergePatch, deepEqual, isKind, KINDS, parseManifests, RESOURCE_TYPES, type Kind, type KubeObject, type Service, type Store } from '@ambit/control-plane';
+import { applyMergePatch, createMergePatch, deepEqual, isKind, KINDS, parseManifests, RESOURCE_TYPES, type Kind, type KubeObject, type Pod, type Service, type Store } from '@ambit/control-plane';
 import { usage } from '../errors.js';
 import { age, render, table, type OutputFormat } from '../output.js';
 
@@ -90,7 +90,7 @@ export async function apply(store: Store, objects: readonly KubeObject[]): Promi
   return lines;
 }
 
-export async function get(store: Store, kind: Kind, options: { name?: string; namespace?: string; all: boolean; format: OutputFormat }): Promise<string> {
+export async function get(store: Store, kind: Kind, options: { name?: string; namespace?: string; all: boolean; format: OutputFormat; wide?: boolean }): Promise<string> {
   const namespaced = RESOURCE_TYPES[kind].namespaced;
   const namespace = namespaced && !options.all ? options.namespace ?? 'default' : undefined;
   let items: KubeObject[];
@@ -104,7 +104,7 @@ export async function get(store: Store, kind: Kind, options: { name?: string; na
   const data = options.name !== undefined ? items[0] : { apiVersion: 'v1', kind: 'List', items };
   return render(options.format, data, () => {
     if (items.length === 0) return `No ${RESOURCE_TYPES[kind].plural} found${namespace === undefined ? '' : ` in namespace ${namespace}`}.\n`;
-    const columns = kind === 'Service' ? SERVICE_COLUMNS : STATUS_COLUMN;
+    const columns = { ...kind === 'Service' ? SERVICE_COLUMNS : STATUS_COLUMN, ...options.wide === true ? WIDE_COLUMNS[kind] : {} };
     const headers = [...(namespaced && namespace === undefined ? ['NAMESPACE'] : []), 'NAME', ...Object.keys(columns), 'AGE'];
     return table(headers, items.map((item) => [
       ...(namespaced && namespace === undefined ? [item.metadata.namespace ?? ''] : []),
@@ -135,6 +135,14 @@ const SERVICE_COLUMNS: Columns = {
   TYPE: (object) => (object as Service).spec?.type ?? 'ClusterIP',
   'CLUSTER-IP': (object) => (object as Service).spec?.clusterIP ?? '',
   'PORT(S)': (object) => ((object as Service).spec?.ports ?? []).map((p) => `${p.port}/${p.protocol ?? 'TCP'}`).join(',') || '<none>',
+};
+
+/** What `-o wide` adds, as kubectl's. */
+const WIDE_COLUMNS: Partial<Record<Kind, Columns>> = {
+  Pod: { IP: (object) => (object as Pod).status?.podIP ?? '<none>', NODE: (object) => (object as Pod).spec?.nodeName ?? '<none>' },
+  Service: {
+    SELECTOR: (object) => Object.entries((object as Service).spec?.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(',') || '<none>',
+  },
 };
 
 interface Conditions { phase?: string; conditions?: { type: string; status: string; reason?: string }[]; parents?: { conditions?: Conditions['conditions'] }[] }
