@@ -190,13 +190,13 @@ export class LocalCluster {
         if (namespace.stored !== true) {
           await upsert(store, namespaceObject(namespace));
           namespace.stored = true;
-          await this.save();
         } else if (await store.get('Namespace', namespace.name) === undefined) {
           deleted.add(namespace.name);
           continue;
         }
         await ensure(store, serviceAccountObject(namespace.name, DEFAULT_SERVICE_ACCOUNT));
       }
+      await this.save();
       for (const pod of this.state.pods) {
         if (deleted.has(pod.namespace)) continue;
         await ensure(store, serviceAccountObject(pod.namespace, pod.serviceAccount));
