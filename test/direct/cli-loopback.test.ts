@@ -144,6 +144,22 @@ describe('ambit up --loopback: the mesh without root', { timeout: 240_000 }, () 
     assert.equal((await fromClient()).status, 200, 'GET still passes');
   });
 
+  it('explains both requests hop by hop from the proxies\' state: the waypoint\'s policy decides, exit 1 when denied', async () => {
+    const get = JSON.parse(await ok('explain', 'demo/client', 'http://echo.demo/', '-o', 'json')) as {
+      verdict: string; hops: { at: string; verdict?: string; policy?: string }[]; paths: { to: string; hops: { at: string; verdict?: string }[] }[];
+    };
+    assert.equal(get.verdict, 'allowed');
+    assert.deepEqual(get.hops.filter((h) => h.verdict !== undefined).map((h) => [h.at, h.verdict, h.policy]), [['waypoint demo/waypoint', 'allowed', 'demo/read-only']]);
+    assert.deepEqual(get.paths.map((p) => p.to.split(' ')[0]).sort(), ['demo/echo-v1', 'demo/echo-v2']);
+    assert.ok(get.paths.every((p) => p.hops.at(-1)?.verdict === 'allowed' && /^ztunnel node-[12]$/.test(p.hops.at(-1)?.at ?? '')), JSON.stringify(get, null, 2));
+    const post = await ambit('explain', 'demo/client', 'http://echo.demo/', '-X', 'POST');
+    assert.equal(post.code, 1, post.out + post.err);
+    assert.match(post.out, /waypoint demo\/waypoint\s+× denies POST \/ with 403: no ALLOW policy matches/);
+    const unknown = await ambit('explain', 'demo/client', 'http://nowhere.demo/');
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.err, /no service nowhere\.demo as a pod in demo resolves it\nhint: services in demo: echo/);
+  });
+
   it('status and check see the loopback mode, and check names a stopped ztunnel', async () => {
     assert.match(await ok('status'), /demo\s+yes\s+3\/3 \(\+1 opted out\)\s+waypoint\s+True/);
     const check = await ok('check');

@@ -153,6 +153,10 @@ describe('docs/kubernetes.md, run against the test API server', () => {
     'ambit --context kube waypoint status -n demo': { out: [/waypoint\s+True\s+Programmed\s+Programmed/] },
     'ambit --context kube apply -f echo-read-only.yaml': { out: [/^authorizationpolicy\/echo-read-only created\n$/] },
     'ambit --context kube get authorizationpolicies -n demo': { eventually: true, out: [/echo-read-only\s+/] },
+    'ambit --context kube explain demo/client http://echo.demo/ --method POST': {
+      code: 1, eventually: true,
+      out: [/ztunnel node-1\s+service demo\/echo uses waypoint demo\/waypoint: HBONE \(mTLS\) to 127\.0\.200\.\d+:15008 \(demo\/waypoint-0 on node-1\)/, /waypoint demo\/waypoint\s+× denies POST \/ with 403: no ALLOW policy matches/],
+    },
     'ambit --context kube status': {
       eventually: true,
       out: [

@@ -98,6 +98,10 @@ const WALKTHROUGH = (bash: Bash, proxiesSynced: () => Promise<void>): Step[] => 
     command: 'ambit exec demo/client -- ambit-client http http://echo.demo/ --method POST', code: 1,
     out: [/"status":403/, new RegExp(`RBAC: access denied: POST / from ${TD}/ns/demo/sa/client`)],
   },
+  {
+    command: 'ambit explain demo/client http://echo.demo/ --method POST', code: 1,
+    out: [/ztunnel node-\d\s+service demo\/echo uses waypoint demo\/waypoint: HBONE \(mTLS\)/, /waypoint demo\/waypoint\s+× denies POST \/ with 403: no ALLOW policy matches/, /\n× denied\n$/],
+  },
   { command: 'ambit waypoint list -A', code: 0, out: [/NAMESPACE\s+NAME\s+TRAFFIC-TYPE\s+PROGRAMMED\ndemo\s+waypoint\s+service\s+True\n/] },
   { command: 'ambit get httproutes -n demo', code: 0, out: [/echo-split\s+Accepted/] },
   { command: 'ambit get authorizationpolicies -n demo', code: 0, out: [/echo-read-only\s+Accepted/] },
@@ -155,6 +159,11 @@ const OWN_WORKLOADS = (bash: Bash, proxiesSynced: () => Promise<void>): Step[] =
   {
     command: 'ambit exec demo/client -- ambit-client http http://api.shop/', code: 1, out: [/"error":/], not: [/"status":200/],
     settle: proxiesSynced,
+  },
+  {
+    command: 'ambit explain demo/client http://api.shop/', code: 1,
+    out: [/from demo\/client \(\S+ on node-\d\), not enrolled/, /kube-proxy\s+service shop\/api: one of 2 ready endpoint\(s\)/,
+      /ztunnel node-\d\s+× refuses: plaintext client \S+ may not connect to shop\/api-[0-9a-f]{8}-[01] port \d+: policy shop\/peer-authentication-strict/, /\n× denied on every path \(2\)\n$/],
   },
   { command: 'ambit delete pod shell -n shop', code: 0, out: [/^pod\/shell deleted\n$/] },
   {

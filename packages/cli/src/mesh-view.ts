@@ -34,6 +34,8 @@ export interface MeshView {
   nodes(): Promise<string[]>;
   /** GET on the ztunnel of `node`; throws (unavailable) when it cannot be reached. */
   ztunnel(node: string, path: string): Promise<{ status: number; body: string }>;
+  /** GET on the admin API of a waypoint pod; throws (unavailable) when it cannot be reached. */
+  waypoint(pod: { namespace: string; name: string }, path: string): Promise<{ status: number; body: string }>;
   controlPlanes(): Promise<ControlPlaneReplica[]>;
   namespaces(): Promise<NamespaceView[]>;
   /** Application pods (not the mesh's own in ambit-system). */
@@ -52,6 +54,13 @@ export async function ztunnelJson<T>(view: MeshView, node: string, path: string)
   return JSON.parse(body) as T;
 }
 
+/** JSON from a waypoint pod's admin API; a non-200 answer is an error naming the pod. */
+export async function waypointJson<T>(view: MeshView, pod: { namespace: string; name: string }, path: string): Promise<T> {
+  const { status, body } = await view.waypoint(pod, path);
+  if (status !== 200) throw new AmbitError('unavailable', `waypoint ${pod.namespace}/${pod.name} answered ${status} for ${path}: ${body.slice(0, 200)}`);
+  return JSON.parse(body) as T;
+}
+
 /** A node name the user gave, checked against the mesh's nodes. */
 export async function nodesOf(view: MeshView, node: string | undefined): Promise<string[]> {
   const nodes = await view.nodes();
@@ -67,6 +76,7 @@ export function localView(local: LocalContext): MeshView {
     context: 'local', store: local.store,
     nodes: () => Promise.resolve(local.cluster.nodes.map((n) => n.name)),
     ztunnel: (node, path) => local.mesh.admin(node, path),
+    waypoint: (pod, path) => local.mesh.waypointAdmin(pod, path),
     controlPlanes: async () => {
       try {
         return [{ name: 'control-plane', status: await local.store.controlPlaneStatus() }];
@@ -115,6 +125,11 @@ export function kubeView(kube: KubeContext): MeshView {
       if (pod === undefined) {
         throw new AmbitError('unavailable', `no ztunnel pod on node ${node}`, { hint: `kubectl -n ${SYSTEM_NAMESPACE} get daemonset ambit-ztunnel` });
       }
+      return get(pod, path);
+    },
+    waypoint: async (ref, path) => {
+      const pod = await store.get<Pod>('Pod', ref.name, ref.namespace);
+      if (pod === undefined) throw new AmbitError('unavailable', `no waypoint pod ${ref.namespace}/${ref.name}`, { hint: `kubectl -n ${ref.namespace} get pods` });
       return get(pod, path);
     },
     controlPlanes: async () => {

@@ -11,10 +11,11 @@ import { checkPreCluster } from './commands/check-cluster.js';
 import { DEFAULT_MANIFESTS, install, uninstall } from './commands/install.js';
 import { down } from './commands/down.js';
 import { exec } from './commands/exec.js';
+import { explain, type ZtunnelDump, type WaypointDump } from './commands/explain.js';
 import { namespaceRemoved, setEnrollment } from './commands/namespace.js';
 import { apply, get, kindOf, readManifests, remove } from './commands/resources.js';
 import { up } from './commands/up.js';
-import { kubeView, localView, type MeshView } from './mesh-view.js';
+import { kubeView, localView, waypointJson, ztunnelJson, type MeshView } from './mesh-view.js';
 import { meshStatus, proxyStatus, stopZtunnel, ztunnelView, ZTUNNEL_VIEWS } from './commands/inspect.js';
 import { applyWaypoint, deleteWaypoint, listWaypoints, WAYPOINT_FOR, waypointStatus } from './commands/waypoint.js';
 
@@ -244,6 +245,33 @@ function build(io: Io, setCode: (code: number) => void): Command {
       const format = outputFormat(options.output);
       io.out(await withView((view) => proxyStatus(view, format)));
     });
+  program.command('explain')
+    .description('what the mesh would do with a connection from a pod, hop by hop: proxies, identities, the policy that decides; exit 0 only when it is allowed on every path')
+    .argument('<source>', 'the pod that connects: NAMESPACE/POD')
+    .argument('<destination>', 'http://HOST[:PORT]/PATH, HOST[:PORT] (a service name as the pod resolves it, or an address) or NAMESPACE/POD:PORT')
+    .option('--port <port>', 'the destination port (default: the URL\'s, or the service\'s only port)', (value) => portArgument(value))
+    .option('-X, --method <method>', 'the HTTP method the waypoint judges and routes (default GET)')
+    .option('--path <path>', 'the HTTP path and query (default: the URL\'s, else /)')
+    .option('-H, --header <name:value>', 'a request header (repeatable)', (value, all: Record<string, string>) => headerArgument(value, all), {})
+    .option('--tcp', 'explain a TCP connection that is not HTTP (the waypoint applies L4 rules only)')
+    .addOption(output())
+    .action(async (source: string, destination: string, options: { port?: number; method?: string; path?: string; header: Record<string, string>; tcp?: boolean; output: string }) => {
+      const format = outputFormat(options.output);
+      const { text, verdict } = await withView((view) => explain({
+        pods: () => view.pods(),
+        ztunnel: (node) => ztunnelJson<ZtunnelDump>(view, node, '/config_dump'),
+        waypoint: (pod) => waypointJson<WaypointDump>(view, pod, '/config_dump'),
+      }, {
+        source, destination,
+        ...(options.port === undefined ? {} : { port: options.port }),
+        ...(options.method === undefined ? {} : { method: options.method }),
+        ...(options.path === undefined ? {} : { path: options.path }),
+        ...(Object.keys(options.header).length === 0 ? {} : { headers: options.header }),
+        ...(options.tcp === true ? { tcp: true } : {}),
+      }, format));
+      io.out(text);
+      if (verdict !== 'allowed') setCode(EXIT_FAILURE);
+    });
   const ztunnel = program.command('ztunnel').description('what a node\'s ztunnel holds (its admin API)');
   for (const view of ZTUNNEL_VIEWS) {
     ztunnel.command(view)
@@ -315,6 +343,18 @@ function build(io: Io, setCode: (code: number) => void): Command {
       }));
     });
   return program;
+}
+
+function portArgument(value: string): number {
+  const port = Number(value);
+  if (!/^\d+$/.test(value) || port < 1 || port > 65535) usage(`--port ${value} is not a port`, 'a port is 1 to 65535');
+  return port;
+}
+
+function headerArgument(value: string, all: Record<string, string>): Record<string, string> {
+  const colon = value.indexOf(':');
+  if (colon <= 0) usage(`--header ${value} is not NAME:VALUE`, 'e.g. -H "x-version: v2"');
+  return { ...all, [value.slice(0, colon).trim().toLowerCase()]: value.slice(colon + 1).trim() };
 }
 
 function withWait(ms: number | undefined): { waitMs?: number } {

@@ -266,6 +266,13 @@ export class LocalMesh {
     return unixGet(this.adminSocket(node), path, method, `ztunnel admin on ${node}`);
   }
 
+  /** GET on the admin socket of a waypoint pod the kubelet runs. */
+  async waypointAdmin(pod: PodRef, path: string): Promise<{ status: number; body: string }> {
+    await this.cluster.refresh();
+    const { namespace, name } = this.cluster.pod(pod);
+    return unixGet(this.waypointAdminSocket(pod), path, 'GET', `waypoint admin of ${namespace}/${name}`);
+  }
+
   async adminJson<T>(node: string, path: string): Promise<T> {
     const { status, body } = await this.admin(node, path);
     if (status !== 200) throw new AmbitError('unavailable', `ztunnel admin on ${node} answered ${status} for ${path}: ${body.slice(0, 200)}`);

@@ -5,8 +5,8 @@
 import type { HttpRoute, Service } from '@ambit/api';
 import { serviceKey } from '@ambit/api';
 import { failure } from '../flags.js';
-import type { Backend, Exchange, Layer } from './exchange.js';
-import { pickWeighted, selectRule } from './routing.js';
+import type { Backend, Destination, Exchange, Layer, ProxyRequest } from './exchange.js';
+import { pickWeighted, selectRule, type SelectedRule } from './routing.js';
 
 export interface RouteOptions {
   routes: () => readonly HttpRoute[];
@@ -26,13 +26,10 @@ export function route(options: RouteOptions): Layer {
 
 function chooseBackend(options: RouteOptions, exchange: Exchange, random: () => number): Backend {
   const { request, destination } = exchange;
-  const called = destination.service;
-  const selected = selectRule(options.routes(), {
-    service: called === undefined ? undefined : serviceKey(called), port: destination.port, gateway: options.gateway,
-  }, { method: request.method, path: request.path, host: request.authority.replace(/:\d+$/, '').toLowerCase(), headers: request.headers });
+  const selected = selectFor(options.routes(), options.gateway, destination, request);
   if (selected === undefined) {
-    if (called !== undefined) return { kind: 'service', service: called, port: destination.port };
-    if (destination.workload !== undefined) return { kind: 'workload', workload: destination.workload, port: destination.port };
+    const called = calledBackend(destination);
+    if (called !== undefined) return called;
     throw failure('not-found', 'NR', `no route for ${request.method} ${request.path}: the destination is unknown`, { status: 404 });
   }
   exchange.trace.route = selected;
@@ -47,4 +44,21 @@ function chooseBackend(options: RouteOptions, exchange: Exchange, random: () => 
     });
   }
   return { kind: 'service', service, port: chosen.port };
+}
+
+/** The rule a request to `destination` takes, when a route attached to it (or to the waypoint) matches. */
+export function selectFor(
+  routes: readonly HttpRoute[], gateway: string, destination: Destination, request: Pick<ProxyRequest, 'method' | 'path' | 'authority' | 'headers'>,
+): SelectedRule | undefined {
+  const called = destination.service;
+  return selectRule(routes, {
+    service: called === undefined ? undefined : serviceKey(called), port: destination.port, gateway,
+  }, { method: request.method, path: request.path, host: request.authority.replace(/:\d+$/, '').toLowerCase(), headers: request.headers });
+}
+
+/** Where a request goes when no route matches: what the client called (the service at the called port, or the workload). */
+export function calledBackend(destination: Destination): Backend | undefined {
+  if (destination.service !== undefined) return { kind: 'service', service: destination.service, port: destination.port };
+  if (destination.workload !== undefined) return { kind: 'workload', workload: destination.workload, port: destination.port };
+  return undefined;
 }

@@ -9,7 +9,7 @@ import { serviceKey, type Authorization } from '@ambit/api';
 import { failure } from '../flags.js';
 import type { Balancer } from '../l7/balancer.js';
 import { Cancellation } from '../l7/cancellation.js';
-import type { Backend } from '../l7/exchange.js';
+import { calledBackend } from '../l7/route.js';
 import { evaluateL7 } from '../l7/rbac.js';
 import { labelsOf } from '../l7/telemetry.js';
 import type { WaypointMetrics } from '../metrics.js';
@@ -39,9 +39,7 @@ export class L4Forwarder {
       id, source, destination, signal: new Cancellation(), trace,
       request: { method: '', path: '', authority: '', headers: {}, body: Buffer.alloc(0) },
     };
-    const backend: Backend | undefined = destination.service !== undefined
-      ? { kind: 'service', service: destination.service, port: destination.port }
-      : destination.workload === undefined ? undefined : { kind: 'workload', workload: destination.workload, port: destination.port };
+    const backend = calledBackend(destination);
     let sent = 0;
     let received = 0;
     let flag = '-';
