@@ -132,6 +132,7 @@ describe('explainFlow', () => {
     const loopback = await explainFlow(sources({ ...world, capture: 'none' }), { source: 'demo/client', destination: 'http://echo.demo/' });
     assert.equal(loopback.verdict, 'allowed');
     assert.match(loopback.paths[0]?.hops[0]?.does ?? '', /captures nothing \(loopback mode\)/);
+    assert.deepEqual(loopback.hops.map((h) => h.at), ['demo/client', 'ztunnel node-1 (SOCKS5)'], 'no kube-proxy in the loopback mode');
   });
 
   it('through a waypoint: L7 policy, the route\'s weighted split, then each destination ztunnel sees the waypoint\'s identity', async () => {

@@ -7,6 +7,7 @@
 // the source node's ztunnel for the way out, the waypoint for routes and L7
 // policy, each destination node's ztunnel for the way in — so the answer is
 // what those proxies would do with that state.
+import { isIP } from 'node:net';
 import { AmbitError, findAmbitError } from '@ambit/core';
 import { formatAuthority, serviceKey, socketAddress, type Authorization, type HttpRoute, type HttpRouteRule, type Service, type SocketAddress, type Workload } from '@ambit/api';
 import { MeshIndex } from '@ambit/cp-client/mesh-index';
@@ -172,8 +173,7 @@ function resolveTarget(target: Target, request: ExplainRequest, state: NodeState
     if (port === undefined) usage(`give the port of ${target.pod}`, `e.g. ${target.pod}:8080`);
     return { address: socketAddress(workload.addresses[0], port), as: `pod ${target.pod}` };
   }
-  const isAddress = /^[0-9.]+$/.test(target.host) || target.host.includes(':');
-  const vip = isAddress ? target.host : serviceVipByName(services, target.host, namespace);
+  const vip = isIP(target.host) !== 0 ? target.host : serviceVipByName(services, target.host, namespace);
   if (vip === undefined) {
     const here = services.filter((s) => s.namespace === namespace && s.vips.length > 0).map((s) => s.name);
     usage(`no service ${target.host} as a pod in ${namespace} resolves it`, here.length === 0 ? 'give SERVICE.NAMESPACE, an address or NAMESPACE/POD:PORT' : `services in ${namespace}: ${here.join(', ')}; elsewhere: SERVICE.NAMESPACE`);
@@ -284,7 +284,8 @@ class Flow {
     } else {
       endpoints = new Balancer(state.lookup).endpoints({ kind: 'service', service, port: destination.port });
       hops.push({
-        at: 'kube-proxy', does: `service ${serviceKey(service)}: one of ${endpoints.length} ready endpoint(s)${service.waypoint === undefined ? '' : ` (its waypoint ${service.waypoint.gateway} is for mesh clients)`}`,
+        // The loopback mode has no kube-proxy: the pod's SOCKS5 proxy (its node's ztunnel) picks the endpoint.
+        at: state.captures ? 'kube-proxy' : `ztunnel ${state.node} (SOCKS5)`, does: `service ${serviceKey(service)}: one of ${endpoints.length} ready endpoint(s)${service.waypoint === undefined ? '' : ` (its waypoint ${service.waypoint.gateway} is for mesh clients)`}`,
         ...(endpoints.length === 0 ? { verdict: 'denied' as const, reason: 'no-healthy-endpoint', hint: 'no ready pod matches its selector' } : {}),
       });
     }
