@@ -109,9 +109,13 @@ describe('ambit up --loopback: the mesh without root', { timeout: 240_000 }, () 
   it('enrolls demo: the same request is mutual TLS between the two pods\' identities', async () => {
     assert.match(await ok('namespace', 'enroll', 'demo', '--wait', '60s'), /all 3 pod\(s\) of demo show protocol HBONE/);
     assert.equal((await fromClient()).status, 200);
-    const rows = JSON.parse(await ok('ztunnel', 'connections', '-o', 'json')) as { securityPolicy: string; sourceIdentity?: string; destinationIdentity?: string }[];
+    const rows = JSON.parse(await ok('ztunnel', 'connections', '-o', 'json')) as { src: string; securityPolicy: string; sourceIdentity?: string; destinationIdentity?: string }[];
     assert.ok(rows.some((r) => r.securityPolicy === 'mutual_tls' && r.sourceIdentity === 'spiffe://cluster.local/ns/demo/sa/client'
       && r.destinationIdentity === 'spiffe://cluster.local/ns/demo/sa/echo'), JSON.stringify(rows, null, 2));
+    // The SOURCE is the client pod (whose SOCKS5 proxy took the connection), not the loopback peer its process dialled from.
+    const client = (await LocalCluster.load(stateDir)).podIp('demo/client');
+    const clientRows = rows.filter((r) => r.sourceIdentity === 'spiffe://cluster.local/ns/demo/sa/client');
+    assert.ok(clientRows.length > 0 && clientRows.every((r) => r.src.replace(/:\d+$/, '') === client), JSON.stringify(rows, null, 2));
   });
 
   it('curl in the client pod goes through the mesh too (ALL_PROXY=socks5h://…)', { skip: curl ? false : 'curl is not installed' }, async () => {

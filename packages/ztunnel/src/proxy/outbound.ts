@@ -73,7 +73,8 @@ export class Outbound {
     const id = connectionId();
     const peerIp = normalizeIp(socket.remoteAddress ?? '');
     const clientIp = request.source ?? peerIp;
-    const src = peerIp === '' ? 'unknown' : formatAuthority({ ip: peerIp, port: socket.remotePort ?? 0 });
+    // A per-pod listener's client is the pod (its TCP peer may be 127.0.0.1): the pod's address is the source shown.
+    const src = clientIp === '' ? 'unknown' : formatAuthority({ ip: clientIp, port: socket.remotePort ?? 0 });
     const known: Record<string, unknown> = { conn: id, via, src, dst: formatAuthority(destination), ...(request.source === undefined ? {} : { pod: request.source }) };
 
     // Phase 1: the context. Who is asking, and where do the bytes go?

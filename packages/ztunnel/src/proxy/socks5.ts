@@ -226,8 +226,8 @@ export function socks5Handler(options: Socks5Options): (socket: Socket) => void 
   const log = options.logger.child({ component: 'socks5' });
   return (socket) => {
     const clientIp = normalizeIp(socket.remoteAddress ?? '0.0.0.0');
-    const src = formatAuthority({ ip: clientIp, port: socket.remotePort ?? 0 });
     const pod = options.perPod === true ? normalizeIp(socket.localAddress ?? '') : undefined;
+    const src = formatAuthority({ ip: pod ?? clientIp, port: socket.remotePort ?? 0 });
     negotiate(socket, options.handshakeTimeoutMs).then(
       async (request) => {
         let destination: SocketAddress;
