@@ -68,6 +68,17 @@ describe('apply', () => {
     assert.match(wide, /^NAME\s+TYPE\s+CLUSTER-IP\s+PORT\(S\)\s+SELECTOR\s+AGE\napi\s+ClusterIP\s+10\.96\.0\.9\s+80\/TCP\s+app=api\s+\S+\n$/);
   });
 
+  it('get shows a ConfigMap\'s DATA count and a Deployment\'s READY, UP-TO-DATE and AVAILABLE, as kubectl', async () => {
+    await store.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings', namespace: 'shop' }, data: { a: '1', b: '2' }, binaryData: { c: 'AA==' } });
+    assert.match(await get(store, 'ConfigMap', { namespace: 'shop', all: false, format: 'table' }), /^NAME\s+DATA\s+AGE\nsettings\s+3\s+\S+\n$/);
+    await store.create({
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'api', namespace: 'shop' },
+      spec: { replicas: 2, selector: { matchLabels: { app: 'api' } }, template: { metadata: { labels: { app: 'api' } }, spec: { containers: [{ name: 'api', image: 'ambit/echo' }] } } },
+    });
+    await store.updateStatus('Deployment', 'api', 'shop', { replicas: 2, updatedReplicas: 2, readyReplicas: 1, availableReplicas: 1 });
+    assert.match(await get(store, 'Deployment', { namespace: 'shop', all: false, format: 'table' }), /^NAME\s+READY\s+UP-TO-DATE\s+AVAILABLE\s+AGE\napi\s+1\/2\s+2\s+1\s+\S+\n$/);
+  });
+
   it('get -o wide shows a pod\'s IP and node', async () => {
     await store.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'api-0', namespace: 'shop' }, spec: { nodeName: 'node-2', containers: [{ name: 'api', image: 'ambit/echo' }] } });
     await store.updateStatus('Pod', 'api-0', 'shop', { phase: 'Running', podIP: '10.10.2.2' });

@@ -2,7 +2,7 @@
 // control plane's store (routes, policies, gateways, ...), as kubectl does.
 import { readFile } from 'node:fs/promises';
 import { AmbitError, isAmbitError } from '@ambit/core';
-import { applyMergePatch, createMergePatch, deepEqual, isKind, KINDS, parseManifests, RESOURCE_TYPES, type Kind, type KubeObject, type Pod, type Service, type Store } from '@ambit/control-plane';
+import { applyMergePatch, createMergePatch, deepEqual, isKind, KINDS, parseManifests, RESOURCE_TYPES, type ConfigMap, type Deployment, type Kind, type KubeObject, type Pod, type Service, type Store } from '@ambit/control-plane';
 import { usage } from '../errors.js';
 import { age, render, table, type OutputFormat } from '../output.js';
 
@@ -104,7 +104,7 @@ export async function get(store: Store, kind: Kind, options: { name?: string; na
   const data = options.name !== undefined ? items[0] : { apiVersion: 'v1', kind: 'List', items };
   return render(options.format, data, () => {
     if (items.length === 0) return `No ${RESOURCE_TYPES[kind].plural} found${namespace === undefined ? '' : ` in namespace ${namespace}`}.\n`;
-    const columns = { ...kind === 'Service' ? SERVICE_COLUMNS : STATUS_COLUMN, ...options.wide === true ? WIDE_COLUMNS[kind] : {} };
+    const columns = { ...KIND_COLUMNS[kind] ?? STATUS_COLUMN, ...options.wide === true ? WIDE_COLUMNS[kind] : {} };
     const headers = [...(namespaced && namespace === undefined ? ['NAMESPACE'] : []), 'NAME', ...Object.keys(columns), 'AGE'];
     return table(headers, items.map((item) => [
       ...(namespaced && namespace === undefined ? [item.metadata.namespace ?? ''] : []),
@@ -130,11 +130,19 @@ type Columns = Record<string, (object: KubeObject) => string>;
 
 const STATUS_COLUMN: Columns = { STATUS: statusOf };
 
-/** What kubectl shows of a Service. */
-const SERVICE_COLUMNS: Columns = {
-  TYPE: (object) => (object as Service).spec?.type ?? 'ClusterIP',
-  'CLUSTER-IP': (object) => (object as Service).spec?.clusterIP ?? '',
-  'PORT(S)': (object) => ((object as Service).spec?.ports ?? []).map((p) => `${p.port}/${p.protocol ?? 'TCP'}`).join(',') || '<none>',
+/** What kubectl shows of the kinds that have no conditions to summarise (the others get STATUS). */
+const KIND_COLUMNS: Partial<Record<Kind, Columns>> = {
+  Service: {
+    TYPE: (object) => (object as Service).spec?.type ?? 'ClusterIP',
+    'CLUSTER-IP': (object) => (object as Service).spec?.clusterIP ?? '',
+    'PORT(S)': (object) => ((object as Service).spec?.ports ?? []).map((p) => `${p.port}/${p.protocol ?? 'TCP'}`).join(',') || '<none>',
+  },
+  ConfigMap: { DATA: (object) => String(Object.keys((object as ConfigMap).data ?? {}).length + Object.keys((object as ConfigMap).binaryData ?? {}).length) },
+  Deployment: {
+    READY: (object) => `${(object as Deployment).status?.readyReplicas ?? 0}/${(object as Deployment).spec?.replicas ?? 1}`,
+    'UP-TO-DATE': (object) => String(((object as Deployment).status as { updatedReplicas?: number } | undefined)?.updatedReplicas ?? 0),
+    AVAILABLE: (object) => String((object as Deployment).status?.availableReplicas ?? 0),
+  },
 };
 
 /** What `-o wide` adds, as kubectl's. */
