@@ -48,6 +48,7 @@ interface World {
   waypoint?: Partial<WaypointDump> | Error;
   down?: string[];
   capture?: string;
+  hbonePort?: number;
 }
 
 function sources(world: World): ExplainSources & { asked: string[] } {
@@ -62,6 +63,7 @@ function sources(world: World): ExplainSources & { asked: string[] } {
       return Promise.resolve({
         node, version: 'v7', workloads, services: world.services ?? [], policies: world.policies ?? [],
         ...(world.capture === undefined ? {} : { capture: { mode: world.capture } }),
+        ...(world.hbonePort === undefined ? {} : { config: { hbonePort: world.hbonePort } }),
       });
     },
     waypoint: () => {
@@ -112,8 +114,9 @@ describe('explainFlow', () => {
 
   it('an L4 DENY on one endpoint makes the verdict mixed, naming the policy and the node that refuses', async () => {
     const deny = policy('no-client-to-v2', 'DENY', { kind: 'workload', namespace: 'demo', selector: { version: 'v2' } }, [{ from: [{ principals: ['cluster.local/ns/demo/sa/client'] }], to: [] }]);
-    const e = await explainFlow(sources({ services: [echo], policies: [deny] }), { source: 'demo/client', destination: 'echo.demo', tcp: true });
+    const e = await explainFlow(sources({ services: [echo], policies: [deny], hbonePort: 15018 }), { source: 'demo/client', destination: 'echo.demo', tcp: true });
     assert.equal(e.verdict, 'mixed');
+    assert.match(e.paths[1]?.hops[0]?.does ?? '', /HBONE \(mTLS\) to 10\.0\.2\.2:15018 /, 'the ztunnels\' own HBONE port');
     assert.equal(e.destination.request, undefined);
     assert.deepEqual(decided(e), ['ztunnel node-1: allowed', 'ztunnel node-2: denied demo/no-client-to-v2 (denied-by-policy)']);
     assert.match(formatExplanation(e), /‼ allowed on 1 of 2 paths\n$/);

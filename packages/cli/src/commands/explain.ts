@@ -22,9 +22,16 @@ export interface ZtunnelDump {
   node: string; version?: string; workloads: Workload[]; services: Service[]; policies: Authorization[];
   /** `none` in the loopback mode: only what a pod sends through its SOCKS5 proxy is in the mesh. */
   capture?: { mode: string };
+  config?: { hbonePort?: number };
 }
 /** What a waypoint's /config_dump holds that explaining needs. */
-export interface WaypointDump { gateway: string; identity: string; discovery?: { version?: string }; routes: HttpRoute[]; policies: Authorization[]; outliers?: string[] }
+export interface WaypointDump {
+  gateway: string; identity: string; discovery?: { version?: string }; routes: HttpRoute[]; policies: Authorization[]; outliers?: string[];
+  config?: { upstreamHbonePort?: number };
+}
+
+/** Where ztunnels serve HBONE unless their settings say otherwise. */
+const HBONE_PORT = 15008;
 
 /** Where the proxies' state comes from (a MeshView in the command; fixtures in tests). */
 export interface ExplainSources {
@@ -189,7 +196,7 @@ function resolveTarget(target: Target, request: ExplainRequest, state: NodeState
   return { address, as: workload === undefined ? 'an address outside the mesh' : `pod ${workload.namespace}/${workload.name}` };
 }
 
-interface NodeState { node: string; version: string; lookup: MeshLookup; services: Service[]; workloads: Workload[]; captures: boolean }
+interface NodeState { node: string; version: string; lookup: MeshLookup; services: Service[]; workloads: Workload[]; captures: boolean; hbonePort: number }
 
 /** Each node's ztunnel state, read once. */
 class ZtunnelStates {
@@ -217,7 +224,7 @@ function stateOf(node: string, dump: ZtunnelDump): NodeState {
       ...dump.policies.map((value) => ({ kind: 'authorization' as const, value })),
     ],
   });
-  return { node, version: dump.version ?? '', lookup: index, services: dump.services, workloads: dump.workloads, captures: dump.capture?.mode !== 'none' };
+  return { node, version: dump.version ?? '', lookup: index, services: dump.services, workloads: dump.workloads, captures: dump.capture?.mode !== 'none', hbonePort: dump.config?.hbonePort ?? HBONE_PORT };
 }
 
 interface HttpRequest { method: string; path: string; host: string; headers: Record<string, string> }
@@ -265,7 +272,7 @@ class Flow {
           path.hops.push({
             at, does: route.local
               ? `same node: hands the connection to its own inbound side as ${this.source.identity}`
-              : `HBONE (mTLS) to ${route.target.ip}:15008 on ${route.workload.node} as ${this.source.identity}, expecting ${route.workload.identity}`,
+              : `HBONE (mTLS) to ${route.target.ip}:${state.hbonePort} on ${route.workload.node} as ${this.source.identity}, expecting ${route.workload.identity}`,
           });
           path.hops.push(await this.inbound(route.workload, route.target, this.source.identity, this.pod.ip));
           break;
@@ -361,7 +368,7 @@ class Flow {
           path.hops.push({ at, does: `plain TCP to ${describeTarget(endpoint.address, workload)} (not enrolled)`, verdict: 'allowed' });
           continue;
         }
-        path.hops.push({ at, does: `HBONE (mTLS) to ${endpoint.address.ip}:15008 on ${workload.node} as ${dump.identity}, expecting ${workload.identity}` });
+        path.hops.push({ at, does: `HBONE (mTLS) to ${endpoint.address.ip}:${dump.config?.upstreamHbonePort ?? HBONE_PORT} on ${workload.node} as ${dump.identity}, expecting ${workload.identity}` });
         path.hops.push(await this.inbound(workload, endpoint.address, dump.identity, pod.addresses[0] ?? route.hop.ip));
       }
     }
