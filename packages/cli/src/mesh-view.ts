@@ -49,15 +49,16 @@ export interface MeshView {
 
 /** JSON from a ztunnel's admin API; a non-200 answer is an error naming the node. */
 export async function ztunnelJson<T>(view: MeshView, node: string, path: string): Promise<T> {
-  const { status, body } = await view.ztunnel(node, path);
-  if (status !== 200) throw new AmbitError('unavailable', `ztunnel on ${node} answered ${status} for ${path}: ${body.slice(0, 200)}`);
-  return JSON.parse(body) as T;
+  return adminJson(`ztunnel on ${node}`, path, await view.ztunnel(node, path));
 }
 
 /** JSON from a waypoint pod's admin API; a non-200 answer is an error naming the pod. */
 export async function waypointJson<T>(view: MeshView, pod: { namespace: string; name: string }, path: string): Promise<T> {
-  const { status, body } = await view.waypoint(pod, path);
-  if (status !== 200) throw new AmbitError('unavailable', `waypoint ${pod.namespace}/${pod.name} answered ${status} for ${path}: ${body.slice(0, 200)}`);
+  return adminJson(`waypoint ${pod.namespace}/${pod.name}`, path, await view.waypoint(pod, path));
+}
+
+function adminJson<T>(who: string, path: string, { status, body }: { status: number; body: string }): T {
+  if (status !== 200) throw new AmbitError('unavailable', `${who} answered ${status} for ${path}: ${body.slice(0, 200)}`);
   return JSON.parse(body) as T;
 }
 
