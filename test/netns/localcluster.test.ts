@@ -129,6 +129,18 @@ describe('local cluster on network namespaces', { skip }, () => {
     await cluster.setPodReady('default/echo-b', true);
   });
 
+  it('writes only the status when readiness flips: labels edited on the object stay as edited', async () => {
+    const before = await store.get<Pod>('Pod', 'echo-b', 'default');
+    assert.equal(before?.metadata.labels?.app, 'echo');
+    await store.patch('Pod', 'echo-b', 'default', { metadata: { labels: { app: null, tier: 'edge' } } });
+    await cluster.setPodReady('default/echo-b', false);
+    const pod = await store.get<Pod>('Pod', 'echo-b', 'default');
+    assert.deepEqual([pod?.metadata.labels?.app, pod?.metadata.labels?.tier], [undefined, 'edge']);
+    assert.equal(pod?.status?.conditions?.find((c) => c.type === 'Ready')?.status, 'False');
+    await cluster.setPodReady('default/echo-b', true);
+    await store.patch('Pod', 'echo-b', 'default', { metadata: { labels: { app: 'echo', tier: null } } });
+  });
+
   it('refuses a VIP with no ready endpoint at once', async () => {
     await cluster.addService({ namespace: 'default', name: 'nobody', selector: { app: 'nobody' }, ports: [80] });
     const result = await cluster.exec('default/client', client('tcp', 'nobody:80', '--send', 'x', '--timeout', '3000'));

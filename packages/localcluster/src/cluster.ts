@@ -319,7 +319,8 @@ export class LocalCluster {
       pod.ready = ready;
       await this.save();
       await this.applyKubeProxy();
-      await this.writeObjects(`pod ${pod.namespace}/${pod.name}`, (store) => this.writePod(store, pod));
+      // Only the status: labels are the user's once the object exists (the kubelet copies them here later).
+      await this.writeObjects(`pod ${pod.namespace}/${pod.name}`, (store) => this.writePodStatus(store, pod));
     });
   }
 
@@ -477,11 +478,20 @@ export class LocalCluster {
    * nothing once its object is gone (the kubelet then removes the pod).
    */
   private async writePod(store: Store, pod: PodState): Promise<void> {
-    const object = podObject(pod, this.findNode(pod.node));
-    if (pod.adopted !== true) return upsert(store, object);
+    if (pod.adopted !== true) return upsert(store, podObject(pod, this.findNode(pod.node)));
     try {
       await store.patch('Pod', pod.name, pod.namespace, { spec: { nodeName: pod.node } });
-      await store.updateStatus('Pod', pod.name, pod.namespace, object.status);
+    } catch (error) {
+      if (!isAmbitError(error, 'not-found')) throw error;
+      return;
+    }
+    await this.writePodStatus(store, pod);
+  }
+
+  /** The pod's status (address, phase, Ready) on its object, if the object still exists. */
+  private async writePodStatus(store: Store, pod: PodState): Promise<void> {
+    try {
+      await store.updateStatus('Pod', pod.name, pod.namespace, podObject(pod, this.findNode(pod.node)).status);
     } catch (error) {
       if (!isAmbitError(error, 'not-found')) throw error;
     }
