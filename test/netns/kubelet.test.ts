@@ -9,6 +9,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -101,6 +102,10 @@ describe('the local kubelet runs users\' Pods and Deployments of the sample imag
     assert.equal(answer.status, 200, JSON.stringify(answer));
     assert.equal(answer.body?.version, 'v7', 'the container args are the echo server\'s flags');
     assert.match(answer.body?.pod ?? '', /^web-[0-9a-f]{8}-[01]$/);
+    // Its Pod object names the template's container, whose output is <pod>.<container>.log.
+    const pod = await stored<Pod>('Pod', answer.body?.pod ?? '');
+    assert.deepEqual(pod?.spec?.containers?.map((c) => [c.name, c.image]), [['echo', ECHO_IMAGE]]);
+    assert.ok(existsSync(join(stateDir, 'logs', NS, `${answer.body?.pod ?? ''}.echo.log`)));
   });
 
   it('reports an image it cannot run, and a node that does not exist, as Pending with the reason', async () => {

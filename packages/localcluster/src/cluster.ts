@@ -234,6 +234,7 @@ export class LocalCluster {
         netns: loopback === undefined ? podNetns(this.id, options.namespace, options.name, taken) : '',
         ip: loopback === undefined ? podAddress(node.index, host) : loopback.podAddress(node.index, host),
         host, serviceAccount, labels: { ...(options.labels ?? {}) }, ports, ready: options.ready ?? true,
+        ...(options.container === undefined ? {} : { container: { ...options.container } }),
         ...(options.adopted === true ? { adopted: true } : {}),
       };
       await this.ensureNamespace(pod.namespace);

@@ -240,6 +240,7 @@ export class LocalKubelet {
       serviceAccount: template?.spec.serviceAccountName ?? 'default',
       labels: { ...(template?.metadata?.labels ?? {}), [LABEL_DEPLOYMENT]: deployment.metadata.name, [LABEL_TEMPLATE_HASH]: hash },
       ports: portsOf(container),
+      container: { name: container.name, ...(container.image === undefined ? {} : { image: container.image }) },
       ready: false,
     });
     await this.run(pod, container, key);

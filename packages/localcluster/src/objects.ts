@@ -42,7 +42,7 @@ export function podObject(pod: PodState, node: NodeState): Pod {
     spec: {
       nodeName: pod.node,
       serviceAccountName: pod.serviceAccount,
-      containers: [{ name: CONTAINER_NAME, image: CONTAINER_IMAGE, ports: pod.ports.map((port) => ({ ...port, protocol: port.protocol ?? 'TCP' })) }],
+      containers: [{ name: pod.container?.name ?? CONTAINER_NAME, image: pod.container?.image ?? CONTAINER_IMAGE, ports: pod.ports.map((port) => ({ ...port, protocol: port.protocol ?? 'TCP' })) }],
     },
     status,
   };

@@ -22,6 +22,8 @@ export interface AddPodOptions {
   ports?: readonly (number | PortState)[];
   /** Reported in the Ready condition and used for service endpoints; default true. */
   ready?: boolean;
+  /** The container its process runs as, named in the Pod spec (and its log file); default `app`. */
+  container?: { name: string; image?: string };
   /**
    * Its Pod object was written by someone else (a user's `ambit apply`; the kubelet): the cluster
    * writes only its node and status, keeps the spec as written, and never recreates the object.

@@ -38,6 +38,8 @@ export interface PodState {
   labels: Record<string, string>;
   ports: PortState[];
   ready: boolean;
+  /** See AddPodOptions.container. */
+  container?: { name: string; image?: string };
   /** See AddPodOptions.adopted. */
   adopted?: boolean;
 }
