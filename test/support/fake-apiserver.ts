@@ -6,7 +6,8 @@
 // (newline-delimited events from a resourceVersion, bookmarks, 410 Expired
 // past the retained history) with one global, monotonically increasing
 // resourceVersion, as etcd gives; and port-forward to pods over WebSocket
-// (fake-apiserver-portforward.ts), to loopback addresses a test registers. Errors are Status objects as
+// (fake-apiserver-portforward.ts), to loopback addresses a test registers; pods' logs
+// (fake-apiserver-logs.ts), from what a test writes as a container's output. Errors are Status objects as
 // kube-apiserver writes them.
 //
 // Deliberate simplifications (documented so nobody mistakes them for the
@@ -31,6 +32,7 @@ import {
   type Json, type KubeStatus, type StatusSubject,
 } from './kube-semantics.js';
 import { servePortForward, type ForwardTarget } from './fake-apiserver-portforward.js';
+import { FakePodLogs } from './fake-apiserver-logs.js';
 import { answerTokenReview, apiVersion, discoveryDocument, type FakeKind, type TokenReviewAnswer } from './fake-apiserver-discovery.js';
 
 export { EXTRA_KINDS, INSTALL_KINDS } from './fake-apiserver-discovery.js';
@@ -97,6 +99,8 @@ const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 export class FakeApiServer {
   /** Every request served, in order (for tests that assert what the client sent). */
   readonly requests: RecordedRequest[] = [];
+  /** What pods' containers log (GET pods/log serves it). */
+  readonly podLogs = new FakePodLogs();
   private readonly kinds = new Map<string, FakeKind>();
   private readonly objects = new Map<FakeKind, Map<string, Json>>();
   private readonly routes = new Map<string, RouteHandler>();
@@ -285,6 +289,12 @@ export class FakeApiServer {
     if (target === undefined) throw new HttpError(statuses.noResource());
     const query = url.searchParams;
     const { name, subresource } = target;
+    if (subresource === 'log' && target.kind.kind === 'Pod' && name !== undefined) {
+      if (method !== 'GET') throw new HttpError(statuses.methodNotAllowed(method));
+      const refused = this.podLogs.serve(this.existing(target, name), query, res);
+      if (refused !== undefined) send(res, refused.code, refused.status);
+      return;
+    }
     if (subresource !== undefined && (subresource !== 'status' || !target.kind.hasStatus)) throw new HttpError(statuses.noResource());
     if (name === undefined) {
       if (method === 'GET') {

@@ -22,7 +22,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { daemonSettings, DEFAULT_TRUST_DOMAIN, SpiffeId, silentLogger } from '@ambit/core';
+import { createLogger, daemonSettings, DEFAULT_TRUST_DOMAIN, SpiffeId, type Logger } from '@ambit/core';
 import { adminPortOf } from '@ambit/cli';
 import { writeBootstrapToken, type Deployment, type KubeObject, type Pod, type Service } from '@ambit/control-plane';
 import { KubernetesStore } from '@ambit/control-plane/kubernetes';
@@ -36,8 +36,9 @@ const SYSTEM = 'ambit-system';
 const LOCAL = '127.0.0.1:0';
 const WAYPOINT_READY_MS = 15_000;
 
-type Container = { args?: string[]; env?: { name: string; value?: string }[] };
-type Workload = KubeObject<{ replicas?: number; template?: { metadata?: { labels?: Record<string, string> }; spec?: { serviceAccountName?: string; containers?: Container[] } } }>;
+type Container = { name?: string; args?: string[]; env?: { name: string; value?: string }[] };
+type Template = { metadata?: { labels?: Record<string, string> }; spec?: { serviceAccountName?: string; containers?: Container[] } };
+type Workload = KubeObject<{ replicas?: number; template?: Template }>;
 
 /** `--key value` pairs to a config record. */
 export function argsRecord(args: readonly string[]): Record<string, string> {
@@ -123,7 +124,7 @@ export class FakeKubelet {
     for (let i = 0; i < replicas; i++) {
       const name = `ambit-control-plane-${i}`;
       const run = await runControlPlane({
-        backend: 'kubernetes', stateDir: this.stateDir, logger: silentLogger,
+        backend: 'kubernetes', stateDir: this.stateDir, logger: this.podLogger('control-plane', SYSTEM, name, template),
         store: KubernetesStore.fromKubeconfig(this.options.kubeconfig),
         settings: {
           ...argsRecord(args), listen: LOCAL, metrics: LOCAL, readiness: LOCAL, 'admin-address': LOCAL, kubeconfig: this.options.kubeconfig,
@@ -148,7 +149,7 @@ export class FakeKubelet {
       const ztunnel = await startZtunnel(parseZtunnelConfig({
         ...record, node, 'control-plane': `127.0.0.1:${replica.cp.address.port}`, 'ca-root-file': rootFile, 'bootstrap-token-file': file,
         capture: 'none', metrics: LOCAL, readiness: LOCAL, 'admin-address': LOCAL, 'log-level': 'silent', 'drain-deadline': '1s',
-      }), { logger: silentLogger, generateKeys: testKeys, discoveryBackoff: { initialMs: 50, maxMs: 300, jitter: 0 } });
+      }), { logger: this.podLogger('ztunnel', SYSTEM, `ambit-ztunnel-${node}`, template), generateKeys: testKeys, discoveryBackoff: { initialMs: 50, maxMs: 300, jitter: 0 } });
       this.ztunnels.set(node, ztunnel);
       await this.createPod(`ambit-ztunnel-${node}`, node, template, ztunnel.admin, true);
     }
@@ -201,7 +202,7 @@ export class FakeKubelet {
     const waypoint = await startWaypoint(parseWaypointConfig({
       ...settings, 'control-plane': `127.0.0.1:${replica.cp.address.port}`, 'ca-root-file': rootFile, 'bootstrap-token-file': file,
       hbone: LOCAL, metrics: LOCAL, readiness: LOCAL, 'admin-address': LOCAL, 'log-level': 'silent', 'drain-deadline': '1s',
-    }, `the waypoint Deployment ${namespace}/${name}`), { logger: silentLogger, generateKeys: testKeys, discoveryBackoff: { initialMs: 50, maxMs: 300, jitter: 0 } });
+    }, `the waypoint Deployment ${namespace}/${name}`), { logger: this.podLogger('waypoint', namespace, `${name}-0`, template), generateKeys: testKeys, discoveryBackoff: { initialMs: 50, maxMs: 300, jitter: 0 } });
     let timer: NodeJS.Timeout | undefined;
     try {
       // A pod that never gets ready fails the reconcile (and the test, through `errors`) rather than holding it.
@@ -225,6 +226,12 @@ export class FakeKubelet {
   }
 
   private nextIp = 10;
+
+  /** What the pod's (first) container logs, as its program would (`app` names it): the API server's pods/log serves it. */
+  private podLogger(app: string, namespace: string, pod: string, template: Template | undefined): Logger {
+    const container = template?.spec?.containers?.[0]?.name ?? 'main';
+    return createLogger({ name: app, level: 'info', destination: this.options.server.podLogs.destination(namespace, pod, container) });
+  }
 
   private async createPod(name: string, node: string, template: { metadata?: { labels?: Record<string, string> }; spec?: object } | undefined, admin: { host: string; port: number } | { socketPath: string } | undefined, hostNetwork = false, namespace = SYSTEM): Promise<void> {
     const store = this.options.store;

@@ -1,7 +1,7 @@
 // The Kubernetes backend, apart from the main entry so that importing
 // @ambit/control-plane does not load @kubernetes/client-node (~80 MB).
 export { KubernetesStore } from './store/kube.js';
-export type { KubernetesStoreOptions } from './store/kube.js';
+export type { KubernetesStoreOptions, PodLogOptions } from './store/kube.js';
 export type { KubeResponse } from './store/kube-http.js';
 export type { PodHttpResponse } from './store/kube-port-forward.js';
 export {

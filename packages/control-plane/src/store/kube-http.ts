@@ -84,24 +84,9 @@ export function serverOf(kubeConfig: KubeConfig): URL {
  * answer within `timeoutMs`; any HTTP answer is returned.
  */
 export async function kubeRequest(kubeConfig: KubeConfig, server: URL, request: KubeRequest): Promise<KubeResponse> {
-  const url = new URL(server.pathname.replace(/\/+$/, '') + request.path, server);
-  const options: https.RequestOptions = { method: request.method, headers: {} };
-  try {
-    await kubeConfig.applyToHTTPSOptions(options);
-  } catch (error) {
-    // Credentials plugins (exec, OIDC) and client-node's own checks fail here.
-    throw new AmbitError('invalid-config', `${request.what}: cannot apply the kubeconfig's credentials: ${(error as Error).message}`, { cause: error });
-  }
   const payload = request.body === undefined ? undefined : JSON.stringify(request.body);
-  options.headers = {
-    ...options.headers,
-    accept: 'application/json',
-    ...(payload === undefined ? {} : { 'content-type': request.contentType ?? 'application/json', 'content-length': Buffer.byteLength(payload) }),
-  };
-  options.timeout = request.timeoutMs;
-  const send = url.protocol === 'https:' ? https.request : http.request;
   const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = send(url, options, (res) => {
+    void send(kubeConfig, server, request, payload, (req, res) => {
       const chunks: Buffer[] = [];
       let size = 0;
       res.on('data', (chunk: Buffer) => {
@@ -111,14 +96,61 @@ export async function kubeRequest(kubeConfig: KubeConfig, server: URL, request: 
       });
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
       res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${request.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
-    req.on('error', reject);
-    req.end(payload);
+    }, reject);
   }).catch((error: unknown) => {
+    if (error instanceof AmbitError) throw error;
     throw unreachable(request.what, server, error, 'is the API server running and the kubeconfig pointing at it?');
   });
   return { status, body: parseJson(text) };
+}
+
+/**
+ * A GET whose answer is read as it comes (pod logs, followed): resolves with
+ * the response once its headers arrived with status 200; any other answer is
+ * read whole and returned as `error`. `timeoutMs` bounds the wait for the
+ * headers only; `signal` ends the request (and the stream) at any time.
+ */
+export async function kubeStream(kubeConfig: KubeConfig, server: URL, request: Omit<KubeRequest, 'method' | 'body' | 'contentType'>, signal?: AbortSignal):
+  Promise<{ stream: http.IncomingMessage } | { error: KubeResponse }> {
+  const answer = await new Promise<http.IncomingMessage>((resolve, reject) => {
+    void send(kubeConfig, server, { ...request, method: 'GET', contentType: 'application/json' }, undefined, (req, res) => {
+      req.setTimeout(0);
+      signal?.addEventListener('abort', () => res.destroy(), { once: true });
+      resolve(res);
+    }, reject, signal);
+  }).catch((error: unknown) => {
+    if (error instanceof AmbitError) throw error;
+    throw unreachable(request.what, server, error, 'is the API server running and the kubeconfig pointing at it?');
+  });
+  if (answer.statusCode === 200) return { stream: answer };
+  const chunks: Buffer[] = [];
+  for await (const chunk of answer) if (chunks.length < 64) chunks.push(chunk as Buffer);
+  return { error: { status: answer.statusCode ?? 0, body: parseJson(Buffer.concat(chunks).toString('utf8')) } };
+}
+
+/** Sends one request with the kubeconfig's credentials; `onResponse` gets the answer, `onError` what prevented one. */
+async function send(kubeConfig: KubeConfig, server: URL, request: KubeRequest, payload: string | undefined,
+  onResponse: (req: http.ClientRequest, res: http.IncomingMessage) => void, onError: (error: unknown) => void, signal?: AbortSignal): Promise<void> {
+  const url = new URL(server.pathname.replace(/\/+$/, '') + request.path, server);
+  const options: https.RequestOptions = { method: request.method, headers: {} };
+  try {
+    await kubeConfig.applyToHTTPSOptions(options);
+  } catch (error) {
+    // Credentials plugins (exec, OIDC) and client-node's own checks fail here.
+    onError(new AmbitError('invalid-config', `${request.what}: cannot apply the kubeconfig's credentials: ${(error as Error).message}`, { cause: error }));
+    return;
+  }
+  options.headers = {
+    ...options.headers,
+    accept: 'application/json',
+    ...(payload === undefined ? {} : { 'content-type': request.contentType ?? 'application/json', 'content-length': Buffer.byteLength(payload) }),
+  };
+  options.timeout = request.timeoutMs;
+  if (signal !== undefined) options.signal = signal;
+  const req = (url.protocol === 'https:' ? https.request : http.request)(url, options, (res) => onResponse(req, res));
+  req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer within ${request.timeoutMs} ms`), { code: 'ETIMEDOUT' })));
+  req.on('error', onError);
+  req.end(payload);
 }
 
 function parseJson(text: string): unknown {

@@ -11,6 +11,7 @@
 // that client deserializes built-in kinds into its model classes, which
 // drops fields it does not model and turns timestamps into Date objects,
 // and it has no status subresource.
+import type { Readable } from 'node:stream';
 import { Watch as KubeWatch, type KubeConfig } from '@kubernetes/client-node';
 import { AmbitError, silentLogger, type Logger } from '@ambit/core';
 import { RESOURCE_TYPES, isKind, type Kind, type KubeObject, type ResourceType } from '../resources.js';
@@ -19,7 +20,15 @@ import type {
 } from './store.js';
 import { closedError, isStatus, statusError, watchFailure, type KubeStatus, type Operation } from './kube-errors.js';
 import { podHttpGet, type PodHttpResponse } from './kube-port-forward.js';
-import { inClusterKubeConfig, kubeRequest, loadKubeConfig, serverKubeConfig, serverOf, type KubeResponse, type ServerKubeConfigOptions } from './kube-http.js';
+import { inClusterKubeConfig, kubeRequest, kubeStream, loadKubeConfig, serverKubeConfig, serverOf, type KubeResponse, type ServerKubeConfigOptions } from './kube-http.js';
+
+export interface PodLogOptions {
+  /** Which container (the API server requires one when the pod has several). */
+  container?: string;
+  tailLines?: number;
+  sinceSeconds?: number;
+  follow?: boolean;
+}
 
 export interface KubernetesStoreOptions {
   logger?: Logger;
@@ -246,6 +255,28 @@ export class KubernetesStore implements Store {
   async podGet(namespace: string, pod: string, port: number, path: string): Promise<PodHttpResponse> {
     if (this.closed) throw closedError();
     return podHttpGet(this.kubeConfig, namespace, pod, port, path, this.requestTimeoutMs);
+  }
+
+  /**
+   * A container's log, as `kubectl logs` reads it (pods/log): the last
+   * `tailLines`, those of the last `sinceSeconds`, and with `follow` what it
+   * writes from now on, until `signal` aborts or the container ends. A pod or
+   * container that does not exist, or RBAC refusing pods/log, is an error
+   * with the server's message.
+   */
+  async podLog(namespace: string, pod: string, options: PodLogOptions = {}, signal?: AbortSignal): Promise<Readable> {
+    if (this.closed) throw closedError();
+    const query = new URLSearchParams();
+    if (options.container !== undefined) query.set('container', options.container);
+    if (options.tailLines !== undefined) query.set('tailLines', String(options.tailLines));
+    if (options.sinceSeconds !== undefined) query.set('sinceSeconds', String(options.sinceSeconds));
+    if (options.follow === true) query.set('follow', 'true');
+    const operation = { what: `logs of pod ${namespace}/${pod}${options.container === undefined ? '' : ` container ${options.container}`}`, type: RESOURCE_TYPES.Pod, name: pod };
+    const path = `${objectPath(RESOURCE_TYPES.Pod, pod, namespace)}/log?${query.toString()}`;
+    const answer = await kubeStream(this.kubeConfig, this.server, { path, what: operation.what, timeoutMs: this.requestTimeoutMs }, signal);
+    if ('stream' in answer) return answer.stream;
+    const status = answer.error.body;
+    throw statusError(isStatus(status) ? status : {}, answer.error.status, operation);
   }
 
   /** The API server's URL (for messages). */
