@@ -5,11 +5,12 @@
 // its pod through the pod's SOCKS5 proxy (ALL_PROXY).
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import { chmod, chown, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { isAlive, LocalCluster } from '@ambit/localcluster';
 
 const require = createRequire(import.meta.url);
@@ -26,13 +27,18 @@ describe('ambit up --loopback: the mesh without root', { timeout: 240_000 }, () 
   let base: string;
   let stateDir: string;
 
-  function ambit(...argv: string[]): Promise<Result> {
+  /** The real bin, as nobody when the suite runs as root. */
+  function spawnAmbit(argv: string[]): ChildProcessByStdio<null, Readable, Readable> {
     const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: base, AMBIT_STATE_DIR: stateDir, NO_COLOR: '1' };
     const [file, args] = runuser
       ? ['runuser', ['-u', 'nobody', '--', 'env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, AMBIT, ...argv]]
       : [process.execPath, [AMBIT, ...argv]];
+    return spawn(file, args, { env: runuser ? { PATH: env.PATH } : env, stdio: ['ignore', 'pipe', 'pipe'] });
+  }
+
+  function ambit(...argv: string[]): Promise<Result> {
     return new Promise((resolve, reject) => {
-      const child = spawn(file, args, { env: runuser ? { PATH: env.PATH } : env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawnAmbit(argv);
       let out = '';
       let err = '';
       child.stdout.on('data', (chunk: Buffer) => { out += chunk.toString(); });
@@ -162,6 +168,39 @@ describe('ambit up --loopback: the mesh without root', { timeout: 240_000 }, () 
     const unknown = await ambit('explain', 'demo/client', 'http://nowhere.demo/');
     assert.equal(unknown.code, 2);
     assert.match(unknown.err, /no service nowhere\.demo as a pod in demo resolves it\nhint: services in demo: echo/);
+  });
+
+  it('logs: the proxies\' lines by role (the waypoint\'s access line for the denied POST), and -f prints what comes', async () => {
+    // The waypoint writes its access lines at least once a second.
+    let waypoint = '';
+    const deadline = Date.now() + 10_000;
+    while (!/"method":"POST".*"status":403/.test(waypoint) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      waypoint = await ok('logs', 'waypoint', '-n', 'demo');
+    }
+    assert.match(waypoint, /^\{"level":"info".*"app":"waypoint".*"component":"access".*"method":"POST".*"status":403/m);
+    const ztunnels = (await ok('logs', 'ztunnel', '--tail', '2')).trim().split('\n');
+    assert.deepEqual(ztunnels.map((l) => /^\[(ztunnel\/node-\d)\] \{"level"/.exec(l)?.[1]), ['ztunnel/node-1', 'ztunnel/node-1', 'ztunnel/node-2', 'ztunnel/node-2']);
+    assert.match(await ok('logs', 'demo/echo-v1'), /"msg":"listening"/);
+    assert.equal((await ok('logs', 'control-plane', '--level', 'error')), '');
+
+    const follow = spawnAmbit(['logs', 'ztunnel', 'node-1', '-f', '--tail', '0']);
+    let followed = '';
+    try {
+      const seen = new Promise<void>((resolve) => {
+        follow.stdout.on('data', (chunk: Buffer) => {
+          followed += chunk.toString();
+          if (/"component":"access".*"workload":"demo\/client"/.test(followed)) resolve();
+        });
+      });
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      assert.equal((await fromClient()).status, 200);
+      await Promise.race([seen, new Promise((resolve) => setTimeout(resolve, 15_000))]);
+      assert.match(followed, /"msg":"connection complete"/, 'the client\'s connection, logged by its ztunnel, reached the follower');
+    } finally {
+      follow.kill('SIGTERM');
+      await new Promise((resolve) => follow.once('close', resolve));
+    }
   });
 
   it('status and check see the loopback mode, and check names a stopped ztunnel', async () => {

@@ -170,6 +170,15 @@ describe('docs/kubernetes.md, run against the test API server', () => {
       out: [/NAME\s+ROLE\s+SYNCED\s+VERSION\s+LAST-ACK\s+CONTROL-PLANE/, /waypoint\/demo\/waypoint\s+waypoint\s+SYNCED\s+\S+\s+.+ambit-control-plane-0/, /ztunnel\/node-1\s+ztunnel\s+SYNCED\s+\S+\s+.+ambit-control-plane-0/, /ztunnel\/node-2\s+ztunnel\s+SYNCED\s+\S+\s+.+ambit-control-plane-1/],
     },
     'ambit --context kube ztunnel connections': { out: [/^NODE\s+DIRECTION\s+SOURCE\s+DESTINATION\s+SECURITY\s+PEER\s+STATE\s+AGE\n/] },
+    // The proxies log into the fake API server's pods/log, as a container runtime would keep their output.
+    'ambit --context kube logs ztunnel node-1 --since 10m': {
+      out: [/^\{"level":"info".*"msg":"certificate issued"/m, /"identity":"spiffe:\/\/cluster\.local\/ns\/demo\/sa\/client"/],
+      after: async () => {
+        const node2 = (await runAmbit(['--context', 'kube', 'logs', 'ztunnel', 'node-2'])).out;
+        assert.doesNotMatch(node2, /sa\/client/, 'node-2\'s ztunnel issued nothing for the client on node-1');
+      },
+    },
+    'ambit --context kube logs waypoint -n demo --level info --tail 20': { eventually: true, out: [/"app":"waypoint".*"msg":"first discovery sync applied"/] },
     'ambit --context kube delete -f echo-read-only.yaml': { out: [/^authorizationpolicy\/echo-read-only deleted\n$/] },
     'ambit --context kube waypoint delete -n demo': {
       out: [/^waypoint demo\/waypoint deleted\n$/],

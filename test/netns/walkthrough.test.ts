@@ -102,6 +102,14 @@ const WALKTHROUGH = (bash: Bash, proxiesSynced: () => Promise<void>): Step[] => 
     command: 'ambit explain demo/client http://echo.demo/ --method POST', code: 1,
     out: [/ztunnel node-\d\s+service demo\/echo uses waypoint demo\/waypoint: HBONE \(mTLS\)/, /waypoint demo\/waypoint\s+× denies POST \/ with 403: no ALLOW policy matches/, /\n× denied\n$/],
   },
+  {
+    command: 'ambit logs waypoint -n demo --tail 1', code: 0,
+    out: [/^\{"level":"info".*"app":"waypoint".*"component":"access".*"method":"POST".*"status":403.*"response_flags":"DENY".*"msg":"request complete"\}\n$/],
+    // The waypoint writes its access lines at least once a second.
+    settle: async () => {
+      await eventually(async () => /"method":"POST".*"status":403/.test((await bash('ambit logs waypoint -n demo --tail 1')).out) || undefined, 'the POST logged', 10_000);
+    },
+  },
   { command: 'ambit waypoint list -A', code: 0, out: [/NAMESPACE\s+NAME\s+TRAFFIC-TYPE\s+PROGRAMMED\ndemo\s+waypoint\s+service\s+True\n/] },
   { command: 'ambit get httproutes -n demo', code: 0, out: [/echo-split\s+Accepted/] },
   { command: 'ambit get authorizationpolicies -n demo', code: 0, out: [/echo-read-only\s+Accepted/] },

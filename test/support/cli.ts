@@ -4,9 +4,10 @@ import { run } from '@ambit/cli';
 
 export interface CliResult { code: number; out: string; err: string }
 
-export async function runAmbit(argv: readonly string[]): Promise<CliResult> {
+/** `signal` ends a command that runs until stopped (`logs --follow`); `onOut` sees output as it comes. */
+export async function runAmbit(argv: readonly string[], signal?: AbortSignal, onOut?: (text: string) => void): Promise<CliResult> {
   let out = '';
   let err = '';
-  const code = await run([...argv], { out: (t) => { out += t; }, err: (t) => { err += t; } });
+  const code = await run([...argv], { out: (t) => { out += t; onOut?.(t); }, err: (t) => { err += t; }, ...(signal === undefined ? {} : { signal }) });
   return { code, out, err };
 }

@@ -12,6 +12,7 @@ import { DEFAULT_MANIFESTS, install, uninstall } from './commands/install.js';
 import { down } from './commands/down.js';
 import { exec } from './commands/exec.js';
 import { explain, type ZtunnelDump, type WaypointDump } from './commands/explain.js';
+import { logs, logsOptions } from './commands/logs.js';
 import { namespaceRemoved, setEnrollment } from './commands/namespace.js';
 import { apply, get, kindOf, readManifests, remove } from './commands/resources.js';
 import { up } from './commands/up.js';
@@ -24,6 +25,8 @@ export interface Io {
   err: (text: string) => void;
   /** Output goes to a terminal: progress may animate. */
   tty?: boolean;
+  /** Ends what runs until stopped (`logs --follow`); the bin has none: Ctrl-C ends the process. */
+  signal?: AbortSignal;
 }
 
 const PROCESS_IO: Io = {
@@ -94,7 +97,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
   };
   const waitMs = (value: string | boolean | undefined): number | undefined => {
     if (value === undefined || value === false) return undefined;
-    return parseWait(value === true ? DEFAULT_WAIT : value);
+    return parseDuration(value === true ? DEFAULT_WAIT : value);
   };
 
   program.command('up')
@@ -291,6 +294,21 @@ function build(io: Io, setCode: (code: number) => void): Command {
       lines([await withLocal((local) => stopZtunnel(local, localView(local), options.node), 'ztunnel stop', 'it stops a process on this machine (on a cluster, the DaemonSet owns the ztunnels)')]);
     });
 
+  program.command('logs')
+    .description('what the mesh\'s proxies and a pod write: ztunnel [NODE], waypoint [NAME], control-plane, kubelet, NS/POD')
+    .argument('<target>', `ztunnel, waypoint, control-plane, kubelet (the local mesh's), or a pod: NS/POD, or POD with -n`)
+    .argument('[name]', 'the node (ztunnel; default every node) or the waypoint (waypoint; default every waypoint)')
+    .option('-n, --namespace <ns>', 'the namespace of the pod or the waypoint (default: default for a pod or a named waypoint, else every namespace)')
+    .option('-c, --container <name>', 'one container of the pod (default: each)')
+    .option('-f, --follow', 'keep printing what is written (Ctrl-C ends)')
+    .option('--tail <lines>', 'only the last lines of each log (default: all of one log, 10 of each of several)')
+    .option('--since <duration>', 'only lines written in the last 30s, 5m, 1h, ... (on the local mesh, by each line\'s JSON time)')
+    .option('--level <level>', 'only lines at this level or more severe: error, warn, info, debug (a line without a level counts as info)')
+    .action(async (target: string, name: string | undefined, flags: { namespace?: string; container?: string; tail?: string; since?: string; follow?: boolean; level?: string }) => {
+      const options = logsOptions(target, name, flags, parseDuration);
+      await withView((view, backend) => logs(view, backend as LocalContext | KubeContext, options, io, io.signal));
+    });
+
   program.command('apply')
     .description('create or update objects from a YAML/JSON file (- for stdin)')
     .requiredOption('-f, --filename <file>', 'the file')
@@ -366,8 +384,8 @@ function required(namespace: string | undefined): string {
   return namespace;
 }
 
-function parseWait(value: string): number {
+function parseDuration(value: string, flag = '--wait'): number {
   const ms = parseDurationMs(value);
-  if (ms === undefined || ms <= 0) return usage(`--wait ${value} is not a duration`, 'e.g. --wait 90s or --wait 2m');
+  if (ms === undefined || ms <= 0) return usage(`${flag} ${value} is not a duration`, `e.g. ${flag} 90s or ${flag} 2m`);
   return ms;
 }

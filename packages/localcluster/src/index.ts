@@ -19,7 +19,7 @@ export type {
 } from './state.js';
 export type { CommandResult } from './command.js';
 export type { ExecOptions } from './processes.js';
-export { isAlive } from './processes.js';
+export { isAlive, logPath } from './processes.js';
 export { LocalMesh, BINS, CONTROL_PLANE_PORT, CONTROL_PLANE_DIR, ZTUNNEL_DIR, WAYPOINT_DIR, WAYPOINT_IMAGE, ECHO_IMAGE, CLIENT_IMAGE } from './mesh.js';
 export { LocalKubelet, LABEL_DEPLOYMENT, LABEL_TEMPLATE_HASH, templateHash, REASON_NO_LOCAL_RUNTIME } from './kubelet.js';
 export type { ImageRuntime, RunContext, ContainerRun, KubeletOptions } from './kubelet.js';
