@@ -115,8 +115,15 @@ describe('ambit against a cluster (--kubeconfig)', () => {
     assert.equal(programmed.code, 0, programmed.err);
     assert.match(programmed.out, /waypoint demo\/waypoint configured\nwaypoint demo\/waypoint programmed: waypoint ready at 10\.96\.0\.20\n/);
     assert.match((await kube('waypoint', 'status', '-n', 'demo')).out, /waypoint\s+True\s+Programmed\s+Programmed\s+waypoint ready/);
-    assert.deepEqual(await kube('waypoint', 'delete', '-n', 'demo'), { code: 0, out: 'waypoint demo/waypoint deleted\n', err: '' });
+    // The namespace still names the deleted waypoint: said, with the command that removes the label.
+    assert.deepEqual(await kube('waypoint', 'delete', '-n', 'demo'), {
+      code: 0, err: '',
+      out: 'waypoint demo/waypoint deleted\n‼ namespace/demo still names it (ambit.dev/use-waypoint=waypoint): its traffic goes direct, ztunnel to ztunnel, with no L7 routes or policies; '
+        + '`ambit label namespace demo ambit.dev/use-waypoint-` removes the label\n',
+    });
     assert.equal(await store.get('Gateway', 'waypoint', 'demo'), undefined);
+    assert.deepEqual(await kube('label', 'namespace', 'demo', 'ambit.dev/use-waypoint-'), { code: 0, out: 'namespace/demo unlabeled\n', err: '' });
+    assert.equal((await store.get('Namespace', 'demo'))?.metadata.labels?.['ambit.dev/use-waypoint'], undefined);
     const missing = await kube('waypoint', 'apply', '-n', 'nope');
     assert.equal(missing.code, 2);
     assert.match(missing.err, /namespace nope does not exist\nhint: namespaces: (default, demo|demo, default)/);

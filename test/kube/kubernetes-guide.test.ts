@@ -181,7 +181,7 @@ describe('docs/kubernetes.md, run against the test API server', () => {
     'ambit --context kube logs waypoint -n demo --level info --tail 20': { eventually: true, out: [/"app":"waypoint".*"msg":"first discovery sync applied"/] },
     'ambit --context kube delete -f echo-read-only.yaml': { out: [/^authorizationpolicy\/echo-read-only deleted\n$/] },
     'ambit --context kube waypoint delete -n demo': {
-      out: [/^waypoint demo\/waypoint deleted\n$/],
+      out: [/^waypoint demo\/waypoint deleted\n‼ namespace\/demo still names it \(ambit\.dev\/use-waypoint=waypoint\): its traffic goes direct.*`ambit label namespace demo ambit\.dev\/use-waypoint-` removes the label\n$/],
       after: async () => {
         // The controller deletes what the Gateway owned (a cluster's garbage collector would too), so the waypoint stops.
         await eventually(() => (kubelet.waypoints.size === 0 && stored('Deployment', 'demo').length === 0 && stored('Service', 'demo').filter((n) => n === 'waypoint').length === 0 && stored('ServiceAccount', 'demo').length === 0) || undefined, 10_000);

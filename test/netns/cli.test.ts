@@ -112,7 +112,15 @@ describe('ambit CLI on a local mesh', { skip }, () => {
     assert.doesNotMatch(status.out, /‼/, 'no warnings on a healthy mesh');
     assert.match((await ambit('ztunnel', 'workloads', '--node', 'node-9')).err, /no node node-9/);
     assert.deepEqual(await ambit('delete', 'httproute', 'echo-v2', '-n', 'demo'), { code: 0, out: 'httproute/echo-v2 deleted\n', err: '' });
-    assert.deepEqual(await ambit('waypoint', 'delete', '-n', 'demo'), { code: 0, out: 'waypoint demo/waypoint deleted\n', err: '' });
+    const deleted = await ambit('waypoint', 'delete', '-n', 'demo');
+    assert.deepEqual([deleted.code, deleted.err], [0, '']);
+    assert.match(deleted.out, /^waypoint demo\/waypoint deleted\n‼ namespace\/demo still names it .*`ambit label namespace demo ambit\.dev\/use-waypoint-` removes the label\n$/);
+    assert.deepEqual(await ambit('label', 'namespace', 'demo', 'ambit.dev/use-waypoint-'), { code: 0, out: 'namespace/demo unlabeled\n', err: '' });
+    // A pod's label reaches the cluster (services select by it) as from kubectl.
+    assert.deepEqual(await ambit('label', 'pod', 'echo-v2', '-n', 'demo', 'tier=canary'), { code: 0, out: 'pod/echo-v2 labeled\n', err: '' });
+    const refused = await ambit('label', 'pod', 'echo-v2', '-n', 'demo', 'tier=stable');
+    assert.deepEqual([refused.code, refused.err.split('\n')[0]], [1, 'ambit: pod/echo-v2: tier already has a value (canary), and --overwrite is not given']);
+    assert.match((await ambit('get', 'pods', '-n', 'demo', 'echo-v2', '-o', 'json')).out, /"tier": "canary"/);
   });
 
   it('check passes on a healthy mesh and names each injected fault with × and exit 1', async () => {

@@ -12,6 +12,7 @@ import { DEFAULT_MANIFESTS, install, uninstall } from './commands/install.js';
 import { down } from './commands/down.js';
 import { exec } from './commands/exec.js';
 import { explain, type ZtunnelDump, type WaypointDump } from './commands/explain.js';
+import { label, parseLabelChanges } from './commands/label.js';
 import { logs, logsOptions } from './commands/logs.js';
 import { namespaceRemoved, setEnrollment } from './commands/namespace.js';
 import { apply, get, kindOf, readManifests, remove } from './commands/resources.js';
@@ -201,7 +202,7 @@ function build(io: Io, setCode: (code: number) => void): Command {
     .option('-n, --namespace <ns>', 'the namespace (required)')
     .action(async (name: string, options: { namespace?: string }) => {
       const ns = required(options.namespace);
-      lines([await withBackend((backend) => deleteWaypoint(backend.store, ns, name))]);
+      lines(await withBackend((backend) => deleteWaypoint(backend.store, ns, name)));
     });
   waypoint.command('list')
     .description('list waypoints: NAMESPACE NAME TRAFFIC-TYPE PROGRAMMED')
@@ -332,6 +333,20 @@ function build(io: Io, setCode: (code: number) => void): Command {
         ...(name === undefined ? {} : { name }), ...(options.namespace === undefined ? {} : { namespace: options.namespace }),
         all: options.allNamespaces === true, format, wide,
       })));
+    });
+  program.command('label')
+    .description('set (KEY=VALUE) and remove (KEY-) labels of an object, as kubectl label does')
+    .argument('<kind>', 'e.g. namespace, service, pod')
+    .argument('<name>')
+    .argument('<labels...>', 'KEY=VALUE to set a label, KEY- to remove it')
+    .option('-n, --namespace <ns>', 'the namespace (default: default)')
+    .option('--overwrite', 'change a label that already has another value')
+    .action(async (kindText: string, name: string, args: string[], options: { namespace?: string; overwrite?: boolean }) => {
+      const kind = kindOf(kindText);
+      const changes = parseLabelChanges(args);
+      const { result, notes } = await withBackend((backend) => label(backend.store, kind, name, options.namespace ?? 'default', changes, options.overwrite === true));
+      for (const note of notes) io.err(`${note}\n`);
+      lines([result]);
     });
   program.command('delete')
     .description('delete objects by kind and name, or those in a file')

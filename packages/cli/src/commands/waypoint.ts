@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AmbitError, isAmbitError } from '@ambit/core';
 import {
-  LABEL_USE_WAYPOINT, LABEL_WAYPOINT_FOR, WAYPOINT_GATEWAY_CLASS, WAYPOINT_PORT, type Condition, type Gateway, type Store,
+  LABEL_USE_WAYPOINT, LABEL_USE_WAYPOINT_NAMESPACE, LABEL_WAYPOINT_FOR, WAYPOINT_GATEWAY_CLASS, WAYPOINT_PORT, type Condition, type Gateway, type KubeObject, type Store,
 } from '@ambit/control-plane';
 import { usage } from '../errors.js';
 import { render, table, type OutputFormat } from '../output.js';
@@ -59,14 +59,35 @@ async function waitProgrammed(store: Store, namespace: string, name: string, wai
   }
 }
 
-export async function deleteWaypoint(store: Store, namespace: string, name: string): Promise<string> {
+/** Deletes the Gateway; then says which namespaces, services and pods still name it (their traffic now goes direct). */
+export async function deleteWaypoint(store: Store, namespace: string, name: string): Promise<string[]> {
   try {
     await store.delete('Gateway', name, namespace);
   } catch (error) {
     if (isAmbitError(error, 'not-found')) throw new AmbitError('not-found', `no waypoint ${namespace}/${name}`, { hint: `list them with \`ambit waypoint list -n ${namespace}\`` });
     throw error;
   }
-  return `waypoint ${namespace}/${name} deleted`;
+  const lines = [`waypoint ${namespace}/${name} deleted`];
+  for (const object of await namingWaypoint(store, namespace, name)) {
+    const { kind, metadata } = object;
+    const ns = kind === 'Namespace' ? undefined : metadata.namespace ?? 'default';
+    const labels = [LABEL_USE_WAYPOINT, ...(metadata.labels?.[LABEL_USE_WAYPOINT_NAMESPACE] === undefined ? [] : [LABEL_USE_WAYPOINT_NAMESPACE])];
+    lines.push(`‼ ${kind.toLowerCase()}/${ns === undefined ? '' : `${ns}/`}${metadata.name} still names it (${LABEL_USE_WAYPOINT}=${name}): its traffic goes direct, ztunnel to ztunnel, with no L7 routes or policies; `
+      + `\`ambit label ${kind.toLowerCase()} ${metadata.name}${ns === undefined ? '' : ` -n ${ns}`} ${labels.map((l) => `${l}-`).join(' ')}\` removes the label`);
+  }
+  return lines;
+}
+
+/** Namespaces, Services and Pods whose use-waypoint label binds them to namespace/name (as the control plane reads it). */
+async function namingWaypoint(store: Store, namespace: string, name: string): Promise<KubeObject[]> {
+  const found: KubeObject[] = [];
+  for (const kind of ['Namespace', 'Service', 'Pod'] as const) {
+    for (const object of (await store.list(kind, { labelSelector: `${LABEL_USE_WAYPOINT}=${name}` })).items) {
+      const own = kind === 'Namespace' ? object.metadata.name : object.metadata.namespace ?? 'default';
+      if ((object.metadata.labels?.[LABEL_USE_WAYPOINT_NAMESPACE] ?? own) === namespace) found.push({ ...object, kind });
+    }
+  }
+  return found;
 }
 
 export async function listWaypoints(store: Store, namespace: string | undefined, format: OutputFormat): Promise<string> {
