@@ -34,7 +34,8 @@ export interface LogsOptions {
   namespace?: string;
   container?: string;
   tail?: number;
-  sinceMs?: number;
+  /** Only lines of the last this many milliseconds. */
+  sinceDurationMs?: number;
   follow?: boolean;
   level?: LogLevel;
 }
@@ -61,7 +62,7 @@ export function logsOptions(target: string, name: string | undefined, flags: { n
     if (!/^\d+$/.test(flags.tail)) usage(`--tail ${flags.tail} is not a number of lines`, 'e.g. --tail 20');
     options.tail = Number(flags.tail);
   }
-  if (flags.since !== undefined) options.sinceMs = parseDuration(flags.since, '--since');
+  if (flags.since !== undefined) options.sinceDurationMs = parseDuration(flags.since, '--since');
   if (flags.level !== undefined) {
     if (!isLogLevel(flags.level) || flags.level === 'silent') usage(`--level ${flags.level} is not a log level`, `one of ${LOG_LEVELS.filter((l) => l !== 'silent').join(', ')}`);
     options.level = flags.level;
@@ -74,18 +75,23 @@ export async function logs(view: MeshView, context: LocalContext | KubeContext, 
   const sources = context.context === 'local' ? await localSources(view, context, options) : await kubeSources(view, context, options);
   const request: LogRequest = {
     ...(options.tail !== undefined ? { tail: options.tail } : sources.length > 1 ? { tail: SEVERAL_TAIL } : {}),
-    ...(options.sinceMs === undefined ? {} : { sinceMs: Date.now() - options.sinceMs }),
+    ...(options.sinceDurationMs === undefined ? {} : { sinceMs: Date.now() - options.sinceDurationMs }),
     follow: options.follow === true,
   };
   const minimum = options.level === undefined ? undefined : LOG_LEVELS.indexOf(options.level);
+  // One source failing (a followed pod deleted) stops the others too, so the command ends with its error.
+  const stop = new AbortController();
+  signal.addEventListener('abort', () => stop.abort(), { once: true });
   const show = async (source: LogSource): Promise<void> => {
     const prefix = sources.length > 1 ? `[${source.label}] ` : '';
     try {
-      for await (const line of source.lines(request, signal)) {
+      for await (const line of source.lines(request, stop.signal)) {
         if (minimum === undefined || levelIndex(line) <= minimum) io.out(`${prefix}${line}\n`);
       }
     } catch (error) {
-      if (!signal.aborted) throw error;
+      if (stop.signal.aborted) return;
+      stop.abort();
+      throw error;
     }
   };
   if (request.follow === true) await Promise.all(sources.map(show));

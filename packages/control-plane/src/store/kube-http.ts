@@ -97,10 +97,7 @@ export async function kubeRequest(kubeConfig: KubeConfig, server: URL, request: 
       res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
       res.on('error', reject);
     }, reject);
-  }).catch((error: unknown) => {
-    if (error instanceof AmbitError) throw error;
-    throw unreachable(request.what, server, error, 'is the API server running and the kubeconfig pointing at it?');
-  });
+  }).catch(failed(request.what, server));
   return { status, body: parseJson(text) };
 }
 
@@ -118,14 +115,19 @@ export async function kubeStream(kubeConfig: KubeConfig, server: URL, request: O
       signal?.addEventListener('abort', () => res.destroy(), { once: true });
       resolve(res);
     }, reject, signal);
-  }).catch((error: unknown) => {
-    if (error instanceof AmbitError) throw error;
-    throw unreachable(request.what, server, error, 'is the API server running and the kubeconfig pointing at it?');
-  });
+  }).catch(failed(request.what, server));
   if (answer.statusCode === 200) return { stream: answer };
   const chunks: Buffer[] = [];
   for await (const chunk of answer) if (chunks.length < 64) chunks.push(chunk as Buffer);
   return { error: { status: answer.statusCode ?? 0, body: parseJson(Buffer.concat(chunks).toString('utf8')) } };
+}
+
+/** What a request that got no answer throws: its own AmbitError (credentials), else the server is unreachable. */
+function failed(what: string, server: URL): (error: unknown) => never {
+  return (error) => {
+    if (error instanceof AmbitError) throw error;
+    throw unreachable(what, server, error, 'is the API server running and the kubeconfig pointing at it?');
+  };
 }
 
 /** Sends one request with the kubeconfig's credentials; `onResponse` gets the answer, `onError` what prevented one. */
