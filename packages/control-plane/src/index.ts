@@ -10,7 +10,7 @@ export { ControlPlaneEndpoint, respondError, readBody } from './endpoint.js';
 export type { Caller, RouteHandler, EndpointOptions } from './endpoint.js';
 export {
   translate, evaluateL4, appliesTo, translatePolicy, resolveWaypoint, waypointsOf, enrollment, isEnrolled,
-  CONDITION_PROGRAMMED, CONDITION_WAYPOINT_BOUND, CONDITION_ACCEPTED, LABEL_USE_WAYPOINT_NAMESPACE, ROOT_NAMESPACE, DEFAULT_CLUSTER_DOMAIN,
+  CONDITION_PROGRAMMED, CONDITION_WAYPOINT_BOUND, CONDITION_ACCEPTED, LABEL_USE_WAYPOINT_NAMESPACE, LABEL_GATEWAY_NAME, ROOT_NAMESPACE, DEFAULT_CLUSTER_DOMAIN,
   translateRoute, translateRoutes, compareMatches, ROUTE_CONTROLLER_NAME, CONDITION_RESOLVED_REFS, CONDITION_PARTIALLY_INVALID,
   UNRESOLVED_BACKEND_PREFIX,
 } from './translate/index.js';

@@ -13,7 +13,7 @@ import { access } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { AmbitError, isLogLevel, LOG_LEVELS, type LogLevel } from '@ambit/core';
-import type { Pod } from '@ambit/control-plane';
+import { LABEL_GATEWAY_NAME, type Pod } from '@ambit/control-plane';
 import { logPath } from '@ambit/localcluster';
 import type { KubeContext, LocalContext } from '../context.js';
 import { usage } from '../errors.js';
@@ -21,8 +21,6 @@ import { CONTROL_PLANE_SELECTOR, nodesOf, SYSTEM_NAMESPACE, ZTUNNEL_SELECTOR, ty
 import { fieldOf, logFileLines, type LogRequest } from './log-file.js';
 
 export const LOG_ROLES = ['ztunnel', 'waypoint', 'control-plane', 'kubelet'] as const;
-/** The label the waypoint controller puts on a waypoint's pods. */
-const GATEWAY_NAME_LABEL = 'gateway.networking.k8s.io/gateway-name';
 /** Lines per source when several are shown and --tail is not given (as kubectl with a selector). */
 const SEVERAL_TAIL = 10;
 const USAGE_HINT = 'targets: ztunnel [NODE], waypoint [NAME] (-n NS), control-plane, kubelet, NS/POD (or POD -n NS)';
@@ -118,21 +116,16 @@ async function localSources(view: MeshView, local: LocalContext, options: LogsOp
     case 'kubelet':
       return [file('kubelet', logPath(stateDir, { kind: 'host' }, [], 'kubelet'))];
     case 'waypoint':
-    case 'pod': {
-      const sources: LogSource[] = [];
-      for (const pod of await podsOf(view, options)) {
-        const ref = { kind: 'pod' as const, namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name };
-        const containers = containersOf(pod, options.container);
-        for (const container of containers) {
-          // A process started without a container name (the demo's, a test's) logs to <pod>.log.
-          const named = logPath(stateDir, ref, [], container);
-          const path = containers.length === 1 && !(await exists(named)) ? logPath(stateDir, ref, [], undefined) : named;
-          sources.push(file(containers.length === 1 ? `${ref.namespace}/${ref.name}` : `${ref.namespace}/${ref.name}/${container}`, path));
-        }
-      }
-      return sources;
-    }
+    case 'pod':
+      return perContainer(await podsOf(view, options), options.container, (pod, container, only) => (request, signal) => podFileLines(stateDir, pod, container, only, request, signal));
   }
+}
+
+/** A pod container's log file; a process started without a container name (the demo's, a test's) logs to <pod>.log. */
+async function* podFileLines(stateDir: string, pod: Pod, container: string, only: boolean, request: LogRequest, signal: AbortSignal): AsyncGenerator<string> {
+  const ref = { kind: 'pod' as const, namespace: pod.metadata.namespace ?? 'default', name: pod.metadata.name };
+  const named = logPath(stateDir, ref, [], container);
+  yield* logFileLines(only && !(await exists(named)) ? logPath(stateDir, ref, [], undefined) : named, request, signal);
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -142,14 +135,8 @@ async function exists(path: string): Promise<boolean> {
 // --- a cluster: the pods' logs through the API server ----------------------------------
 
 async function kubeSources(view: MeshView, kube: KubeContext, options: LogsOptions): Promise<LogSource[]> {
-  /** A source per container of each pod (one, with -c), labelled `role/...` or `NS/POD`, then `/container` when there are several. */
-  const sources = (pods: Pod[], label: (pod: Pod) => string): LogSource[] => pods.flatMap((pod) => {
-    const containers = containersOf(pod, options.container);
-    return containers.map((container) => ({
-      label: containers.length === 1 ? label(pod) : `${label(pod)}/${container}`,
-      lines: (request: LogRequest, signal: AbortSignal) => kubeLines(kube, pod, container, request, signal),
-    }));
-  });
+  const sources = (pods: Pod[], label: (pod: Pod) => string): LogSource[] => perContainer(pods, options.container,
+    (pod, container) => (request, signal) => kubeLines(kube, pod, container, request, signal), label);
   const system = async (selector: string): Promise<Pod[]> => (await kube.store.list<Pod>('Pod', { namespace: SYSTEM_NAMESPACE, labelSelector: selector })).items
     .filter((p) => p.metadata.deletionTimestamp === undefined)
     .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
@@ -168,7 +155,7 @@ async function kubeSources(view: MeshView, kube: KubeContext, options: LogsOptio
       throw new AmbitError('unavailable', '`ambit logs kubelet` is the local mesh\'s kubelet; a cluster\'s kubelets log on their nodes', { hint: 'on a node: journalctl -u kubelet' });
     case 'waypoint':
     case 'pod':
-      return sources(await podsOf(view, options), (pod) => `${pod.metadata.namespace ?? 'default'}/${pod.metadata.name}`);
+      return sources(await podsOf(view, options), podName);
   }
 }
 
@@ -194,7 +181,7 @@ function roleOf(options: LogsOptions): (typeof LOG_ROLES)[number] | 'pod' {
 /** The waypoint pods, or the one pod, that `options` name; an error saying what exists when none matches. */
 async function podsOf(view: MeshView, options: LogsOptions): Promise<Pod[]> {
   if (options.target === 'waypoint') {
-    const selector = options.name === undefined ? GATEWAY_NAME_LABEL : `${GATEWAY_NAME_LABEL}=${options.name}`;
+    const selector = options.name === undefined ? LABEL_GATEWAY_NAME : `${LABEL_GATEWAY_NAME}=${options.name}`;
     const namespace = options.namespace ?? (options.name === undefined ? undefined : 'default');
     const pods = (await view.store.list<Pod>('Pod', { labelSelector: selector, ...(namespace === undefined ? {} : { namespace }) })).items
       .filter((p) => p.metadata.deletionTimestamp === undefined)
@@ -212,6 +199,22 @@ async function podsOf(view: MeshView, options: LogsOptions): Promise<Pod[]> {
   const pod = await view.store.get<Pod>('Pod', name, namespace);
   if (pod === undefined) throw new AmbitError('not-found', `no pod ${namespace}/${name}`, { hint: `see \`ambit get pods -n ${namespace}\`; ${USAGE_HINT}` });
   return [pod];
+}
+
+/**
+ * A source per container of each pod (the one -c names, else each), labelled `label(pod)` (default NS/POD), then
+ * `/container` when the pod shows several.
+ */
+function perContainer(pods: Pod[], container: string | undefined, open: (pod: Pod, container: string, only: boolean) => LogSource['lines'], label: (pod: Pod) => string = podName): LogSource[] {
+  return pods.flatMap((pod) => {
+    const containers = containersOf(pod, container);
+    const only = containers.length === 1;
+    return containers.map((name) => ({ label: only ? label(pod) : `${label(pod)}/${name}`, lines: open(pod, name, only) }));
+  });
+}
+
+function podName(pod: Pod): string {
+  return `${pod.metadata.namespace ?? 'default'}/${pod.metadata.name}`;
 }
 
 function podContainers(pod: Pod): string[] {
