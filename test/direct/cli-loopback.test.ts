@@ -216,6 +216,28 @@ describe('ambit up --loopback: the mesh without root', { timeout: 240_000 }, () 
     assert.equal((await ambit('check')).code, 0);
   });
 
+  it('check names a route whose backend is missing and a service bound to a waypoint that does not exist, and passes once they are gone', async () => {
+    const file = join(base, 'mistakes.yaml');
+    await writeFile(file, [
+      'apiVersion: v1\nkind: Service\nmetadata: { name: orphan, namespace: demo, labels: { ambit.dev/use-waypoint: gone } }\nspec: { selector: { app: echo }, ports: [{ port: 80, targetPort: 8080 }] }',
+      'apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: { name: to-v3, namespace: demo }\n'
+        + 'spec:\n  parentRefs: [{ group: "", kind: Service, name: echo }]\n  rules: [{ backendRefs: [{ name: echo-v3, port: 80 }] }]',
+    ].join('\n---\n'), { mode: 0o644 });
+    await ok('apply', '-f', file);
+    let broken: Result | undefined;
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline;) {
+      broken = await ambit('check');
+      if (/× route demo\/to-v3/.test(broken.out)) break; // the control plane writes the route's status a moment later
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    }
+    assert.equal(broken?.code, 1, broken?.out);
+    assert.match(broken.out, /× route demo\/to-v3 is accepted and its references resolve\n\s+BackendNotFound: .*echo-v3/);
+    assert.match(broken.out, /× service demo\/orphan is bound to its waypoint\n\s+WaypointNotFound: no Gateway demo\/gone/);
+    assert.match(broken.out, /✔ namespace demo is bound to waypoint demo\/waypoint/);
+    await ok('delete', '-f', file);
+    assert.equal((await ambit('check')).code, 0);
+  });
+
   it('runs the Pods and Deployments a user applies (sample images) as pods with addresses of their own', async () => {
     const manifest = join(base, 'shop.yaml');
     await writeFile(manifest, [

@@ -4,12 +4,13 @@
 // (the node's nftables set), not against ztunnel's own report. Exit 0 only
 // when nothing is ×.
 import { spawnSync } from 'node:child_process';
-import type { AuthorizationPolicy, ControlPlaneStatus } from '@ambit/control-plane';
+import type { ControlPlaneStatus } from '@ambit/control-plane';
 import type { KubernetesStore } from '@ambit/control-plane/kubernetes';
 import type { LocalContext } from '../context.js';
 import { SYSTEM_NAMESPACE, ztunnelJson, type MeshView } from '../mesh-view.js';
 import { LOOPBACK_SOCKS5_PORT } from '@ambit/localcluster';
 import { green, red, yellow } from '../output.js';
+import { checkConfiguration } from './check-config.js';
 import { waypointGateways } from './waypoint.js';
 
 export type Verdict = 'ok' | 'warn' | 'fail';
@@ -135,31 +136,16 @@ export async function checkMesh(view: MeshView, local: LocalContext | undefined)
     else add(group, 'warn', `holds certificates only for pods on ${node}`, `also holds ${foreign.join(', ')}`, 'these are dropped shortly after their last pod leaves; if they stay, restart the ztunnel');
   }
 
-  // --- waypoints and policies -------------------------------------------------------------
+  // --- configuration: waypoints, bindings, policies, routes -------------------------------
   if (cp !== undefined) {
-    const gateways = await waypointGateways(view.store);
-    for (const gateway of gateways) {
-      const key = `${gateway.metadata.namespace ?? 'default'}/${gateway.metadata.name}`;
-      const programmed = gateway.status?.conditions?.find((c) => c.type === 'Programmed');
-      if (programmed?.status === 'True') add('waypoints', 'ok', `waypoint ${key} is programmed`);
-      else add('waypoints', 'fail', `waypoint ${key} is programmed`, programmed === undefined ? 'no status yet' : `${programmed.reason}: ${programmed.message}`, `see \`ambit waypoint status -n ${gateway.metadata.namespace ?? 'default'}\``);
-    }
-    if (gateways.length === 0) add('waypoints', 'ok', 'no waypoints to check');
-    const policies = (await view.store.list<AuthorizationPolicy>('AuthorizationPolicy')).items;
-    for (const policy of policies) {
-      const key = `${policy.metadata.namespace ?? 'default'}/${policy.metadata.name}`;
-      const accepted = policy.status?.conditions?.find((c) => c.type === 'Accepted');
-      if (accepted === undefined) add('policies', 'warn', `policy ${key} is accepted`, 'no status yet', 'wait a moment');
-      else if (accepted.status !== 'True') add('policies', 'fail', `policy ${key} is accepted`, `${accepted.reason}: ${accepted.message}`, 'fix the policy and apply it again');
-      else if (accepted.reason !== 'Accepted') add('policies', 'warn', `policy ${key} is fully enforced`, `${accepted.reason}: ${accepted.message}`);
-      else add('policies', 'ok', `policy ${key} is accepted`);
-    }
-    if (policies.length === 0) add('policies', 'ok', 'no authorization policies to check');
+    await checkConfiguration({
+      store: view.store, trustDomain: cp.trustDomain, gateways: await waypointGateways(view.store), namespaces: await view.namespaces(), pods: await view.pods(),
+    }, add);
   }
   return results;
 }
 
-type Add = (group: string, verdict: Verdict, title: string, detail?: string, hint?: string) => void;
+export type Add = (group: string, verdict: Verdict, title: string, detail?: string, hint?: string) => void;
 
 interface RolloutStatus { status?: { desiredNumberScheduled?: number; numberReady?: number; replicas?: number; readyReplicas?: number } }
 
