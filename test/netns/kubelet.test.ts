@@ -161,6 +161,22 @@ describe('the local kubelet runs users\' Pods and Deployments of the sample imag
     await eventually(() => Promise.resolve(isEndpoint(first.ip) || undefined), 'an endpoint again');
   });
 
+  it('an edited Service object changes the service: kube-proxy follows its selector and ports', async () => {
+    const table = (): string => spawnSync('ip', ['netns', 'exec', cluster.nodeNetns('node-2'), 'nft', 'list', 'table', 'ip', 'ambit-kubeproxy'], { encoding: 'utf8' }).stdout;
+    await cluster.refresh();
+    const vip = cluster.serviceVip(`${NS}/web`);
+    const webIps = cluster.pods.filter((p) => p.namespace === NS && p.labels['app'] === 'web').map((p) => p.ip);
+    const port = (n: number): RegExp => new RegExp(`daddr ${vip.replaceAll('.', '\\.')} tcp dport ${n} `);
+    assert.match(table(), port(80));
+    await mesh.store.patch('Service', 'web', NS, { spec: { selector: { app: 'nobody' }, ports: [{ name: 'http', port: 8081, targetPort: 8080 }] } });
+    await eventually(() => Promise.resolve(webIps.every((ip) => !table().includes(ip)) || undefined), 'web\'s pods no longer behind the VIP');
+    assert.match(table(), port(8081), 'the VIP now answers on 8081 (refused: no endpoint)');
+    assert.doesNotMatch(table(), port(80));
+    await mesh.store.patch('Service', 'web', NS, { spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }] } });
+    await eventually(() => Promise.resolve(webIps.every((ip) => table().includes(ip)) || undefined), 'web\'s pods behind the VIP again');
+    assert.equal((await request(`${NS}/tester`, `http://web.${NS}/`)).status, 200);
+  });
+
   it('a new kubelet restarts the containers of adopted and Deployment pods in place, once', async () => {
     await cluster.refresh();
     const addresses = (): string[] => cluster.pods.filter((p) => p.namespace === NS && (p.name === 'tester' || p.name.startsWith('web-')))

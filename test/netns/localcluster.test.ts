@@ -141,6 +141,25 @@ describe('local cluster on network namespaces', { skip }, () => {
     await store.patch('Pod', 'echo-b', 'default', { metadata: { labels: { app: 'echo', tier: null } } });
   });
 
+  it('a store re-sync (ambit up, a new kubelet) writes back what is missing and leaves edited objects as edited', async () => {
+    await store.patch('Pod', 'echo-b', 'default', { metadata: { labels: { app: null, tier: 'edge' } } });
+    await store.patch('Service', 'echo', 'default', { metadata: { labels: { team: 'a' } }, spec: { ports: [{ name: 'http', port: 80, targetPort: 8080 }] } });
+    await store.delete('Pod', 'client', 'default');
+    await cluster.syncStore();
+    const pod = await store.get<Pod>('Pod', 'echo-b', 'default');
+    assert.deepEqual([pod?.metadata.labels?.app, pod?.metadata.labels?.tier], [undefined, 'edge'], 'the pod\'s labels as edited');
+    assert.equal(pod?.status?.podIP, cluster.podIp('default/echo-b'), 'its status written');
+    const service = await store.get<Service>('Service', 'echo', 'default');
+    assert.deepEqual([service?.metadata.labels, service?.spec?.ports?.map((p) => p.port)], [{ team: 'a' }, [80]], 'the service as edited');
+    const client = await store.get<Pod>('Pod', 'client', 'default');
+    assert.deepEqual([client?.spec?.nodeName, client?.status?.podIP], ['node-1', cluster.podIp('default/client')], 'a missing pod object written again');
+    // Put back what the other tests expect (the kubelet, which would copy these, does not run here).
+    await store.patch('Pod', 'echo-b', 'default', { metadata: { labels: { app: 'echo', tier: null } } });
+    await store.delete('Service', 'echo', 'default');
+    await cluster.syncStore();
+    assert.deepEqual((await store.get<Service>('Service', 'echo', 'default'))?.spec?.ports?.map((p) => p.port), [80, 9000]);
+  });
+
   it('refuses a VIP with no ready endpoint at once', async () => {
     await cluster.addService({ namespace: 'default', name: 'nobody', selector: { app: 'nobody' }, ports: [80] });
     const result = await cluster.exec('default/client', client('tcp', 'nobody:80', '--send', 'x', '--timeout', '3000'));

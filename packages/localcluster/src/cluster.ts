@@ -13,7 +13,7 @@ import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { AmbitError, isAmbitError, silentLogger, type Logger } from '@ambit/core';
-import type { Store } from '@ambit/control-plane';
+import { deepEqual, type Store } from '@ambit/control-plane';
 import {
   CLUSTER_ADDRESS, CONTROL_PLANE_PORT, LOOPBACK_SOCKS5_PORT, freePodHost, freeVip, loopbackBlock, loopbackPlan, nodeAddress, podAddress, podCidr, podGateway,
   type LoopbackPlan,
@@ -29,11 +29,11 @@ import {
 } from './processes.js';
 import {
   nodeNames, normalizePodPort, normalizeServicePort, parseRef,
-  type AddPodOptions, type AddServiceOptions, type PodRef, type ProcessTargetRef,
+  type AddPodOptions, type AddServiceOptions, type PodRef, type ProcessTargetRef, type ServicePortOptions,
 } from './specs.js';
 import {
   LOGS_DIR, STATE_VERSION, lockState, readState, writeState,
-  type ClusterState, type NamespaceState, type NetworkMode, type NodeState, type PodState, type ProcessState, type ProcessTarget, type ServiceState,
+  type ClusterState, type NamespaceState, type NetworkMode, type NodeState, type PodState, type ProcessState, type ProcessTarget, type ServicePortState, type ServiceState,
 } from './state.js';
 import { clusterIdInUse, teardownCluster, unusedClusterId, type TeardownOptions, type TeardownReport } from './teardown.js';
 
@@ -177,7 +177,10 @@ export class LocalCluster {
     await this.syncStore();
   }
 
-  /** Writes (create or bring up to date) every Node, Namespace, ServiceAccount, Pod and Service. */
+  /**
+   * Writes every Node (brought up to date), and the Namespaces, ServiceAccounts,
+   * Pods and Services that are missing; of the pods that exist, their status.
+   */
   syncStore(): Promise<void> {
     return this.serial(async () => {
       const store = this.store;
@@ -200,9 +203,10 @@ export class LocalCluster {
       for (const pod of this.state.pods) {
         if (deleted.has(pod.namespace)) continue;
         await ensure(store, serviceAccountObject(pod.namespace, pod.serviceAccount));
-        await this.writePod(store, pod);
+        await this.writePod(store, pod, false);
       }
-      for (const service of this.state.services) if (!deleted.has(service.namespace)) await upsert(store, serviceObject(service));
+      // Once written, a Service's object is the service (the kubelet copies its selector, ports and labels here).
+      for (const service of this.state.services) if (!deleted.has(service.namespace)) await ensure(store, serviceObject(service));
     });
   }
 
@@ -254,7 +258,7 @@ export class LocalCluster {
       if (this.store !== undefined) {
         await this.writeObjects(`pod ${pod.namespace}/${pod.name}`, async (store) => {
           await ensure(store, serviceAccountObject(pod.namespace, pod.serviceAccount));
-          await this.writePod(store, pod);
+          await this.writePod(store, pod, pod.adopted !== true);
         });
       }
       this.logger.info({ pod: `${pod.namespace}/${pod.name}`, node: node.name, ip: pod.ip, netns: pod.netns }, 'pod added');
@@ -349,6 +353,30 @@ export class LocalCluster {
       await this.writeObjects(`service ${service.namespace}/${service.name}`, (store) => upsert(store, serviceObject(service)));
       this.logger.info({ service: `${service.namespace}/${service.name}`, vip }, 'service added');
       return structuredClone(service);
+    });
+  }
+
+  /**
+   * Replaces a service's selector, ports and labels (from its object, where
+   * users change them): kube-proxy follows. Its name and VIP stay. False when
+   * nothing changed.
+   */
+  updateService(ref: PodRef, spec: { selector: Record<string, string>; ports: readonly ServicePortOptions[]; labels: Record<string, string> }): Promise<boolean> {
+    const service = this.findService(ref);
+    const owner = `${service.namespace}/${service.name}`;
+    if (spec.ports.length === 0) throw new AmbitError('invalid-argument', `service ${owner} needs at least one port`);
+    const ports = spec.ports.map((port) => normalizeServicePort(port, owner));
+    const effective = (list: readonly ServicePortState[]): ServicePortState[] => list.map((p) => ({ ...p, targetPort: p.targetPort ?? p.port }));
+    return this.serial(async () => {
+      const current = this.findService(ref);
+      if (deepEqual(current.selector, spec.selector) && deepEqual(current.labels, spec.labels) && deepEqual(effective(current.ports), effective(ports))) return false;
+      current.selector = { ...spec.selector };
+      current.ports = ports;
+      current.labels = { ...spec.labels };
+      await this.save();
+      await this.applyKubeProxy();
+      this.logger.info({ service: owner }, 'service updated');
+      return true;
     });
   }
 
@@ -475,16 +503,25 @@ export class LocalCluster {
   }
 
   /**
-   * The pod's object as this cluster describes it; for an adopted pod only its node and status, and
-   * nothing once its object is gone (the kubelet then removes the pod).
+   * The pod's object. `created`: a pod this cluster just made, whose object is
+   * what the cluster holds. Otherwise its object is the pod's (users change
+   * its labels, the kubelet copies them here), so only its status is written:
+   * a pod this cluster made whose object is missing gets it again; an adopted
+   * pod gets its node, and nothing once its object is gone (the kubelet then
+   * removes the pod).
    */
-  private async writePod(store: Store, pod: PodState): Promise<void> {
-    if (pod.adopted !== true) return upsert(store, podObject(pod, this.findNode(pod.node)));
-    try {
-      await store.patch('Pod', pod.name, pod.namespace, { spec: { nodeName: pod.node } });
-    } catch (error) {
-      if (!isAmbitError(error, 'not-found')) throw error;
-      return;
+  private async writePod(store: Store, pod: PodState, created: boolean): Promise<void> {
+    const object = podObject(pod, this.findNode(pod.node));
+    if (created) return upsert(store, object);
+    if (pod.adopted !== true) {
+      await ensure(store, object);
+    } else {
+      try {
+        await store.patch('Pod', pod.name, pod.namespace, { spec: { nodeName: pod.node } });
+      } catch (error) {
+        if (!isAmbitError(error, 'not-found')) throw error;
+        return;
+      }
     }
     await this.writePodStatus(store, pod);
   }

@@ -3,6 +3,8 @@
 //
 // - A Service written without a cluster IP gets one (a VIP, kube-proxy rules
 //   and hosts entries) and is removed from the network when its object goes.
+//   An edited Service object (any, the cluster's own too) changes the
+//   service's selector, ports and labels: kube-proxy follows.
 // - A Deployment whose container image has a runtime becomes `replicas`
 //   pods, placed on the node with the fewest pods, each running the image's
 //   process; the pod's Ready condition follows the runtime's probe; a process
@@ -38,6 +40,7 @@ import { deepEqual, Informer, type Container, type Deployment, type KubeObject, 
 import type { ClusterProcess, LocalCluster } from './cluster.js';
 import { stopProcesses } from './processes.js';
 import type { PodState } from './state.js';
+import type { ServicePortOptions } from './specs.js';
 
 /** Pods the kubelet made carry their Deployment's name and template hash. */
 export const LABEL_DEPLOYMENT = 'ambit.dev/local-deployment';
@@ -183,19 +186,27 @@ export class LocalKubelet {
     const known = new Map(this.cluster.services.map((s) => [`${s.namespace}/${s.name}`, s]));
     for (const [key, service] of inStore) {
       if (known.has(key) || !wantsClusterIp(service)) continue;
-      const ports = (service.spec?.ports ?? []).map((p) => ({
-        ...(p.name === undefined ? {} : { name: p.name }), port: p.port,
-        ...(p.targetPort === undefined ? {} : { targetPort: p.targetPort }),
-        protocol: p.protocol === 'UDP' ? 'UDP' as const : 'TCP' as const,
-      }));
       const added = await this.cluster.addService({
         namespace: service.metadata.namespace ?? 'default', name: service.metadata.name, selector: service.spec?.selector ?? {},
-        ports, labels: service.metadata.labels ?? {}, adopted: true,
+        ports: servicePortsOf(service), labels: service.metadata.labels ?? {}, adopted: true,
       });
       this.log.info({ service: key, vip: added.vip }, 'assigned a cluster IP');
     }
     for (const [key, service] of known) {
-      if (service.adopted === true && !inStore.has(key)) await this.cluster.removeService(key as `${string}/${string}`);
+      const object = inStore.get(key);
+      if (object === undefined) {
+        if (service.adopted === true) await this.cluster.removeService(key as `${string}/${string}`);
+        continue;
+      }
+      // Selector, ports and labels are the object's: kube-proxy follows an edited Service.
+      const ports = servicePortsOf(object);
+      if (ports.length === 0) continue; // a Service must have a port: the store refuses one without
+      try {
+        const changed = await this.cluster.updateService(key as `${string}/${string}`, { selector: object.spec?.selector ?? {}, ports, labels: object.metadata.labels ?? {} });
+        if (changed) this.log.info({ service: key }, 'service updated from its object');
+      } catch (error) {
+        this.log.warn({ service: key, err: error }, 'service object not applied: kube-proxy keeps its previous selector and ports');
+      }
     }
   }
 
@@ -440,6 +451,14 @@ export class LocalKubelet {
 function wantsClusterIp(service: Service): boolean {
   const ip = service.spec?.clusterIP;
   return (ip === undefined || ip === '') && (service.spec?.type ?? 'ClusterIP') === 'ClusterIP' && (service.spec?.ports ?? []).length > 0;
+}
+
+function servicePortsOf(service: Service): ServicePortOptions[] {
+  return (service.spec?.ports ?? []).map((p) => ({
+    ...(p.name === undefined ? {} : { name: p.name }), port: p.port,
+    ...(p.targetPort === undefined ? {} : { targetPort: p.targetPort }),
+    protocol: p.protocol === 'UDP' ? 'UDP' as const : 'TCP' as const,
+  }));
 }
 
 /** `namespace/name`, as the cluster keys its pods and services. */
