@@ -177,6 +177,29 @@ describe('the local kubelet runs users\' Pods and Deployments of the sample imag
     assert.equal((await request(`${NS}/tester`, `http://web.${NS}/`)).status, 200);
   });
 
+  it('deleting the object of a pod or service the cluster made removes it; a Deployment makes its pod again', async () => {
+    await cluster.addService({ namespace: NS, name: 'made', selector: { app: 'web' }, ports: [80] });
+    await mesh.store.delete('Service', 'made', NS);
+    await eventually(async () => {
+      await cluster.refresh();
+      return cluster.services.some((s) => s.namespace === NS && s.name === 'made') ? undefined : true;
+    }, 'service made removed');
+    await cluster.refresh();
+    const victim = cluster.pods.find((p) => p.namespace === NS && p.labels['app'] === 'web');
+    assert.ok(victim !== undefined);
+    const uid = (await stored<Pod>('Pod', victim.name))?.metadata.uid;
+    const pids = (await cluster.processes(`${NS}/${victim.name}`)).map((p) => p.pid);
+    await mesh.store.delete('Pod', victim.name, NS);
+    const again = await eventually(async () => {
+      const object = await stored<Pod>('Pod', victim.name);
+      return object !== undefined && object.metadata.uid !== uid ? object : undefined;
+    }, `a new pod ${victim.name}`);
+    assert.equal(again.metadata.labels?.['app'], 'web');
+    await podReady(victim.name);
+    for (const pid of pids) assert.equal((await cluster.processes(`${NS}/${victim.name}`)).some((p) => p.pid === pid), false, 'the old process is gone');
+    await eventually(async () => (await stored<Deployment>('Deployment', 'web'))?.status?.readyReplicas === 2 || undefined, 'web 2 of 2 ready');
+  });
+
   it('a new kubelet restarts the containers of adopted and Deployment pods in place, once', async () => {
     await cluster.refresh();
     const addresses = (): string[] => cluster.pods.filter((p) => p.namespace === NS && (p.name === 'tester' || p.name.startsWith('web-')))

@@ -32,7 +32,7 @@ import {
   type AddPodOptions, type AddServiceOptions, type PodRef, type ProcessTargetRef, type ServicePortOptions,
 } from './specs.js';
 import {
-  LOGS_DIR, STATE_VERSION, lockState, readState, writeState,
+  LOGS_DIR, STATE_VERSION, isStored, lockState, readState, writeState,
   type ClusterState, type NamespaceState, type NetworkMode, type NodeState, type PodState, type ProcessState, type ProcessTarget, type ServicePortState, type ServiceState,
 } from './state.js';
 import { clusterIdInUse, teardownCluster, unusedClusterId, type TeardownOptions, type TeardownReport } from './teardown.js';
@@ -178,16 +178,16 @@ export class LocalCluster {
   }
 
   /**
-   * Writes every Node (brought up to date), and the Namespaces, ServiceAccounts,
-   * Pods and Services that are missing; of the pods that exist, their status.
+   * Writes every Node (brought up to date), the Namespaces, ServiceAccounts,
+   * Pods and Services not written yet, and the status of the pods. What was
+   * written once is its object's: edited, it is left as edited; deleted, it
+   * is not written back (the kubelet removes it).
    */
   syncStore(): Promise<void> {
     return this.serial(async () => {
       const store = this.store;
       if (store === undefined) return;
       for (const node of this.state.nodes) await upsert(store, nodeObject(this.id, node));
-      // A namespace is written once; from then on its object is the namespace (users change its labels), and
-      // one the store no longer has was deleted: nothing in it is written back (the kubelet removes it).
       const deleted = new Set<string>();
       for (const namespace of this.state.namespaces) {
         if (namespace.stored !== true) {
@@ -205,8 +205,12 @@ export class LocalCluster {
         await ensure(store, serviceAccountObject(pod.namespace, pod.serviceAccount));
         await this.writePod(store, pod, false);
       }
-      // Once written, a Service's object is the service (the kubelet copies its selector, ports and labels here).
-      for (const service of this.state.services) if (!deleted.has(service.namespace)) await ensure(store, serviceObject(service));
+      for (const service of this.state.services) {
+        if (deleted.has(service.namespace) || isStored(service)) continue;
+        await ensure(store, serviceObject(service));
+        service.stored = true;
+      }
+      await this.save();
     });
   }
 
@@ -260,6 +264,7 @@ export class LocalCluster {
           await ensure(store, serviceAccountObject(pod.namespace, pod.serviceAccount));
           await this.writePod(store, pod, pod.adopted !== true);
         });
+        await this.save();
       }
       this.logger.info({ pod: `${pod.namespace}/${pod.name}`, node: node.name, ip: pod.ip, netns: pod.netns }, 'pod added');
       return structuredClone(pod);
@@ -350,7 +355,11 @@ export class LocalCluster {
       await this.save();
       await this.applyKubeProxy();
       await this.writeHosts();
-      await this.writeObjects(`service ${service.namespace}/${service.name}`, (store) => upsert(store, serviceObject(service)));
+      await this.writeObjects(`service ${service.namespace}/${service.name}`, async (store) => {
+        await upsert(store, serviceObject(service));
+        service.stored = true;
+        await this.save();
+      });
       this.logger.info({ service: `${service.namespace}/${service.name}`, vip }, 'service added');
       return structuredClone(service);
     });
@@ -503,25 +512,30 @@ export class LocalCluster {
   }
 
   /**
-   * The pod's object. `created`: a pod this cluster just made, whose object is
-   * what the cluster holds. Otherwise its object is the pod's (users change
-   * its labels, the kubelet copies them here), so only its status is written:
-   * a pod this cluster made whose object is missing gets it again; an adopted
-   * pod gets its node, and nothing once its object is gone (the kubelet then
-   * removes the pod).
+   * The pod's object. `created`: a pod this cluster just made, whose object
+   * is what the cluster holds. Otherwise the object, once written, is the
+   * pod's (users change its labels, the kubelet copies them here): a pod not
+   * written yet gets its object; an adopted one its node; then every pod its
+   * status, if its object exists (a deleted one is not written back: the
+   * kubelet removes the pod). The caller saves.
    */
   private async writePod(store: Store, pod: PodState, created: boolean): Promise<void> {
     const object = podObject(pod, this.findNode(pod.node));
-    if (created) return upsert(store, object);
-    if (pod.adopted !== true) {
-      await ensure(store, object);
-    } else {
+    if (created) {
+      await upsert(store, object);
+      pod.stored = true;
+      return;
+    }
+    if (pod.adopted === true) {
       try {
         await store.patch('Pod', pod.name, pod.namespace, { spec: { nodeName: pod.node } });
       } catch (error) {
         if (!isAmbitError(error, 'not-found')) throw error;
         return;
       }
+    } else if (pod.stored !== true) {
+      await ensure(store, object);
+      pod.stored = true;
     }
     await this.writePodStatus(store, pod);
   }

@@ -2,9 +2,9 @@
 // what controllers and users write into the store becomes real here.
 //
 // - A Service written without a cluster IP gets one (a VIP, kube-proxy rules
-//   and hosts entries) and is removed from the network when its object goes.
-//   An edited Service object (any, the cluster's own too) changes the
-//   service's selector, ports and labels: kube-proxy follows.
+//   and hosts entries). An edited Service object (any, the cluster's own
+//   too) changes the service's selector, ports and labels: kube-proxy
+//   follows. Deleting the object removes the service.
 // - A Deployment whose container image has a runtime becomes `replicas`
 //   pods, placed on the node with the fewest pods, each running the image's
 //   process; the pod's Ready condition follows the runtime's probe; a process
@@ -16,7 +16,8 @@
 //   runtime is adopted: it gets a network namespace and an address on its
 //   `spec.nodeName` (else the node with the fewest pods) and runs like a
 //   Deployment's pod; its object keeps the spec as written and gains node and
-//   status. Deleting the object removes the pod.
+//   status. Deleting a pod's object (any, the cluster's own too) removes the
+//   pod; a Deployment's is then made again.
 // - Labels changed on any pod's object become the pod's labels in the
 //   cluster: Services select it (or no longer do) by them.
 // - A Namespace deleted from the store (which deletes what was in it) takes
@@ -39,7 +40,7 @@ import { Backoff, isAmbitError, silentLogger, type Logger } from '@ambit/core';
 import { deepEqual, Informer, type Container, type Deployment, type KubeObject, type Namespace, type Pod, type PodStatus, type Service, type Store } from '@ambit/control-plane';
 import type { ClusterProcess, LocalCluster } from './cluster.js';
 import { stopProcesses } from './processes.js';
-import type { PodState } from './state.js';
+import { isStored, type PodState } from './state.js';
 import type { ServicePortOptions } from './specs.js';
 
 /** Pods the kubelet made carry their Deployment's name and template hash. */
@@ -195,7 +196,10 @@ export class LocalKubelet {
     for (const [key, service] of known) {
       const object = inStore.get(key);
       if (object === undefined) {
-        if (service.adopted === true) await this.cluster.removeService(key as `${string}/${string}`);
+        if (await this.deleted('Service', service)) {
+          await this.cluster.removeService(key as `${string}/${string}`);
+          this.log.info({ service: key }, 'service removed: its object was deleted');
+        }
         continue;
       }
       // Selector, ports and labels are the object's: kube-proxy follows an edited Service.
@@ -264,13 +268,19 @@ export class LocalKubelet {
     for (const pod of this.cluster.pods) {
       const key = `${pod.namespace}/${pod.name}`;
       const object = inStore.get(key);
-      // Labels are the one thing users change on a running pod; the cluster's copy picks which Services send it traffic.
-      const labels = object?.metadata.labels ?? {};
-      if (object !== undefined && !deepEqual(labels, pod.labels)) await this.cluster.setPodLabels(key as `${string}/${string}`, labels);
-      if (pod.adopted !== true) continue;
       if (object === undefined) {
-        await this.removePod(pod);
-      } else if (!this.running.has(key)) {
+        // Its object deleted: the pod goes; a Deployment's is made again on the next round.
+        if (await this.deleted('Pod', pod)) {
+          await this.removePod(pod);
+          if (pod.labels[LABEL_DEPLOYMENT] !== undefined) this.schedule();
+        }
+        continue;
+      }
+      // Labels are the one thing users change on a running pod; the cluster's copy picks which Services send it traffic.
+      const labels = object.metadata.labels ?? {};
+      if (!deepEqual(labels, pod.labels)) await this.cluster.setPodLabels(key as `${string}/${string}`, labels);
+      if (pod.adopted !== true) continue;
+      if (!this.running.has(key)) {
         const container = object.spec?.containers?.[0];
         if (container === undefined || this.options.runtimes[container.image ?? ''] === undefined) continue;
         await this.restartInPlace(pod, container, undefined);
@@ -385,6 +395,15 @@ export class LocalKubelet {
     const running = this.running.get(key);
     this.running.delete(key);
     if (running !== undefined) running.process = undefined;
+  }
+
+  /**
+   * Whether the object of a pod or service the cluster holds was deleted: it
+   * had one (see isStored), and the store, asked now (the informer may not
+   * have seen a write yet), has none.
+   */
+  private async deleted(kind: 'Pod' | 'Service', entry: { namespace: string; name: string; adopted?: boolean; stored?: boolean }): Promise<boolean> {
+    return isStored(entry) && await this.store.get(kind, entry.name, entry.namespace) === undefined;
   }
 
   private async removePod(pod: PodState): Promise<void> {

@@ -42,6 +42,8 @@ export interface PodState {
   container?: { name: string; image?: string };
   /** See AddPodOptions.adopted. */
   adopted?: boolean;
+  /** Its object was written to the store: from then on it is the pod's, and deleting it deletes the pod. */
+  stored?: boolean;
 }
 
 export interface ServicePortState {
@@ -61,6 +63,8 @@ export interface ServiceState {
   labels: Record<string, string>;
   /** See AddServiceOptions.adopted. */
   adopted?: boolean;
+  /** Its object was written to the store: from then on it is the service's, and deleting it deletes the service. */
+  stored?: boolean;
 }
 
 export interface NamespaceState {
@@ -195,4 +199,9 @@ export async function writeState(stateDir: string, state: ClusterState): Promise
 
 export async function removeState(stateDir: string): Promise<void> {
   await fs.rm(stateFile(stateDir), { force: true });
+}
+
+/** Whether a pod's or service's object is its own: written by the cluster, or there first (adopted). */
+export function isStored(entry: { adopted?: boolean; stored?: boolean }): boolean {
+  return entry.adopted === true || entry.stored === true;
 }
