@@ -247,6 +247,12 @@ describe('ambit up --loopback: the mesh without root', { timeout: 240_000 }, () 
       'apiVersion: v1\nkind: Service\nmetadata: { name: api, namespace: shop }\nspec: { selector: { app: api }, ports: [{ port: 80, targetPort: 8080 }] }',
       'apiVersion: v1\nkind: Pod\nmetadata: { name: shell, namespace: shop }\nspec: { containers: [{ name: shell, image: ambit/client }] }',
     ].join('\n---\n'), { mode: 0o644 });
+    const typo = join(base, 'typo.yaml');
+    await writeFile(typo, 'apiVersion: v1\nkind: Service\nmetadata: { name: api, namespace: shopp }\nspec: { selector: { app: api }, ports: [{ port: 80 }] }\n', { mode: 0o644 });
+    const refused = await ambit('apply', '-f', typo);
+    assert.equal(refused.code, 1);
+    assert.match(refused.err, /namespace shopp not found, so Service shopp\/api cannot be created in it[\s\S]*create the Namespace first/);
+    assert.doesNotMatch(await ok('get', 'namespaces'), /shopp/, 'nothing made');
     await ok('apply', '-f', manifest);
     let pods: { metadata: { name: string }; status?: { podIP?: string; conditions?: { type: string; status: string }[] } }[] = [];
     for (let i = 0; i < 60; i++) {

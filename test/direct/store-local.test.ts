@@ -39,6 +39,21 @@ describe('LocalStore', () => {
     for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
   });
 
+  it('with requireNamespace, refuses an object in a namespace that does not exist, as the API server does, writing nothing', async () => {
+    const { store } = await open(undefined, { requireNamespace: true });
+    const before = (await store.list('Service')).resourceVersion;
+    await rejectsWith(store.create(service('echo', 'shop')), 'not-found', /namespace shop not found, so Service shop\/echo cannot be created in it/);
+    assert.equal((await store.list('Service')).resourceVersion, before, 'nothing written');
+    await store.create(service('echo', 'default'));
+    await store.create(service('dns', 'kube-system'));
+    await store.create(namespace('shop'));
+    await store.create(service('echo', 'shop'));
+    await store.create(pod('p', 'shop', { app: 'x' }));
+    assert.deepEqual((await store.list('Service')).items.map((s) => `${s.metadata.namespace}/${s.metadata.name}`).sort(), ['default/echo', 'kube-system/dns', 'shop/echo']);
+    await store.delete('Namespace', 'shop');
+    await rejectsWith(store.create(service('echo', 'shop')), 'not-found', /namespace shop not found/);
+  });
+
   it('keeps every object across a reopen, with the same uid and version', async () => {
     const { store, dir } = await open();
     await store.create(namespace('demo', { 'ambit.dev/dataplane-mode': 'ambient' }));

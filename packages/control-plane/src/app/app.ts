@@ -82,7 +82,7 @@ export async function startControlPlane(config: ControlPlaneConfig, options: Sta
       }
       : undefined;
     const store = options.store ?? (kube === undefined
-      ? await LocalStore.open(join(config.stateDir, 'store'), { logger: log })
+      ? await LocalStore.open(join(config.stateDir, 'store'), { logger: log, requireNamespace: true })
       : config.kubeconfig === undefined ? kube.KubernetesStore.inCluster({ logger: log }) : kube.KubernetesStore.fromKubeconfig(config.kubeconfig, { logger: log }));
     if (options.store === undefined) cleanups.push(() => store.close());
 

@@ -26,6 +26,12 @@ export interface LocalStoreOptions {
   historySize?: number;
   /** Undelivered events per watch before it is dropped with `gone` (default 10 000). */
   watchQueueLimit?: number;
+  /**
+   * Refuse to create an object in a namespace that has no Namespace object,
+   * as the API server does (`default` and the `kube-*` namespaces always
+   * exist). Off by default: tests write objects without their Namespace.
+   */
+  requireNamespace?: boolean;
 }
 
 export const DEFAULT_HISTORY_SIZE = 10_000;
@@ -43,6 +49,7 @@ export class LocalStore implements Store {
   private reserved: number;
   private tail: Promise<unknown> = Promise.resolve();
   private closed = false;
+  private readonly requireNamespace: boolean;
 
   private constructor(
     readonly stateDir: string,
@@ -54,6 +61,7 @@ export class LocalStore implements Store {
   ) {
     this.version = startVersion;
     this.reserved = startVersion;
+    this.requireNamespace = options.requireNamespace === true;
     for (const kind of Object.keys(RESOURCE_TYPES) as Kind[]) this.objects.set(kind, new Map());
     this.hub = new WatchHub(startVersion, {
       historySize: positive(options.historySize ?? DEFAULT_HISTORY_SIZE, 'historySize'),
@@ -137,6 +145,12 @@ export class LocalStore implements Store {
         throw new AmbitError('already-exists', `${kind} ${key} already exists`, { hint: 'update or patch it instead', details: { kind, key } });
       }
       const type = RESOURCE_TYPES[kind];
+      const namespace = candidate.metadata.namespace;
+      if (this.requireNamespace && type.namespaced && namespace !== undefined && !UNDELETABLE_NAMESPACES.includes(namespace) && !this.table('Namespace').has(namespace)) {
+        throw new AmbitError('not-found', `namespace ${namespace} not found, so ${kind} ${key} cannot be created in it`, {
+          hint: `create the Namespace first (kind: Namespace, before what goes in it), or use an existing one: ambit get namespaces`, details: { kind: 'Namespace', key: namespace },
+        });
+      }
       if (type.hasStatus) delete candidate.status;
       // The API server makes a namespace Active.
       if (kind === 'Namespace') candidate.status = { phase: 'Active' };
