@@ -203,10 +203,10 @@ export class LocalKubelet {
         continue;
       }
       // Selector, ports and labels are the object's: kube-proxy follows an edited Service.
-      const ports = servicePortsOf(object);
-      if (ports.length === 0) continue; // a Service must have a port: the store refuses one without
       try {
-        const changed = await this.cluster.updateService(key as `${string}/${string}`, { selector: object.spec?.selector ?? {}, ports, labels: object.metadata.labels ?? {} });
+        const changed = await this.cluster.updateService(key as `${string}/${string}`, {
+          selector: object.spec?.selector ?? {}, ports: servicePortsOf(object), labels: object.metadata.labels ?? {},
+        });
         if (changed) this.log.info({ service: key }, 'service updated from its object');
       } catch (error) {
         this.log.warn({ service: key, err: error }, 'service object not applied: kube-proxy keeps its previous selector and ports');
