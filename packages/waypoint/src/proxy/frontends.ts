@@ -30,13 +30,29 @@ export interface FrontendOptions {
   onRefused?: (reason: FrontendRefusal) => void;
 }
 
-/** Requests the front ends answer themselves: 400, 431, 413. */
-export type FrontendRefusal = 'malformed-request' | 'headers-too-large' | 'body-too-large';
+/** Requests the front ends answer themselves: 400, 431, 413, 408. */
+export type FrontendRefusal = 'malformed-request' | 'headers-too-large' | 'body-too-large' | 'request-timeout';
 
 export const DEFAULT_MAX_REQUEST_BODY_BYTES = 4 * 1024 * 1024;
 
 const BAD_REQUEST = Buffer.from('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
 const HEADERS_TOO_LARGE = Buffer.from('HTTP/1.1 431 Request Header Fields Too Large\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+const REQUEST_TIMEOUT = Buffer.from('HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+
+/**
+ * What the HTTP/1 server's 'clientError' means. Node reports there what its
+ * parser refused (codes `HPE_*`) and a request's head not arriving in time,
+ * but also the connection's own end: a tunnel reset because its client went
+ * away (ztunnel resets the stream), or ended in the middle of a request
+ * (`HPE_INVALID_EOF_STATE`). Those are no bad request: undefined.
+ */
+export function clientErrorAnswer(error: NodeJS.ErrnoException): { reason: FrontendRefusal; answer: Buffer } | undefined {
+  if (error.code === 'HPE_INVALID_EOF_STATE') return undefined;
+  if (error.code === 'HPE_HEADER_OVERFLOW') return { reason: 'headers-too-large', answer: HEADERS_TOO_LARGE };
+  if (error.code?.startsWith('HPE_') === true) return { reason: 'malformed-request', answer: BAD_REQUEST };
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return { reason: 'request-timeout', answer: REQUEST_TIMEOUT };
+  return undefined;
+}
 
 const kContext = Symbol('ambit.context');
 type ContextSocket = Duplex & { [kContext]?: ConnectionContext };
@@ -71,10 +87,15 @@ export class Frontends implements DrainParticipant {
       });
     });
     this.http1.on('clientError', (error: NodeJS.ErrnoException, socket) => {
-      const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-      this.refuse(tooLarge ? 'headers-too-large' : 'malformed-request', error.message);
+      const refusal = clientErrorAnswer(error);
+      if (refusal === undefined) {
+        this.log.debug({ err: error.message }, 'client connection failed');
+        socket.destroy();
+        return;
+      }
+      this.refuse(refusal.reason, error.message);
       // A Buffer: on a tunnel stream, strings take the HTTP/2 writev path writesBuffers avoids.
-      if (socket.writable) socket.end(tooLarge ? HEADERS_TOO_LARGE : BAD_REQUEST);
+      if (socket.writable) socket.end(refusal.answer);
     });
   }
 
@@ -126,7 +147,7 @@ export class Frontends implements DrainParticipant {
   }
 
   private refuse(reason: FrontendRefusal, message: string): void {
-    this.options.onRefused?.(reason);
+    this.options.onRefused?.(reason); 
     this.log.info({ reason, err: message }, 'request refused');
   }
 
@@ -144,6 +165,12 @@ export class Frontends implements DrainParticipant {
       body = await readBody(incoming.body, this.maxBody);
     } catch (error) {
       const tooLarge = findAmbitError(error)?.code === 'limit';
+      if (!tooLarge && incoming.body instanceof http.IncomingMessage) {
+        // An HTTP/1 body fails only with its connection: what the parser refused is counted
+        // by 'clientError' above, and a client that went away mid-body is no bad request.
+        this.log.debug({ err: (error as Error).message }, 'client connection failed before its request body ended');
+        return;
+      }
       const status = tooLarge ? 413 : 400;
       this.refuse(tooLarge ? 'body-too-large' : 'malformed-request', (error as Error).message);
       if (!answer.closed.destroyed) answer.head(status, { 'content-type': 'text/plain' }).end(`${(error as Error).message}\n`);
