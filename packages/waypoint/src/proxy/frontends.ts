@@ -44,7 +44,7 @@ const REQUEST_TIMEOUT = Buffer.from('HTTP/1.1 408 Request Timeout\r\nconnection:
  * parser refused (codes `HPE_*`) and a request's head not arriving in time,
  * but also the connection's own end: a tunnel reset because its client went
  * away (ztunnel resets the stream), or ended in the middle of a request
- * (`HPE_INVALID_EOF_STATE`). Those are no bad request: undefined.
+ * (`HPE_INVALID_EOF_STATE`). Those are not bad requests: undefined.
  */
 export function clientErrorAnswer(error: NodeJS.ErrnoException): { reason: FrontendRefusal; answer: Buffer } | undefined {
   if (error.code === 'HPE_INVALID_EOF_STATE') return undefined;
@@ -147,7 +147,7 @@ export class Frontends implements DrainParticipant {
   }
 
   private refuse(reason: FrontendRefusal, message: string): void {
-    this.options.onRefused?.(reason); 
+    this.options.onRefused?.(reason);
     this.log.info({ reason, err: message }, 'request refused');
   }
 
@@ -167,7 +167,7 @@ export class Frontends implements DrainParticipant {
       const tooLarge = findAmbitError(error)?.code === 'limit';
       if (!tooLarge && incoming.body instanceof http.IncomingMessage) {
         // An HTTP/1 body fails only with its connection: what the parser refused is counted
-        // by 'clientError' above, and a client that went away mid-body is no bad request.
+        // by 'clientError' above, and a client that went away mid-body sent no bad request.
         this.log.debug({ err: (error as Error).message }, 'client connection failed before its request body ended');
         return;
       }
