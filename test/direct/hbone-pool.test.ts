@@ -1,5 +1,5 @@
 // The pooled client: reuse, rollover at the stream limit, 1000 concurrent
-// tunnels, GOAWAY, a dead server, idle release, and per-identity keys.
+// tunnels, lanes, GOAWAY, a dead server, idle release, and per-identity keys.
 import { describe, it, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ClientHttp2Stream } from 'node:http2';
@@ -55,6 +55,18 @@ describe('HBONE pool', () => {
     const replies = await Promise.all(tunnels.map((t, i) => roundTrip(t, `tunnel ${i}`)));
     replies.forEach((reply, i) => assert.equal(reply, `tunnel ${i}`));
     assert.equal(echo.accepted, 1000);
+  });
+
+  it('spreads tunnels over one connection per lane, reusing each', async () => {
+    fixture = await hboneFixture();
+    echo = await echoServer();
+    const tunnels = await Promise.all(Array.from({ length: 9 }, (_, i) => fixture!.pool.connect(fixture!.spec(echo!.address, { lane: i % 3 }))));
+    assert.equal(fixture.pool.stats().opened, 3, 'three lanes, three connections');
+    assert.equal(fixture.server.stats.sessions, 3);
+    const replies = await Promise.all(tunnels.map((t, i) => roundTrip(t, `lane ${i % 3}`)));
+    replies.forEach((reply, i) => assert.equal(reply, `lane ${i % 3}`));
+    await roundTrip(await fixture.pool.connect(fixture.spec(echo.address, { lane: 2 })), 'again');
+    assert.equal(fixture.pool.stats().opened, 3, 'a lane reuses its connection');
   });
 
   it('keys connections by source identity: another workload never shares a connection', async () => {

@@ -3,7 +3,9 @@
 // certificate, expected destination identity, destination address): a
 // tunnel never rides a connection that presented another identity. At most
 // `maxStreamsPerConnection` tunnels share a connection; beyond that a new one
-// opens. Connections left without tunnels close after `idleTimeoutMs`; a
+// opens. A tunnel's `lane` is part of the key too: a caller that wants its
+// tunnels to one server spread over several connections gives them
+// different lanes (a waypoint serves each connection on one of its workers). Connections left without tunnels close after `idleTimeoutMs`; a
 // connection that received GOAWAY or died takes no new tunnels.
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import tls from 'node:tls';
@@ -24,6 +26,8 @@ export interface TunnelSpec {
   target: SocketAddress;
   metadata?: TunnelMetadata;
   signal?: AbortSignal;
+  /** Tunnels in different lanes never share a connection (default lane 0). */
+  lane?: number;
 }
 
 export interface PoolOptions {
@@ -142,7 +146,7 @@ export class HbonePool {
     const authority = formatAuthority(spec.target);
     const options: AgentOptions = {
       [kSpec]: spec,
-      [kKey]: `${spec.source.identity.uri}#${spec.source.serial}|${describePeer(identity)}`,
+      [kKey]: `${spec.source.identity.uri}#${spec.source.serial}|${describePeer(identity)}${spec.lane ? `|lane ${spec.lane}` : ''}`,
     };
     const headers = { ':method': 'CONNECT', ':authority': authority, ...metadataHeaders(spec.metadata) };
     // A stream refused unprocessed (a GOAWAY crossed it in flight) is safe to
