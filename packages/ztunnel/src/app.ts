@@ -127,6 +127,7 @@ export async function startZtunnel(config: ZtunnelConfig, options: StartOptions 
     const selfPorts = new Set<number>(config.capture === 'nftables' ? [config.outboundPort, config.inboundPlaintextPort] : []);
     const outbound = new Outbound({
       node: config.node, state, identity, pool, connections, hbonePort: config.hbonePort, connectTimeoutMs: config.connectTimeoutMs,
+      waypointConnections: config.waypointConnections,
       isSelf: (d) => selfPorts.has(d.port) || selfAddresses.has(formatAuthority(d)) || podSocks5?.has(d) === true, dialPod, logger: log,
       ...(options.pick === undefined ? {} : { pick: options.pick }),
     });

@@ -34,12 +34,18 @@ export interface ZtunnelConfig extends ProxySettings {
    * who called (proxy/source-address.ts); `node`: from the node's address.
    */
   sourceIp: 'preserve' | 'node';
+  /**
+   * Connections one workload's tunnels to a waypoint may be spread over once
+   * one is busy (proxy/lanes.ts): each waypoint worker serves whole
+   * connections, so one connection would keep that traffic on one worker.
+   */
+  waypointConnections: number;
 }
 
 export const CONFIG_KEYS = [
   'node', 'control-plane', 'control-plane-identity', 'ca-root-file', 'bootstrap-token-file', 'trust-domain', 'capture',
   'hbone-port', 'outbound-port', 'inbound-plaintext-port', 'socks5', 'socks5-pods', 'metrics', 'readiness', 'admin-socket', 'admin-address',
-  'drain-deadline', 'connect-timeout', 'log-level', 'table', 'source-ip',
+  'drain-deadline', 'connect-timeout', 'log-level', 'table', 'source-ip', 'waypoint-connections',
 ] as const;
 
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
@@ -49,6 +55,8 @@ export const DEFAULT_OUTBOUND_PORT = 15001;
 export const DEFAULT_INBOUND_PLAINTEXT_PORT = 15006;
 export const DEFAULT_SOCKS5 = '127.0.0.1:15080';
 export const DEFAULT_TABLE = 'ambit-ztunnel';
+/** As many as a waypoint runs workers by default. */
+export const DEFAULT_WAYPOINT_CONNECTIONS = 2;
 
 // Kubernetes node names are DNS-1123 subdomains.
 const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
@@ -76,6 +84,7 @@ export function parseZtunnelConfig(record: ConfigRecord, source = 'ztunnel confi
     socks5PodsPort: socks5PodsText === 'off' ? undefined : reader.int('socks5-pods', 0, { min: 1, max: 65535 }),
     table,
     sourceIp: reader.oneOf('source-ip', ['preserve', 'node'] as const, 'preserve'),
+    waypointConnections: reader.int('waypoint-connections', DEFAULT_WAYPOINT_CONNECTIONS, { min: 1, max: 64 }),
   };
   if (config.socks5PodsPort !== undefined && config.capture === 'nftables') {
     throw reader.error('socks5-pods', socks5PodsText, 'is for the loopback mode (capture none); with nftables capture pods need no proxy');

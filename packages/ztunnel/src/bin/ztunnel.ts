@@ -41,6 +41,9 @@ settings (flag, or environment variable AMBIT_ZTUNNEL_<SETTING with - as _>):
   --source-ip preserve|node       the address local pods see their mesh clients at: the client's own
                                   (nftables mode sets net.ipv4/ipv6.ip_nonlocal_bind in ztunnel's
                                   network namespace for it) or the node's (default preserve)
+  --waypoint-connections N        HBONE connections one workload's tunnels to a waypoint are spread
+                                  over once the first carries 32, so they reach every waypoint
+                                  worker (default 2)
 `;
 
 exitWith('ambit-ztunnel', runDaemon({

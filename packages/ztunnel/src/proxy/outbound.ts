@@ -14,6 +14,7 @@ import { authorizeInbound } from '../rbac.js';
 import { guessInboundService, type ZtunnelState } from '../state.js';
 import type { Connection, ConnectionContext, ConnectionTable, Via } from './connections.js';
 import { joinSockets, reset } from './copy.js';
+import { WaypointLanes } from './lanes.js';
 import { refusal, refusalReasonFor } from './flags.js';
 import { fromNode, type PodDialer } from './source-address.js';
 import { describeRoute, randomPicker, resolveDirect, resolveOutbound, type Picker, type Route } from './resolve.js';
@@ -28,6 +29,8 @@ export interface OutboundOptions {
   /** The port remote ztunnels serve HBONE on, at each pod address. */
   hbonePort: number;
   connectTimeoutMs: number;
+  /** Connections (pool lanes) one source's tunnels to a waypoint may be spread over (lanes.ts); default 1. */
+  waypointConnections?: number;
   /** True for addresses of this ztunnel's own listeners: connecting there would loop. */
   isSelf?: (destination: SocketAddress) => boolean;
   pick?: Picker;
@@ -59,13 +62,22 @@ type Upstream =
   | { kind: 'tunnel'; stream: ClientHttp2Stream }
   | { kind: 'socket'; socket: net.Socket; inbound?: Connection };
 
+/**
+ * Open tunnels from one source to a waypoint before the next connection
+ * (lane) is used: the 16 connections of a steady 1000 requests/s stay on one
+ * waypoint worker, a load of 64 connections reaches two (docs/performance.md).
+ */
+export const WAYPOINT_TUNNELS_PER_CONNECTION = 32;
+
 export class Outbound {
   private readonly log: Logger;
   private readonly pick: Picker;
+  private readonly lanes: WaypointLanes;
 
   constructor(private readonly options: OutboundOptions) {
     this.log = options.logger.child({ component: 'outbound' });
     this.pick = options.pick ?? randomPicker;
+    this.lanes = new WaypointLanes(options.waypointConnections ?? 1, WAYPOINT_TUNNELS_PER_CONNECTION);
   }
 
   async handle(request: OutboundRequest): Promise<void> {
@@ -195,14 +207,21 @@ export class Outbound {
         if (route.local) return this.sameNode(route, source, clientIp, src, signal);
         return { kind: 'tunnel', stream: await this.tunnel(source, socketAddress(route.target.ip, this.options.hbonePort), route.workload.identity, route.target, clientIp, signal) };
       case 'waypoint': {
-        const { waypoint } = route;
-        return { kind: 'tunnel', stream: await this.tunnel(source, route.hop, waypoint.identity, route.target, clientIp, signal) };
+        const { lane, release } = this.lanes.take(`${source.identity} ${formatAuthority(route.hop)}`);
+        try {
+          const stream = await this.tunnel(source, route.hop, route.waypoint.identity, route.target, clientIp, signal, lane);
+          stream.once('close', release);
+          return { kind: 'tunnel', stream };
+        } catch (error) {
+          release();
+          throw error;
+        }
       }
     }
   }
 
   private async tunnel(
-    source: Workload, hop: SocketAddress, expected: string, target: SocketAddress, clientIp: string, signal: AbortSignal,
+    source: Workload, hop: SocketAddress, expected: string, target: SocketAddress, clientIp: string, signal: AbortSignal, lane = 0,
   ): Promise<ClientHttp2Stream> {
     const certificate = await withDeadline(this.options.identity.fetch(source.identity), this.options.connectTimeoutMs,
       () => refusal('issuance-failed', 'no-certificate', 'TLS_FAILURE', `no certificate for ${source.identity} within ${this.options.connectTimeoutMs} ms`, {
@@ -215,7 +234,7 @@ export class Outbound {
       throw refusal('tls-failure', 'invalid-peer-identity', 'TLS_FAILURE', `the destination's identity ${expected} is not a SPIFFE ID`, { cause });
     }
     const metadata: TunnelMetadata = { forwardedFor: clientIp, baggage: baggageOf(source) };
-    return this.options.pool.connect({ source: certificate, destination: { address: hop, identity }, target, metadata, signal });
+    return this.options.pool.connect({ source: certificate, destination: { address: hop, identity }, target, metadata, signal, lane });
   }
 
   /**
