@@ -21,7 +21,7 @@ export function describeAdmin(endpoint: AdminEndpoint): string {
 }
 
 export interface AdminSources {
-  /** JSON endpoints answering GET, by path, e.g. `{ '/config_dump': () => dump() }`. */
+  /** JSON endpoints answering GET, by path, e.g. `{ '/config_dump': () => dump() }`; a Promise is awaited. */
   endpoints: Record<string, () => unknown>;
   metrics: MetricsSource;
   notReady(): string | undefined;
@@ -40,7 +40,16 @@ export function adminServer(sources: AdminSources, logger: Logger): http.Server 
     }
   };
   const routes: Record<string, Route> = {};
-  for (const [path, source] of Object.entries(sources.endpoints)) routes[path] = get((_request, _url, response) => sendJson(response, 200, source()));
+  for (const [path, source] of Object.entries(sources.endpoints)) {
+    routes[path] = get((_request, url, response) => {
+      const value = source();
+      if (!(value instanceof Promise)) return sendJson(response, 200, value);
+      value.then((resolved) => sendJson(response, 200, resolved), (error: Error) => {
+        log.error({ path: url.pathname, err: error.message }, 'admin request failed');
+        sendJson(response, 500, { error: error.message });
+      });
+    });
+  }
   routes['/metrics'] = get(metricsRoute(sources.metrics));
   routes['/healthz/ready'] = get((_request, _url, response) => {
     const reason = sources.notReady();
