@@ -253,6 +253,28 @@ describe('waypoint: L7 for a namespace, on network namespaces', { skip }, () => 
     assert.ok(sum(text, 'ambit_waypoint_refusals_total', {}) >= 1, 'the refusal under the DENY policy was counted');
   });
 
+  it('runs two workers; a busy client\'s tunnels spill over to a second connection, served by the other worker', async () => {
+    // 40 TCP connections held open at once from one pod (over the 32 a ztunnel puts on one
+    // connection to a waypoint), then the waypoint's admin API, asked from the same script.
+    const script = [
+      "const net = require('node:net'); const http = require('node:http');",
+      'const [host, port, admin] = process.argv.slice(1); const sockets = []; let echoed = 0;',
+      "setTimeout(() => { console.error('only ' + echoed + ' echoed'); process.exit(1); }, 20000).unref();",
+      'for (let i = 0; i < 40; i++) {',
+      "  const socket = net.connect(Number(port), host); sockets.push(socket); socket.on('error', (e) => { console.error(e.message); process.exit(1); });",
+      "  socket.write('hold\\n'); socket.once('data', () => { if (++echoed === 40) dump(); });",
+      '}',
+      "function dump() { http.get({ socketPath: admin, path: '/config_dump' }, (r) => { let body = ''; r.on('data', (c) => { body += c; });",
+      "  r.on('end', () => { console.log(JSON.stringify(JSON.parse(body).workers.map((w) => w.hbone.server.tunnels))); for (const s of sockets) s.destroy(); }); }); }",
+    ].join('\n');
+    const admin = mesh.waypointAdminSocket(await waypointPod());
+    const result = await cluster.exec(`${NS}/client`, [process.execPath, '-e', script, `echo.${NS}`, '9000', admin], { timeoutMs: 30_000 });
+    assert.equal(result.code, 0, result.stderr);
+    const tunnels = JSON.parse(result.stdout) as number[];
+    assert.equal(tunnels.length, 2, 'two workers');
+    assert.ok(tunnels.every((n) => n > 0) && tunnels[0]! + tunnels[1]! >= 40, `both workers carry tunnels: ${result.stdout}`);
+  });
+
   it('use-waypoint=none returns traffic to the direct path without a restart, and binding again restores it', async () => {
     await cluster.addNamespace(NS, { 'ambit.dev/use-waypoint': 'none' });
     const direct = await eventually(async () => {

@@ -14,11 +14,18 @@ export interface WaypointConfig extends ProxySettings {
   hbone: HostPort;
   /** The HBONE port dialled on mesh endpoints' pod addresses (their ztunnel's). */
   upstreamHbonePort: number;
+  /**
+   * Data-path processes the bin runs (workers.ts): 1 serves everything in
+   * one process; more fork workers that share the HBONE listener under a
+   * primary that serves metrics, readiness and the admin API.
+   */
+  workers: number;
 }
 
 export const CONFIG_KEYS = [
   'gateway', 'control-plane', 'control-plane-identity', 'ca-root-file', 'bootstrap-token-file', 'trust-domain', 'hbone',
   'upstream-hbone-port', 'metrics', 'readiness', 'admin-socket', 'admin-address', 'drain-deadline', 'connect-timeout', 'log-level',
+  'workers',
 ] as const;
 
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
@@ -28,6 +35,9 @@ export const ENV_PREFIX = 'AMBIT_WAYPOINT_';
 
 export const DEFAULT_HBONE = '0.0.0.0:15008';
 export const DEFAULT_UPSTREAM_HBONE_PORT = 15008;
+/** As Istio's waypoints run Envoy with two worker threads. */
+export const DEFAULT_WORKERS = 2;
+export const MAX_WORKERS = 16;
 
 // Kubernetes object names (DNS-1123 labels for namespaces, subdomains for Gateways).
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -46,6 +56,7 @@ export function parseWaypointConfig(record: ConfigRecord, source = 'waypoint con
     gateway: { namespace, name },
     hbone: reader.hostPort('hbone', DEFAULT_HBONE, { ip: true }),
     upstreamHbonePort: reader.int('upstream-hbone-port', DEFAULT_UPSTREAM_HBONE_PORT, { min: 1, max: 65535 }),
+    workers: reader.int('workers', DEFAULT_WORKERS, { min: 1, max: MAX_WORKERS }),
   };
   const unknown = reader.unused()[0];
   if (unknown !== undefined) throw reader.error(unknown, record[unknown], `is not a setting; known: ${CONFIG_KEYS.join(', ')}`);

@@ -70,6 +70,8 @@ export class WaypointMetrics {
     });
     this.certificateExpiry = new Gauge({
       name: 'ambit_waypoint_certificate_expiry_timestamp_seconds', help: 'When the waypoint certificate expires (Unix time)', labelNames: ['identity'], registers,
+      // Workers (workers.ts) hold a certificate each: the primary reports the soonest expiry.
+      aggregator: 'min',
       collect: () => {
         this.certificateExpiry.reset();
         for (const c of this.certificateSource()) if (c.notAfter !== undefined) this.certificateExpiry.set({ identity: c.identity }, Date.parse(c.notAfter) / 1000);
@@ -77,6 +79,8 @@ export class WaypointMetrics {
     });
     this.discoveryConnected = new Gauge({
       name: 'ambit_waypoint_discovery_connected', help: '1 while the discovery stream to the control plane is up', registers,
+      // 1 only while every worker's stream is up.
+      aggregator: 'min',
       collect: () => this.discoveryConnected.set(this.discoverySource() ? 1 : 0),
     });
     collectDefaultMetrics({ register: this.registry });

@@ -9,9 +9,11 @@
 // SIGTERM or SIGINT drains: HBONE and HTTP/2 get GOAWAY, keep-alive
 // connections close after their response, everything closes at the deadline.
 // Exit codes: 0 after a clean shutdown, 1 on a runtime failure, 2 for bad settings.
+import cluster from 'node:cluster';
 import { exitWith, runDaemon } from '@ambit/core';
 import { CONFIG_KEYS, ENV_PREFIX, parseWaypointConfig } from '../config.js';
 import { startWaypoint } from '../app.js';
+import { serveAsWorker, superviseWaypoint } from '../workers.js';
 
 const HELP = `usage: ambit-waypoint [--SETTING VALUE ...]
 
@@ -33,12 +35,17 @@ settings (flag, or environment variable AMBIT_WAYPOINT_<SETTING with - as _>):
   --drain-deadline DURATION       shutdown grace period (default 10s)
   --connect-timeout DURATION      upstream and HBONE connect deadline (default 5s)
   --log-level LEVEL               fatal|error|warn|info|debug|trace|silent (default info)
+  --workers N                     data-path processes sharing the HBONE listener (default 2); with more
+                                  than 1, a primary process serves metrics, readiness and the admin API
+                                  for all of them and replaces a worker that dies
 `;
 
 exitWith('ambit-waypoint', runDaemon({
   name: 'ambit-waypoint', app: 'waypoint', help: HELP, keys: CONFIG_KEYS, envPrefix: ENV_PREFIX,
   parse: (record, source) => parseWaypointConfig(record, source),
-  start: (config, logger) => startWaypoint(config, { logger }),
+  // One worker: all in this process. More: this is the primary (metrics, readiness, admin) or one of its workers.
+  start: (config, logger): Promise<{ drain(deadlineMs: number): Promise<object> }> => config.workers === 1 ? startWaypoint(config, { logger })
+    : cluster.isPrimary ? superviseWaypoint(config, logger) : serveAsWorker(config, logger),
   drain: (running, deadlineMs) => running.drain(deadlineMs),
   // One access-log line per request: written in 4 KiB batches, not a syscall each.
   bufferedLogs: true,

@@ -1,0 +1,170 @@
+// The ambit-waypoint process with workers: a primary and two data-path
+// processes sharing the HBONE listener. Connections are handed out to both
+// workers; metrics, readiness and the admin API answer for all of them; a
+// worker that dies is replaced; a worker that cannot start fails the start;
+// SIGTERM drains every process and exits 0.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SpiffeId } from '@ambit/core';
+import { socketAddress } from '@ambit/api';
+import { writeBootstrapToken, type Gateway } from '@ambit/control-plane';
+import { HbonePool } from '@ambit/hbone';
+import { CertificateManager } from '@ambit/identity';
+import { createNamespace, createPod, runControlPlane, type RunningControlPlane } from '../support/control-plane.js';
+import { eventually } from '../support/net.js';
+import { testKeys } from '../support/pki.js';
+import { freePort, httpGet, metricValue } from '../support/ztunnel.js';
+
+const BIN = fileURLToPath(new URL('../../../packages/waypoint/dist/bin/waypoint.js', import.meta.url));
+const WAYPOINT = 'spiffe://cluster.local/ns/demo/sa/waypoint';
+const CLIENT = 'spiffe://cluster.local/ns/demo/sa/client';
+
+interface Dump {
+  workers: { worker: number; pid: number; hbone: { server: { sessions: number } } }[];
+  listeners: { hbone: string };
+  routes: unknown[];
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('ambit-waypoint with workers', () => {
+  let run: RunningControlPlane;
+  let dir: string;
+  let roots: string;
+  let token: string;
+
+  before(async () => {
+    run = await runControlPlane({ settings: { 'waypoint-image': 'off' } });
+    dir = await mkdtemp(join(tmpdir(), 'ambit-wpworkers-'));
+    roots = join(dir, 'roots.pem');
+    await writeFile(roots, run.cp.ca.roots.join(''));
+    await createNamespace(run.cp.store, 'demo', { 'ambit.dev/dataplane-mode': 'ambient' });
+    await run.cp.store.create<Gateway>({
+      apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'waypoint', namespace: 'demo' },
+      spec: { gatewayClassName: 'ambit-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
+    });
+    await createPod(run.cp.store, { name: 'client', namespace: 'demo', node: 'node-a', ip: '127.0.1.1', serviceAccount: 'client' });
+    token = (await writeBootstrapToken(run.stateDir, { identity: SpiffeId.parse(WAYPOINT) })).file;
+  });
+  after(async () => {
+    await run.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  function start(hbonePort: number, admin: string): { child: ChildProcessWithoutNullStreams; output: () => string } {
+    const child = spawn(process.execPath, [
+      BIN, '--gateway', 'demo/waypoint', '--control-plane', `127.0.0.1:${run.cp.address.port}`, '--ca-root-file', roots,
+      '--bootstrap-token-file', token, '--hbone', `127.0.0.1:${hbonePort}`, '--metrics', '127.0.0.1:0', '--readiness', '127.0.0.1:0',
+      '--admin-socket', admin, '--workers', '2',
+    ], { env: { ...process.env, AMBIT_WAYPOINT_LOG_LEVEL: 'info', AMBIT_WAYPOINT_DRAIN_DEADLINE: '2s' } });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    child.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    return { child, output: () => output };
+  }
+
+  it('serves HBONE from two workers under one primary, replaces a worker that dies, and drains all on SIGTERM', async () => {
+    const hbonePort = await freePort();
+    const admin = join(dir, 'wp.sock');
+    const { child, output } = start(hbonePort, admin);
+    const pids: number[] = [];
+    try {
+      const line = await eventually(() => output().split('\n').find((l) => l.includes('"waypoint started"')), 30_000);
+      const { readiness, metrics } = JSON.parse(line) as { readiness: string; metrics: string };
+      const readinessPort = Number(readiness.split(':').pop());
+      const metricsPort = Number(metrics.split(':').pop());
+      await eventually(async () => (await httpGet({ port: readinessPort }, '/healthz/ready')).status === 200 || undefined, 30_000);
+
+      const dumpOf = async (): Promise<Dump> => JSON.parse((await httpGet({ socketPath: admin }, '/config_dump')).body) as Dump;
+      const first = await dumpOf();
+      assert.equal(first.workers.length, 2);
+      pids.push(...first.workers.map((w) => w.pid));
+      assert.equal(new Set([...pids, child.pid]).size, 3, 'the primary and two workers are three processes');
+      assert.ok(pids.every(alive));
+      assert.equal(first.listeners.hbone, `127.0.0.1:${hbonePort}`);
+      assert.deepEqual(first.routes, []);
+
+      // Two HBONE connections (two pool lanes): the primary hands one to each worker.
+      // Each refuses a tunnel to an address it does not know; both refusals reach /metrics.
+      const { ca } = await run.ztunnel('node-a');
+      const manager = new CertificateManager({ source: ca.source(), generateKeys: testKeys });
+      const source = await manager.fetch(SpiffeId.parse(CLIENT));
+      manager.close();
+      const pool = new HbonePool({ connectTimeoutMs: 3_000 });
+      try {
+        for (const lane of [0, 1]) {
+          await assert.rejects(pool.connect({
+            source, destination: { address: socketAddress('127.0.0.1', hbonePort), identity: SpiffeId.parse(WAYPOINT) },
+            target: socketAddress('127.0.7.7', 80), lane,
+          }), /503/);
+        }
+        const sessions = (await dumpOf()).workers.map((w) => w.hbone.server.sessions);
+        assert.deepEqual(sessions, [1, 1], 'each worker serves one of the two connections');
+      } finally {
+        pool.close();
+      }
+      for (const where of [{ port: metricsPort }, { socketPath: admin }]) {
+        const text = (await httpGet(where, '/metrics')).body;
+        assert.equal(metricValue(text, 'ambit_waypoint_refusals_total'), 2, 'the workers\' counters, summed');
+        assert.equal(metricValue(text, 'ambit_waypoint_workers'), 2);
+        assert.equal(metricValue(text, 'ambit_waypoint_discovery_connected'), 1);
+      }
+
+      // The admin API's /logging reaches the workers too.
+      assert.equal((await httpGet({ socketPath: admin }, '/logging?level=debug', 'POST')).status, 200);
+      assert.match((await httpGet({ socketPath: admin }, '/logging')).body, /"debug"/);
+
+      // A worker killed is replaced: not ready meanwhile, then ready with a new process.
+      process.kill(pids[0]!, 'SIGKILL');
+      await eventually(async () => (await httpGet({ port: readinessPort }, '/healthz/ready')).status === 503 || undefined, 10_000);
+      await eventually(async () => (await httpGet({ port: readinessPort }, '/healthz/ready')).status === 200 || undefined, 30_000);
+      const replaced = await dumpOf();
+      assert.equal(replaced.workers.length, 2);
+      const newPid = replaced.workers.find((w) => w.worker === 1)?.pid;
+      assert.ok(newPid !== undefined && newPid !== pids[0] && alive(newPid), `worker 1 runs again in a new process: ${output()}`);
+      pids.push(newPid);
+      assert.equal(metricValue((await httpGet({ socketPath: admin }, '/metrics')).body, 'ambit_waypoint_worker_restarts_total'), 1);
+      assert.match(output(), /"waypoint worker died \(signal SIGKILL\); replacing it in 1000 ms"/);
+
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0, output());
+      assert.match(output(), /"stopped"/);
+      await eventually(() => pids.every((pid) => !alive(pid)) || undefined, 10_000);
+      assert.equal(existsSync(admin), false, 'the admin socket is removed');
+    } finally {
+      child.kill('SIGKILL');
+      for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    }
+  });
+
+  it('fails to start, exit 1, when a worker cannot serve HBONE, and removes its admin socket', async () => {
+    const taken = net.createServer();
+    const port = await freePort();
+    await new Promise<void>((resolve) => taken.listen(port, '127.0.0.1', resolve));
+    try {
+      const { child, output } = start(port, join(dir, 'busy.sock'));
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      assert.equal(code, 1, output());
+      assert.match(output(), /cannot listen for HBONE on 127\.0\.0\.1:\d+: EADDRINUSE/);
+      assert.match(output(), /waypoint worker \d exited \(exit code 1\) before it served HBONE/);
+      assert.equal(existsSync(join(dir, 'busy.sock')), false);
+    } finally {
+      await new Promise<void>((resolve) => taken.close(() => resolve()));
+    }
+  });
+});
