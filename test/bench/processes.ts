@@ -2,7 +2,7 @@
 // kill reaches everything it started), output kept in a small ring for error
 // messages, and every one of them killed when the run ends, however it ends.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 
 const TAIL_LINES = 40;
@@ -202,14 +202,45 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 
 let clockTicks: number | undefined;
 
-/** CPU seconds used so far by `pid` (all its threads), from /proc/PID/stat. */
+/**
+ * `pid` and its descendants, from /proc/PID/task/TID/children: a proxy's
+ * cost is its whole process tree (a waypoint forks workers).
+ */
+export function processTree(pid: number): number[] {
+  const tree = [pid];
+  for (let i = 0; i < tree.length; i++) {
+    const at = tree[i]!;
+    let tasks: string[];
+    try {
+      tasks = readdirSync(`/proc/${at}/task`);
+    } catch {
+      continue;
+    }
+    for (const task of tasks) {
+      try {
+        for (const child of readFileSync(`/proc/${at}/task/${task}/children`, 'utf8').trim().split(' ')) if (child !== '') tree.push(Number(child));
+      } catch { /* gone */ }
+    }
+  }
+  return tree;
+}
+
+/** CPU seconds used so far by `pid` and its descendants (all their threads), from /proc/PID/stat. */
 export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const utime = Number(fields[11]);
-  const stime = Number(fields[12]);
-  return (utime + stime) / (clockTicks ?? 100);
+  let ticks = 0;
+  for (const member of processTree(pid)) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${member}/stat`, 'utf8');
+    } catch (error) {
+      if (member === pid) throw error;
+      continue;
+    }
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return ticks / (clockTicks ?? 100);
 }
 
 /** Sets the clock-tick rate used by cpuSeconds (from `getconf CLK_TCK`). */
@@ -274,12 +305,10 @@ export class CpuAccount {
   }
 }
 
-/** Peak resident set size of `pid` in MiB (VmHWM), or undefined if it is gone. */
+/** Peak resident set size of `pid` and its descendants in MiB (VmHWM, summed), or undefined if it is gone. */
 export function peakRssMiB(pid: number): number | undefined {
   try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const match = /^VmHWM:\s+(\d+) kB/m.exec(status);
-    return match?.[1] === undefined ? undefined : Number(match[1]) / 1024;
+    return procStatus(pid).hwmKiB / 1024;
   } catch {
     return undefined;
   }
@@ -294,24 +323,41 @@ export interface ProcStatus {
   shmemKiB: number;
 }
 
-/** VmRSS and VmHWM of `pid`, from /proc/PID/status (throws if it is gone). */
+/**
+ * VmRSS and VmHWM of `pid`, from /proc/PID/status (throws if it is gone),
+ * each summed with its descendants' (pages they share count in each).
+ */
 export function procStatus(pid: number): ProcStatus {
-  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN);
-  return { rssKiB: field('VmRSS'), hwmKiB: field('VmHWM'), anonKiB: field('RssAnon'), fileKiB: field('RssFile'), shmemKiB: field('RssShmem') };
+  const sum: ProcStatus = { rssKiB: 0, hwmKiB: 0, anonKiB: 0, fileKiB: 0, shmemKiB: 0 };
+  for (const member of processTree(pid)) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${member}/status`, 'utf8');
+    } catch (error) {
+      if (member === pid) throw error;
+      continue;
+    }
+    const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN);
+    sum.rssKiB += field('VmRSS');
+    sum.hwmKiB += field('VmHWM');
+    sum.anonKiB += field('RssAnon');
+    sum.fileKiB += field('RssFile');
+    sum.shmemKiB += field('RssShmem');
+  }
+  return sum;
 }
 
-/** Resets VmHWM to the current RSS (Linux: clear_refs 5); false if refused. */
+/** Resets VmHWM of `pid` and its descendants to their current RSS (Linux: clear_refs 5); false if refused. */
 export function resetPeak(pid: number): boolean {
   try {
-    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    for (const member of processTree(pid)) writeFileSync(`/proc/${member}/clear_refs`, '5');
     return true;
   } catch {
     return false;
   }
 }
 
-/** VmRSS of a process every 100 ms, the maximum kept per phase. */
+/** VmRSS of a process (and its descendants) every 100 ms, the maximum kept per phase. */
 export class RssSampler {
   private current = 'start';
   private detail: string | undefined;
