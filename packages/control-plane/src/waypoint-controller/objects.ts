@@ -29,6 +29,8 @@ export const METRICS_PORT = 15020;
 export const ADMIN_ADDRESS = '127.0.0.1:15000';
 /** The waypoint's drain deadline; the pod's grace period outlasts it by GRACE_MARGIN_SECONDS. */
 export const DRAIN_DEADLINE_SECONDS = 10;
+/** Data-path processes a waypoint pod runs (the waypoint's --workers). */
+export const WAYPOINT_WORKERS = 2;
 const GRACE_MARGIN_SECONDS = 5;
 /** The projected token's audience: what the control plane's TokenReview asks for (DEFAULT_TOKEN_AUDIENCE). */
 export const TOKEN_AUDIENCE = 'ambit';
@@ -123,6 +125,8 @@ function waypointContainer(namespace: string, name: string, options: WaypointObj
       '--readiness', `0.0.0.0:${READINESS_PORT}`,
       '--admin-address', ADMIN_ADDRESS,
       '--drain-deadline', `${DRAIN_DEADLINE_SECONDS}s`,
+      // Two data-path processes (as the CPU limit allows two cores) under a primary.
+      '--workers', String(WAYPOINT_WORKERS),
     ],
     env: [
       { name: 'AMBIT_WAYPOINT_GATEWAY', value: `${namespace}/${name}` },
@@ -136,7 +140,8 @@ function waypointContainer(namespace: string, name: string, options: WaypointObj
     ],
     // Ready once it holds a certificate and the mesh state. No liveness probe: a failing process exits.
     readinessProbe: { httpGet: { path: '/healthz/ready', port: READINESS_PORT }, periodSeconds: 5, failureThreshold: 3 },
-    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '2', memory: '1Gi' } },
+    // Three Node processes (the primary and two workers): about 60 MiB each when idle.
+    resources: { requests: { cpu: '100m', memory: '256Mi' }, limits: { cpu: String(WAYPOINT_WORKERS), memory: '1Gi' } },
     securityContext: {
       runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, privileged: false,
       capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' },
