@@ -177,7 +177,7 @@ export function markdownSection(report: WaypointReport, summary: Summary<Waypoin
       + 'and carries it over HBONE (HTTP/2 CONNECT over pooled mutual TLS) to node-2\'s ztunnel. Checked before measuring: node-2 counted a '
       + '`mutual_tls` connection from `mesh/client`.',
     '- **ztunnel + waypoint**: `wp/client` → the `web.wp` VIP in an enrolled namespace bound to a waypoint (a Gateway of class '
-      + '`ambit-waypoint`, run by the control plane\'s controller and the kubelet as one pod, one Node process, on '
+      + '`ambit-waypoint`, run by the control plane\'s controller and the kubelet as one pod, a primary and two worker processes (`--workers 2`), on '
       + `${report.l7Node}; label \`ambit.dev/use-waypoint\`). An HTTPRoute on Service \`web\` sends \`PathPrefix /a\` to \`server-a\` and `
       + '`/b` to `server-b`. node-1\'s ztunnel → HBONE → the waypoint (terminates mTLS and HTTP/2 CONNECT, parses each HTTP/1.1 request, '
       + 'routes it, adds its headers and telemetry'
@@ -208,9 +208,11 @@ export function markdownSection(report: WaypointReport, summary: Summary<Waypoin
       + 'than one repetition, the min–max range. "p99 added" is the difference from the other path\'s p99 in the same repetition, then the '
       + 'median of those differences.',
     '',
-    'CPU is utime + stime from `/proc/PID/stat` (all threads) over the measured window, divided by the requests completed: "proxies" are all '
+    'CPU is utime + stime from `/proc/PID/stat` (all threads, of each proxy process and its children: the waypoint\'s primary and workers) '
+      + 'over the measured window, divided by the requests completed: "proxies" are all '
       + 'the proxy processes of a path (both ztunnels, and the waypoint; or both legs and the L7 HAProxy), "L7 hop" '
-      + 'the waypoint or the L7 HAProxy alone. RSS is VmRSS from `/proc/PID/status`, sampled every 100 ms during each test (highest kept); VmHWM is '
+      + 'the waypoint or the L7 HAProxy alone. RSS is VmRSS from `/proc/PID/status`, likewise summed over a process and its children (pages they '
+      + 'share counted in each), sampled every 100 ms during each test (highest kept); VmHWM is '
       + 'reset just before the load tests. "Machine busy" and "other processes" as in the issue-4 section (cpuacct groups).',
     '',
     pinningLine(options, machine.cores),
