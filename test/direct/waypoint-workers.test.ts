@@ -139,6 +139,10 @@ describe('ambit-waypoint with workers', () => {
       pids.push(newPid);
       assert.equal(metricValue((await httpGet({ socketPath: admin }, '/metrics')).body, 'ambit_waypoint_worker_restarts_total'), 1);
       assert.match(output(), /"waypoint worker died \(signal SIGKILL\); replacing it in 1000 ms"/);
+      // The replacement logs at the level set at run time (debug): a discovery update shows it.
+      const seen = output().length;
+      await createPod(run.cp.store, { name: 'later', namespace: 'demo', node: 'node-a', ip: '127.0.1.2', serviceAccount: 'client' });
+      await eventually(() => output().slice(seen).split('\n').some((l) => l.includes('"worker":1') && l.includes('"msg":"applied"')) || undefined, 10_000);
 
       const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');

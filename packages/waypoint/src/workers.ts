@@ -158,6 +158,8 @@ export async function superviseWaypoint(config: WaypointConfig, root: Logger): P
         case 'ambit:started':
           slot.started = true;
           hbone = message.hbone;
+          // A replacement starts at the configured level: give it the one set at run time.
+          if (root.level !== config.logLevel) worker.send({ type: 'ambit:log-level', level: root.level as LogLevel } satisfies ToWorker);
           log.info({ worker: slot.index, pid: worker.process.pid }, 'waypoint worker serving HBONE');
           break;
         case 'ambit:readiness':
