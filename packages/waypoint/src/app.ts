@@ -54,7 +54,6 @@ export interface Waypoint {
 
 /** The data path of one process, HBONE bound, discovery not yet started (openDataPath). */
 interface DataPath {
-  gateway: string;
   identity: WaypointIdentity;
   index: MeshIndex;
   metrics: WaypointMetrics;
@@ -150,7 +149,7 @@ async function openDataPath(config: WaypointConfig, options: StartOptions, log: 
   metrics.discoverySource = () => discovery.connected;
   cleanups.push({ name: 'discovery', run: () => discovery.close() });
   return {
-    gateway, identity, index, metrics, readiness, hbone, drain, listenersBound, controlPlane: formatAuthority(controlPlane),
+    identity, index, metrics, readiness, hbone, drain, listenersBound, controlPlane: formatAuthority(controlPlane),
     dump: () => ({
       gateway,
       identity: identity.id.uri,
@@ -176,7 +175,7 @@ async function openDataPath(config: WaypointConfig, options: StartOptions, log: 
 }
 
 /** The policies a waypoint enforces: those with targetRefs. */
-export function attachedPolicies(index: MeshIndex): ReturnType<MeshIndex['authorizations']> {
+function attachedPolicies(index: MeshIndex): ReturnType<MeshIndex['authorizations']> {
   return index.authorizations().filter((p) => p.scope.kind === 'targets');
 }
 
@@ -230,12 +229,7 @@ export async function startWaypoint(config: WaypointConfig, options: StartOption
       mesh: index,
       notReady: () => readiness.notReady(),
       ready: () => readiness.whenReady(),
-      async drain(deadlineMs = config.drainDeadlineMs) {
-        readiness.startDraining();
-        const result = await path.drain.drain(deadlineMs);
-        await close();
-        return result;
-      },
+      drain: (deadlineMs = config.drainDeadlineMs) => drainThenClose(path, deadlineMs, close),
       close,
     };
   } catch (error) {
@@ -270,18 +264,21 @@ export async function startWaypointWorker(config: WaypointConfig, options: Start
       registry: path.metrics.registry,
       notReady: () => path.readiness.notReady(),
       dump: () => path.dump(),
-      async drain(deadlineMs = config.drainDeadlineMs) {
-        path.readiness.startDraining();
-        const result = await path.drain.drain(deadlineMs);
-        await close();
-        return result;
-      },
+      drain: (deadlineMs = config.drainDeadlineMs) => drainThenClose(path, deadlineMs, close),
       close,
     };
   } catch (error) {
     await runCleanups(cleanups, log);
     throw error;
   }
+}
+
+/** Not ready from now on; the data path drains (until `deadlineMs`), then everything closes. */
+async function drainThenClose(path: DataPath, deadlineMs: number, close: () => Promise<void>): Promise<DrainResult> {
+  path.readiness.startDraining();
+  const result = await path.drain.drain(deadlineMs);
+  await close();
+  return result;
 }
 
 function hostIp(where: HostPort): string {
