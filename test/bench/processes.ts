@@ -225,17 +225,23 @@ export function processTree(pid: number): number[] {
   return tree;
 }
 
+/** `/proc/<member>/<file>` of each member of `pid`'s tree: throws if `pid` is gone, skips descendants that went. */
+function treeFiles(pid: number, file: string): string[] {
+  const texts: string[] = [];
+  for (const member of processTree(pid)) {
+    try {
+      texts.push(readFileSync(`/proc/${member}/${file}`, 'utf8'));
+    } catch (error) {
+      if (member === pid) throw error;
+    }
+  }
+  return texts;
+}
+
 /** CPU seconds used so far by `pid` and its descendants (all their threads), from /proc/PID/stat. */
 export function cpuSeconds(pid: number): number {
   let ticks = 0;
-  for (const member of processTree(pid)) {
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${member}/stat`, 'utf8');
-    } catch (error) {
-      if (member === pid) throw error;
-      continue;
-    }
+  for (const stat of treeFiles(pid, 'stat')) {
     // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     ticks += Number(fields[11]) + Number(fields[12]);
@@ -329,14 +335,7 @@ export interface ProcStatus {
  */
 export function procStatus(pid: number): ProcStatus {
   const sum: ProcStatus = { rssKiB: 0, hwmKiB: 0, anonKiB: 0, fileKiB: 0, shmemKiB: 0 };
-  for (const member of processTree(pid)) {
-    let text: string;
-    try {
-      text = readFileSync(`/proc/${member}/status`, 'utf8');
-    } catch (error) {
-      if (member === pid) throw error;
-      continue;
-    }
+  for (const text of treeFiles(pid, 'status')) {
     const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? Number.NaN);
     sum.rssKiB += field('VmRSS');
     sum.hwmKiB += field('VmHWM');

@@ -17,6 +17,7 @@ import { socketAddress } from '@ambit/api';
 import { writeBootstrapToken, type Gateway } from '@ambit/control-plane';
 import { HbonePool } from '@ambit/hbone';
 import { CertificateManager } from '@ambit/identity';
+import { isAlive } from '@ambit/localcluster';
 import { createNamespace, createPod, runControlPlane, type RunningControlPlane } from '../support/control-plane.js';
 import { eventually } from '../support/net.js';
 import { testKeys } from '../support/pki.js';
@@ -30,15 +31,6 @@ interface Dump {
   workers: { worker: number; pid: number; hbone: { server: { sessions: number } } }[];
   listeners: { hbone: string };
   routes: unknown[];
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('ambit-waypoint with workers', () => {
@@ -94,7 +86,7 @@ describe('ambit-waypoint with workers', () => {
       assert.equal(first.workers.length, 2);
       pids.push(...first.workers.map((w) => w.pid));
       assert.equal(new Set([...pids, child.pid]).size, 3, 'the primary and two workers are three processes');
-      assert.ok(pids.every(alive));
+      assert.deepEqual(await Promise.all(pids.map(isAlive)), [true, true]);
       assert.equal(first.listeners.hbone, `127.0.0.1:${hbonePort}`);
       assert.deepEqual(first.routes, []);
 
@@ -135,7 +127,7 @@ describe('ambit-waypoint with workers', () => {
       const replaced = await dumpOf();
       assert.equal(replaced.workers.length, 2);
       const newPid = replaced.workers.find((w) => w.worker === 1)?.pid;
-      assert.ok(newPid !== undefined && newPid !== pids[0] && alive(newPid), `worker 1 runs again in a new process: ${output()}`);
+      assert.ok(newPid !== undefined && newPid !== pids[0] && await isAlive(newPid), `worker 1 runs again in a new process: ${output()}`);
       pids.push(newPid);
       assert.equal(metricValue((await httpGet({ socketPath: admin }, '/metrics')).body, 'ambit_waypoint_worker_restarts_total'), 1);
       assert.match(output(), /"waypoint worker died \(signal SIGKILL\); replacing it in 1000 ms"/);
@@ -148,11 +140,11 @@ describe('ambit-waypoint with workers', () => {
       child.kill('SIGTERM');
       assert.equal(await exited, 0, output());
       assert.match(output(), /"stopped"/);
-      await eventually(() => pids.every((pid) => !alive(pid)) || undefined, 10_000);
+      await eventually(async () => (await Promise.all(pids.map(isAlive))).every((live) => !live) || undefined, 10_000);
       assert.equal(existsSync(admin), false, 'the admin socket is removed');
     } finally {
       child.kill('SIGKILL');
-      for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+      for (const pid of pids) if (await isAlive(pid)) process.kill(pid, 'SIGKILL');
     }
   });
 
