@@ -35,6 +35,8 @@ describe('admin server', () => {
       '/workloads': () => [{ name: 'a' }],
       '/certificates': () => [{ kind: 'node', identity: 'spiffe://cluster.local/ns/ambit-system/sa/ztunnel', state: 'available' }],
       '/broken': () => { throw new Error('no dump today'); },
+      '/later': () => Promise.resolve({ from: 'a worker' }),
+      '/later-broken': () => Promise.reject(new Error('the worker did not answer')),
     },
     metrics: { metrics: () => Promise.resolve('admin_test_total 3\n'), contentType: 'text/plain; version=0.0.4; charset=utf-8' },
     notReady: () => 'waiting for discovery sync',
@@ -70,6 +72,10 @@ describe('admin server', () => {
     const broken = await request({ socketPath: path, path: '/broken' });
     assert.equal(broken.status, 500);
     assert.match(broken.body, /no dump today/);
+    assert.deepEqual(JSON.parse((await request({ socketPath: path, path: '/later' })).body), { from: 'a worker' }, 'a Promise is awaited');
+    const late = await request({ socketPath: path, path: '/later-broken' });
+    assert.equal(late.status, 500);
+    assert.match(late.body, /the worker did not answer/);
   });
 
   it('changes the log level with POST /logging, and refuses unknown levels', async () => {
