@@ -5,7 +5,8 @@
 // `maxStreamsPerConnection` tunnels share a connection; beyond that a new one
 // opens. A tunnel's `lane` is part of the key too: a caller that wants its
 // tunnels to one server spread over several connections gives them
-// different lanes (a waypoint serves each connection on one of its workers). Connections left without tunnels close after `idleTimeoutMs`; a
+// different lanes (a waypoint serves each connection on one of its
+// workers). Connections left without tunnels close after `idleTimeoutMs`; a
 // connection that received GOAWAY or died takes no new tunnels.
 import http2, { type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
 import tls from 'node:tls';

@@ -281,6 +281,7 @@ async function drainThenClose(path: DataPath, deadlineMs: number, close: () => P
   return result;
 }
 
-function hostIp(where: HostPort): string {
+/** Where a listener bound to `where` is reached (0.0.0.0: on loopback). */
+export function hostIp(where: HostPort): string {
   return where.host === '0.0.0.0' ? '127.0.0.1' : where.host;
 }

@@ -23,7 +23,7 @@ import {
   type AdminEndpoint, type Cleanup, type Logger, type LogLevel, type MetricsSource,
 } from '@ambit/core';
 import { formatAuthority, socketAddress, type SocketAddress } from '@ambit/api';
-import { startWaypointWorker, type WaypointWorker } from './app.js';
+import { hostIp, startWaypointWorker, type WaypointWorker } from './app.js';
 import { gatewayKey, type WaypointConfig } from './config.js';
 
 /** Primary → worker. */
@@ -113,8 +113,8 @@ export async function superviseWaypoint(config: WaypointConfig, root: Logger): P
     await listen(readinessServer, config.readiness, 'readiness');
     cleanups.push({ name: 'readiness', run: () => closeServer(readinessServer) });
     const addresses = {
-      metrics: socketAddress(hostIp(config.metrics.host), boundPort(metricsServer)),
-      readiness: socketAddress(hostIp(config.readiness.host), boundPort(readinessServer)),
+      metrics: socketAddress(hostIp(config.metrics), boundPort(metricsServer)),
+      readiness: socketAddress(hostIp(config.readiness), boundPort(readinessServer)),
     };
     const listeners = (): Record<string, string> => ({
       ...(hbone === undefined ? {} : { hbone: formatAuthority(hbone) }), metrics: formatAuthority(addresses.metrics), readiness: formatAuthority(addresses.readiness),
@@ -279,8 +279,4 @@ export async function serveAsWorker(config: WaypointConfig, root: Logger): Promi
   });
   send({ type: 'ambit:started', hbone: worker.hbone });
   return worker;
-}
-
-function hostIp(host: string): string {
-  return host === '0.0.0.0' ? '127.0.0.1' : host;
 }

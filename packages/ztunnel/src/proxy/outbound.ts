@@ -64,8 +64,9 @@ type Upstream =
 
 /**
  * Open tunnels from one source to a waypoint before the next connection
- * (lane) is used: the 16 connections of a steady 1000 requests/s stay on one
- * waypoint worker, a load of 64 connections reaches two (docs/performance.md).
+ * (lane) is used. Below it a workload's tunnels share one connection, so one
+ * warm waypoint worker (fewer wake-ups per request); past it a second
+ * connection brings in another worker (docs/performance.md, "Waypoint workers").
  */
 export const WAYPOINT_TUNNELS_PER_CONNECTION = 32;
 
