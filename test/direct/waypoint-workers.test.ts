@@ -1,7 +1,8 @@
 // The ambit-waypoint process with workers: a primary and two data-path
 // processes sharing the HBONE listener. Connections are handed out to both
 // workers; metrics, readiness and the admin API answer for all of them; a
-// worker that dies is replaced; a worker that cannot start fails the start;
+// worker that dies is replaced, later each time it keeps dying; a worker that
+// cannot start fails the start;
 // SIGTERM drains every process and exits 0.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -28,7 +29,7 @@ const WAYPOINT = 'spiffe://cluster.local/ns/demo/sa/waypoint';
 const CLIENT = 'spiffe://cluster.local/ns/demo/sa/client';
 
 interface Dump {
-  workers: { worker: number; pid: number; hbone: { server: { sessions: number } } }[];
+  workers: { worker: number; pid: number; restarts: number; hbone: { server: { sessions: number } } }[];
   listeners: { hbone: string };
   routes: unknown[];
 }
@@ -131,6 +132,16 @@ describe('ambit-waypoint with workers', () => {
       pids.push(newPid);
       assert.equal(metricValue((await httpGet({ socketPath: admin }, '/metrics')).body, 'ambit_waypoint_worker_restarts_total'), 1);
       assert.match(output(), /"waypoint worker died \(signal SIGKILL\); replacing it in 1000 ms"/);
+      // Killed again before it had served for a minute: a crash loop, so the pause doubles.
+      process.kill(newPid, 'SIGKILL');
+      await eventually(() => /"waypoint worker died \(signal SIGKILL\); replacing it in 2000 ms"/.test(output()) || undefined, 10_000);
+      await eventually(async () => (await httpGet({ port: readinessPort }, '/healthz/ready')).status === 200 || undefined, 30_000);
+      const again = await dumpOf();
+      const third = again.workers.find((w) => w.worker === 1);
+      assert.ok(third !== undefined && third.pid !== newPid && await isAlive(third.pid), `worker 1 runs again: ${output()}`);
+      pids.push(third.pid);
+      assert.deepEqual(again.workers.map((w) => w.restarts), [2, 0], 'the dump counts each slot\'s replacements');
+      assert.equal(metricValue((await httpGet({ socketPath: admin }, '/metrics')).body, 'ambit_waypoint_worker_restarts_total'), 2);
       // The replacement logs at the level set at run time (debug): a discovery update shows it.
       const seen = output().length;
       await createPod(run.cp.store, { name: 'later', namespace: 'demo', node: 'node-a', ip: '127.0.1.2', serviceAccount: 'client' });

@@ -13,7 +13,9 @@
 // adds its own; ready when every worker is; /config_dump is the first
 // worker's, with a `workers` list of each one's state; /logging sets every
 // worker's level. A worker that dies is replaced after a pause, counted and
-// logged; one that dies while the waypoint starts fails the start. Draining
+// logged; the pause doubles while replacements keep dying soon after they
+// start (a crash loop backs off, as a kubelet's does); one that dies while
+// the waypoint starts fails the start. Draining
 // sends each worker SIGTERM (it drains as a one-process waypoint does) and
 // waits for them; a worker whose primary went away drains and exits too.
 import cluster, { type Worker } from 'node:cluster';
@@ -34,8 +36,17 @@ type ToPrimary =
   | { type: 'ambit:readiness'; notReady: string | null }
   | { type: 'ambit:dump'; id: number; dump: Record<string, unknown> };
 
-/** A replaced worker starts this long after its predecessor died. */
+// A replaced worker starts RESTART_DELAY_MS after its predecessor died;
+// each further death in a row of a worker that had served HBONE for less
+// than STABLE_WORKER_MS doubles the pause, up to MAX_RESTART_DELAY_MS.
 export const RESTART_DELAY_MS = 1_000;
+export const STABLE_WORKER_MS = 60_000;
+export const MAX_RESTART_DELAY_MS = 30_000;
+
+/** The pause before replacing a worker, after `crashes` consecutive early deaths in its slot (1 = the first). */
+export function restartDelay(crashes: number): number {
+  return Math.min(RESTART_DELAY_MS * 2 ** Math.max(0, crashes - 1), MAX_RESTART_DELAY_MS);
+}
 /** How long the primary waits for a worker's answer to an admin question. */
 const ASK_TIMEOUT_MS = 5_000;
 /** How often a worker checks whether its readiness changed (and tells the primary). */
@@ -47,6 +58,12 @@ interface Slot {
   worker: Worker | undefined;
   started: boolean;
   notReady: string | undefined;
+  /** When the current worker began serving HBONE. */
+  servingSince: number | undefined;
+  /** Deaths of this slot's workers in a row, each before it had served for STABLE_WORKER_MS. */
+  crashes: number;
+  /** Workers of this slot replaced so far. */
+  restarts: number;
 }
 
 export interface SupervisedWaypoint {
@@ -63,7 +80,9 @@ export async function superviseWaypoint(config: WaypointConfig, root: Logger): P
   const gateway = gatewayKey(config);
   const log = root.child({ gateway, component: 'primary' });
   const cleanups: Cleanup[] = [];
-  const slots: Slot[] = Array.from({ length: config.workers }, (_, i) => ({ index: i + 1, worker: undefined, started: false, notReady: 'starting' }));
+  const slots: Slot[] = Array.from({ length: config.workers }, (_, i) => ({
+    index: i + 1, worker: undefined, started: false, notReady: 'starting', servingSince: undefined, crashes: 0, restarts: 0,
+  }));
   const pending = new Map<number, { resolve(dump: Record<string, unknown>): void; timer: NodeJS.Timeout }>();
   let asked = 0;
   let draining = false;
@@ -137,7 +156,7 @@ export async function superviseWaypoint(config: WaypointConfig, root: Logger): P
             readiness: { reason: notReady() },
             listeners: listeners(),
             workers: all.map(({ slot, dump }) => ({
-              worker: slot.index, pid: slot.worker?.process.pid, readiness: dump.readiness, discovery: dump.discovery,
+              worker: slot.index, pid: slot.worker?.process.pid, restarts: slot.restarts, readiness: dump.readiness, discovery: dump.discovery,
               certificates: dump.certificates, outliers: dump.outliers, protocols: dump.protocols, hbone: dump.hbone,
             })),
           };
@@ -157,6 +176,7 @@ export async function superviseWaypoint(config: WaypointConfig, root: Logger): P
       switch (message.type) {
         case 'ambit:started':
           slot.started = true;
+          slot.servingSince = Date.now();
           hbone = message.hbone;
           // A replacement starts at the configured level: give it the one set at run time.
           if (root.level !== config.logLevel) worker.send({ type: 'ambit:log-level', level: root.level as LogLevel } satisfies ToWorker);
@@ -181,9 +201,11 @@ export async function superviseWaypoint(config: WaypointConfig, root: Logger): P
       const worker = cluster.fork({ AMBIT_WAYPOINT_WORKER: String(slot.index) });
       slot.worker = worker;
       slot.started = false;
+      slot.servingSince = undefined;
       slot.notReady = 'starting';
       worker.once('exit', (code, signal) => {
         slot.worker = undefined;
+        const served = slot.servingSince === undefined ? 0 : Date.now() - slot.servingSince;
         if (draining) return;
         const how = signal === null ? `exit code ${code}` : `signal ${signal}`;
         if (!slot.started && failedStart !== undefined) {
@@ -192,9 +214,12 @@ export async function superviseWaypoint(config: WaypointConfig, root: Logger): P
           }));
           return;
         }
+        slot.crashes = served >= STABLE_WORKER_MS ? 1 : slot.crashes + 1;
+        slot.restarts += 1;
         restarts.inc();
-        log.error({ worker: slot.index, pid: worker.process.pid, code, signal }, `waypoint worker died (${how}); replacing it in ${RESTART_DELAY_MS} ms`);
-        setTimeout(() => { if (!draining) fork(slot); }, RESTART_DELAY_MS).unref();
+        const delay = restartDelay(slot.crashes);
+        log.error({ worker: slot.index, pid: worker.process.pid, code, signal, servedMs: served, crashes: slot.crashes }, `waypoint worker died (${how}); replacing it in ${delay} ms`);
+        setTimeout(() => { if (!draining) fork(slot); }, delay).unref();
       });
     };
     const stopWorkers = (): void => {
