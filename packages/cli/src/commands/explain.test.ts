@@ -164,6 +164,27 @@ describe('explainFlow', () => {
     assert.deepEqual(decided(post), ['waypoint demo/waypoint: denied (no-allow-match)']);
     assert.match(post.hops.at(-1)?.does ?? '', /denies POST \/ with 403/);
 
+    // A waypoint of two workers, no route (the called service, echo-v1 and echo-v2 behind it): each worker ejects
+    // outliers on its own, and their mesh states may be a version apart.
+    const workers = (one: string[], two: string[], versions = ['v7', 'v7']): World => ({
+      ...world,
+      waypoint: {
+        routes: [], policies: [readOnly], discovery: { version: versions[0] ?? 'v7' }, outliers: one,
+        workers: [{ worker: 1, discovery: { version: versions[0] ?? 'v7' }, outliers: one }, { worker: 2, discovery: { version: versions[1] ?? 'v7' }, outliers: two }],
+      },
+    });
+    const get = { source: 'demo/client', destination: 'http://echo.demo/' };
+    const partly = await explainFlow(sources(workers([], ['10.0.1.3:8080'])), get);
+    assert.deepEqual(partly.paths.map((p) => p.to), ['demo/echo-v1 10.0.1.3:8080', 'demo/echo-v2 10.0.2.2:8080']);
+    assert.match(partly.paths[0]?.hops[0]?.does ?? '', /ejected as an outlier by worker 2 of 2: only requests on connections the other worker\(s\) serve reach it/);
+    assert.doesNotMatch(partly.paths[1]?.hops[0]?.does ?? '', /ejected/);
+    const wholly = await explainFlow(sources(workers(['10.0.1.3:8080'], ['10.0.1.3:8080'])), get);
+    assert.deepEqual(wholly.paths.map((p) => p.to), ['demo/echo-v2 10.0.2.2:8080'], 'ejected by every worker: no request reaches it');
+    const apart = await explainFlow(sources(workers([], [], ['v7', 'v6'])), get);
+    assert.match(apart.hops[2]?.does ?? '', /its workers' mesh state versions differ \(worker 1 v7, worker 2 v6\): routes and policies as worker 1 has them/);
+    const inStep = await explainFlow(sources(workers([], [])), get);
+    assert.match(inStep.hops[2]?.does ?? '', /; mesh state version v7$/);
+
     const gone = await explainFlow(sources({ ...world, waypoint: new Error('connect ENOENT') }), { source: 'demo/client', destination: 'http://echo.demo/' });
     assert.equal(gone.verdict, 'unknown');
     assert.match(gone.hops.at(-1)?.does ?? '', /admin API did not answer.*ENOENT/);

@@ -24,10 +24,15 @@ export interface ZtunnelDump {
   capture?: { mode: string };
   config?: { hbonePort?: number };
 }
-/** What a waypoint's /config_dump holds that explaining needs. */
+/**
+ * What a waypoint's /config_dump holds that explaining needs. A waypoint of
+ * several workers dumps its first worker's state with a `workers` list: each
+ * worker has its own discovery stream and its own outlier ejection.
+ */
 export interface WaypointDump {
   gateway: string; identity: string; discovery?: { version?: string }; routes: HttpRoute[]; policies: Authorization[]; outliers?: string[];
   config?: { upstreamHbonePort?: number };
+  workers?: { worker: number; discovery?: { version?: string }; outliers?: string[] }[];
 }
 
 /** Where ztunnels serve HBONE unless their settings say otherwise. */
@@ -339,7 +344,7 @@ class Flow {
       ...(this.http === undefined ? {} : { http: { method: this.http.method, path: this.http.path, host: this.http.host, headers: this.http.headers } }),
     });
     const request = this.http === undefined ? 'the connection (not HTTP: L4 rules only)' : `${this.http.method} ${this.http.path}`;
-    const version = dump.discovery?.version === undefined ? '' : `; mesh state version ${dump.discovery.version}`;
+    const version = stateVersions(dump);
     hops.push(decision.allowed
       ? { at, does: `allows ${request}: ${decision.policy === undefined ? 'no authorization policy applies' : `policy ${decision.policy}`}${version}`, verdict: 'allowed', ...(decision.policy === undefined ? {} : { policy: decision.policy }) }
       : {
@@ -350,10 +355,10 @@ class Flow {
     const backends = this.backends(at, dump, destination, state);
     if (backends === undefined) return;
     const balancer = new Balancer(state.lookup);
-    const ejected = new Set(dump.outliers ?? []);
+    const ejection = outlierEjection(dump);
     for (const { backend, weight } of backends) {
       const all = balancer.endpoints(backend);
-      const usable = all.filter((e) => !ejected.has(formatAuthority(e.address)));
+      const usable = all.filter((e) => !ejection.byAll(formatAuthority(e.address)));
       // As the balancer: with every endpoint ejected, all are used again (panic mode).
       const endpoints = usable.length === 0 ? all : usable;
       if (endpoints.length === 0) {
@@ -368,6 +373,8 @@ class Flow {
           path.hops.push({ at, does: `plain TCP to ${describeTarget(endpoint.address, workload)} (not enrolled)`, verdict: 'allowed' });
           continue;
         }
+        const some = ejection.bySome(formatAuthority(endpoint.address));
+        if (some !== undefined) path.hops.push({ at, does: some });
         path.hops.push({ at, does: `HBONE (mTLS) to ${endpoint.address.ip}:${dump.config?.upstreamHbonePort ?? HBONE_PORT} on ${workload.node} as ${dump.identity}, expecting ${workload.identity}` });
         path.hops.push(await this.inbound(workload, endpoint.address, dump.identity, pod.addresses[0] ?? route.hop.ip));
       }
@@ -450,6 +457,35 @@ class Flow {
     this.explanation.paths.push(path);
     return path;
   }
+}
+
+/** The waypoint's mesh state version, or each worker's while they are not in step (routes and policies are the first's). */
+function stateVersions(dump: WaypointDump): string {
+  const workers = dump.workers ?? [];
+  const versions = new Set(workers.map((w) => w.discovery?.version ?? 'none'));
+  if (versions.size > 1) {
+    return `; its workers' mesh state versions differ (${workers.map((w) => `worker ${w.worker} ${w.discovery?.version ?? 'none'}`).join(', ')}): `
+      + `routes and policies as worker ${workers[0]?.worker ?? 1} has them, and a connection on another worker may be judged by the other version until they agree`;
+  }
+  return dump.discovery?.version === undefined ? '' : `; mesh state version ${dump.discovery.version}`;
+}
+
+/**
+ * Outlier ejection as the waypoint applies it. Each worker ejects on its
+ * own: an endpoint every worker ejected takes no new requests; one that only
+ * some ejected still takes those of connections on the others.
+ */
+function outlierEjection(dump: WaypointDump): { byAll(address: string): boolean; bySome(address: string): string | undefined } {
+  const workers = dump.workers ?? [{ worker: 1, outliers: dump.outliers ?? [] }];
+  const ejecting = (address: string): number[] => workers.filter((w) => (w.outliers ?? []).includes(address)).map((w) => w.worker);
+  return {
+    byAll: (address) => ejecting(address).length === workers.length,
+    bySome: (address) => {
+      const by = ejecting(address);
+      if (by.length === 0 || by.length === workers.length) return undefined;
+      return `ejected as an outlier by worker ${by.join(', ')} of ${workers.length}: only requests on connections the other worker(s) serve reach it`;
+    },
+  };
 }
 
 /** Every route an outbound connection may take: one per healthy endpoint; a waypoint is explained at one of its pods. */
