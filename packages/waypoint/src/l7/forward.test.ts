@@ -117,6 +117,34 @@ describe('forwarding layer (HTTP/1.1 to a local server on port 0)', { timeout: 1
     assert.equal(retryableError({ on: ['reset'] }, error), true);
   });
 
+  it('sends an idempotent request again, once, when its reused keep-alive connection turns out closed; a POST it does not', async () => {
+    // A connection the endpoint closes as the request takes it: here it drops the first request it gets, unanswered.
+    let drops = 0;
+    const dropFirst = (request: http.IncomingMessage, response: http.ServerResponse): void => {
+      if (drops++ === 0) request.socket.destroy();
+      else response.end('answered');
+    };
+    const warm = async (): Promise<void> => {
+      behaviour = (_, response) => response.end();
+      await text((await send({}).response).body);
+    };
+    await warm();
+    seen.length = 0;
+    behaviour = dropFirst;
+    const answer = await send({ method: 'GET', path: '/again' }).response;
+    assert.equal(answer.status, 200);
+    assert.equal(await text(answer.body), 'answered');
+    assert.deepEqual(seen.map((r) => [r.method, r.url, r.headers['x-forwarded-for']]), [['GET', '/again', '10.0.0.9'], ['GET', '/again', '10.0.0.9']]);
+
+    await warm();
+    seen.length = 0;
+    drops = 0;
+    behaviour = dropFirst;
+    const error = await rejectsWith(send({ method: 'POST', body: Buffer.from('once') }).response, 'protocol', /reset the request/);
+    assert.deepEqual(outcomeFor(error), { status: 503, flag: 'UC' });
+    assert.equal(seen.length, 1, 'a POST is not sent twice');
+  });
+
   it('cancels the request when its signal aborts, rejecting with the signal\'s reason', async () => {
     let closed: Promise<unknown> = Promise.resolve();
     behaviour = (request) => { closed = new Promise((resolve) => request.socket.once('close', resolve)); };
