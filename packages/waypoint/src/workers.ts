@@ -15,9 +15,9 @@
 // worker's level. A worker that dies is replaced after a pause, counted and
 // logged; the pause doubles while replacements keep dying soon after they
 // start (a crash loop backs off, as a kubelet's does); one that dies while
-// the waypoint starts fails the start. Draining
-// sends each worker SIGTERM (it drains as a one-process waypoint does) and
-// waits for them; a worker whose primary went away drains and exits too.
+// the waypoint starts fails the start. Draining sends each worker SIGTERM
+// (it drains as a one-process waypoint does) and waits for them; a worker
+// whose primary went away drains and exits too.
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry, Counter, Gauge, Registry } from 'prom-client';
 import {
@@ -47,6 +47,7 @@ export const MAX_RESTART_DELAY_MS = 30_000;
 export function restartDelay(crashes: number): number {
   return Math.min(RESTART_DELAY_MS * 2 ** Math.max(0, crashes - 1), MAX_RESTART_DELAY_MS);
 }
+
 /** How long the primary waits for a worker's answer to an admin question. */
 const ASK_TIMEOUT_MS = 5_000;
 /** How often a worker checks whether its readiness changed (and tells the primary). */
