@@ -1,12 +1,14 @@
 // The ambit-waypoint process with workers: a primary and two data-path
 // processes sharing the HBONE listener. Connections are handed out to both
-// workers; metrics, readiness and the admin API answer for all of them; a
-// worker that dies is replaced, later each time it keeps dying; a worker that
-// cannot start fails the start;
+// workers; metrics, readiness and the admin API answer for all of them; an
+// endpoint one worker ejects as an outlier is ejected by both, and by a
+// replacement; a worker that dies is replaced, later each time it keeps
+// dying; a worker that cannot start fails the start;
 // SIGTERM drains every process and exits 0.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import http from 'node:http';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
@@ -18,6 +20,7 @@ import { socketAddress } from '@ambit/api';
 import { writeBootstrapToken, type Gateway } from '@ambit/control-plane';
 import { HbonePool } from '@ambit/hbone';
 import { CertificateManager } from '@ambit/identity';
+import { StreamAgent } from '@ambit/waypoint';
 import { isAlive } from '@ambit/localcluster';
 import { createNamespace, createPod, runControlPlane, type RunningControlPlane } from '../support/control-plane.js';
 import { eventually } from '../support/net.js';
@@ -27,9 +30,14 @@ import { freePort, httpGet, metricValue } from '../support/ztunnel.js';
 const BIN = fileURLToPath(new URL('../../../packages/waypoint/dist/bin/waypoint.js', import.meta.url));
 const WAYPOINT = 'spiffe://cluster.local/ns/demo/sa/waypoint';
 const CLIENT = 'spiffe://cluster.local/ns/demo/sa/client';
+/** A service bound to the waypoint whose one pod nothing serves (no ztunnel on its node's HBONE port). */
+const GONE = { vip: '127.0.9.50', pod: '127.0.2.50', port: 8080 };
 
 interface Dump {
-  workers: { worker: number; pid: number; restarts: number; hbone: { server: { sessions: number } } }[];
+  workers: {
+    worker: number; pid: number; restarts: number; outliers: string[]; hbone: { server: { sessions: number } };
+    discovery: { counts: { services: number } };
+  }[];
   listeners: { hbone: string };
   routes: unknown[];
 }
@@ -50,7 +58,14 @@ describe('ambit-waypoint with workers', () => {
       apiVersion: 'gateway.networking.k8s.io/v1', kind: 'Gateway', metadata: { name: 'waypoint', namespace: 'demo' },
       spec: { gatewayClassName: 'ambit-waypoint', listeners: [{ name: 'mesh', port: 15008, protocol: 'HBONE' }] },
     });
+    // An address, as the controller gives a waypoint it runs: only then are services bound to it.
+    await run.cp.store.updateStatus<Gateway>('Gateway', 'waypoint', 'demo', { addresses: [{ type: 'IPAddress', value: '127.0.0.1' }] });
     await createPod(run.cp.store, { name: 'client', namespace: 'demo', node: 'node-a', ip: '127.0.1.1', serviceAccount: 'client' });
+    await createPod(run.cp.store, { name: 'gone', namespace: 'demo', node: 'node-b', ip: GONE.pod, serviceAccount: 'gone', labels: { app: 'gone' } });
+    await run.cp.store.create({
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'gone', namespace: 'demo', labels: { 'ambit.dev/use-waypoint': 'waypoint' } },
+      spec: { selector: { app: 'gone' }, clusterIP: GONE.vip, ports: [{ name: 'http', port: 80, targetPort: GONE.port }] },
+    });
     token = (await writeBootstrapToken(run.stateDir, { identity: SpiffeId.parse(WAYPOINT) })).file;
   });
   after(async () => {
@@ -58,11 +73,12 @@ describe('ambit-waypoint with workers', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  function start(hbonePort: number, admin: string): { child: ChildProcessWithoutNullStreams; output: () => string } {
+  async function start(hbonePort: number, admin: string): Promise<{ child: ChildProcessWithoutNullStreams; output: () => string }> {
+    const closedPort = await freePort();
     const child = spawn(process.execPath, [
       BIN, '--gateway', 'demo/waypoint', '--control-plane', `127.0.0.1:${run.cp.address.port}`, '--ca-root-file', roots,
       '--bootstrap-token-file', token, '--hbone', `127.0.0.1:${hbonePort}`, '--metrics', '127.0.0.1:0', '--readiness', '127.0.0.1:0',
-      '--admin-socket', admin, '--workers', '2',
+      '--admin-socket', admin, '--workers', '2', '--upstream-hbone-port', String(closedPort),
     ], { env: { ...process.env, AMBIT_WAYPOINT_LOG_LEVEL: 'info', AMBIT_WAYPOINT_DRAIN_DEADLINE: '2s' } });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
@@ -73,7 +89,7 @@ describe('ambit-waypoint with workers', () => {
   it('serves HBONE from two workers under one primary, replaces a worker that dies, and drains all on SIGTERM', async () => {
     const hbonePort = await freePort();
     const admin = join(dir, 'wp.sock');
-    const { child, output } = start(hbonePort, admin);
+    const { child, output } = await start(hbonePort, admin);
     const pids: number[] = [];
     try {
       const line = await eventually(() => output().split('\n').find((l) => l.includes('"waypoint started"')), 30_000);
@@ -98,28 +114,53 @@ describe('ambit-waypoint with workers', () => {
       const source = await manager.fetch(SpiffeId.parse(CLIENT));
       manager.close();
       const pool = new HbonePool({ connectTimeoutMs: 3_000 });
+      const tunnel = (target: string, port: number, lane: number): ReturnType<HbonePool['connect']> => pool.connect({
+        source, destination: { address: socketAddress('127.0.0.1', hbonePort), identity: SpiffeId.parse(WAYPOINT) }, target: socketAddress(target, port), lane,
+      });
       try {
-        for (const lane of [0, 1]) {
-          await assert.rejects(pool.connect({
-            source, destination: { address: socketAddress('127.0.0.1', hbonePort), identity: SpiffeId.parse(WAYPOINT) },
-            target: socketAddress('127.0.7.7', 80), lane,
-          }), /503/);
-        }
+        for (const lane of [0, 1]) await assert.rejects(tunnel('127.0.7.7', 80, lane), /503/);
         const sessions = (await dumpOf()).workers.map((w) => w.hbone.server.sessions);
         assert.deepEqual(sessions, [1, 1], 'each worker serves one of the two connections');
+        for (const where of [{ port: metricsPort }, { socketPath: admin }]) {
+          const text = (await httpGet(where, '/metrics')).body;
+          assert.equal(metricValue(text, 'ambit_waypoint_refusals_total'), 2, 'the workers\' counters, summed');
+          assert.equal(metricValue(text, 'ambit_waypoint_workers'), 2);
+          assert.equal(metricValue(text, 'ambit_waypoint_discovery_connected'), 1);
+        }
+
+        // The admin API's /logging reaches the workers too.
+        assert.equal((await httpGet({ socketPath: admin }, '/logging?level=debug', 'POST')).status, 200);
+        assert.match((await httpGet({ socketPath: admin }, '/logging')).body, /"debug"/);
+
+        // Five requests in a row fail on one worker's connection (the pod's node takes no HBONE): it ejects the
+        // endpoint, and the other worker, which saw none of them, leaves it out too.
+        await eventually(async () => (await dumpOf()).workers.every((w) => w.discovery.counts.services >= 1) || undefined, 10_000);
+        const agent = new StreamAgent(() => tunnel(GONE.vip, 80, 0), { keepAlive: true, maxSockets: 1 });
+        try {
+          for (let i = 0; i < 5; i++) {
+            const status = await new Promise<number>((resolve, reject) => {
+              http.get({ agent, host: 'gone.demo.svc.cluster.local', path: '/' }, (res) => {
+                res.resume();
+                res.on('end', () => resolve(res.statusCode ?? 0));
+              }).on('error', reject);
+            });
+            assert.equal(status, 503, `request ${i + 1}`);
+          }
+        } finally {
+          agent.destroy();
+        }
+        const endpoint = `${GONE.pod}:${GONE.port}`;
+        await eventually(async () => (await dumpOf()).workers.every((w) => w.outliers.includes(endpoint)) || undefined, 10_000);
+        const ejected = output().split('\n').filter((l) => l.includes('"endpoint ejected as an outlier after consecutive failures"'));
+        assert.equal(ejected.length, 1, output());
+        assert.match(ejected[0]!, new RegExp(`"endpoint":"${endpoint}".*"workload":"demo/gone"`));
+        await eventually(() => output().includes('"endpoint ejected by another worker"') || undefined, 10_000);
+        const text = (await httpGet({ socketPath: admin }, '/metrics')).body;
+        assert.match(text, /ambit_waypoint_outlier_ejections_total\{destination_workload="gone",destination_workload_namespace="demo"\} 1\n/,
+          'counted once, by the worker that ejected');
       } finally {
         pool.close();
       }
-      for (const where of [{ port: metricsPort }, { socketPath: admin }]) {
-        const text = (await httpGet(where, '/metrics')).body;
-        assert.equal(metricValue(text, 'ambit_waypoint_refusals_total'), 2, 'the workers\' counters, summed');
-        assert.equal(metricValue(text, 'ambit_waypoint_workers'), 2);
-        assert.equal(metricValue(text, 'ambit_waypoint_discovery_connected'), 1);
-      }
-
-      // The admin API's /logging reaches the workers too.
-      assert.equal((await httpGet({ socketPath: admin }, '/logging?level=debug', 'POST')).status, 200);
-      assert.match((await httpGet({ socketPath: admin }, '/logging')).body, /"debug"/);
 
       // A worker killed is replaced: not ready meanwhile, then ready with a new process.
       process.kill(pids[0]!, 'SIGKILL');
@@ -130,6 +171,7 @@ describe('ambit-waypoint with workers', () => {
       const newPid = replaced.workers.find((w) => w.worker === 1)?.pid;
       assert.ok(newPid !== undefined && newPid !== pids[0] && await isAlive(newPid), `worker 1 runs again in a new process: ${output()}`);
       pids.push(newPid);
+      assert.ok(replaced.workers.every((w) => w.outliers.includes(`${GONE.pod}:${GONE.port}`)), 'the replacement starts with the ejection still on');
       assert.equal(metricValue((await httpGet({ socketPath: admin }, '/metrics')).body, 'ambit_waypoint_worker_restarts_total'), 1);
       assert.match(output(), /"waypoint worker died \(signal SIGKILL\); replacing it in 1000 ms"/);
       // Killed again before it had served for a minute: a crash loop, so the pause doubles.
@@ -164,7 +206,7 @@ describe('ambit-waypoint with workers', () => {
     const port = await freePort();
     await new Promise<void>((resolve) => taken.listen(port, '127.0.0.1', resolve));
     try {
-      const { child, output } = start(port, join(dir, 'busy.sock'));
+      const { child, output } = await start(port, join(dir, 'busy.sock'));
       const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
       assert.equal(code, 1, output());
       assert.match(output(), /cannot listen for HBONE on 127\.0\.0\.1:\d+: EADDRINUSE/);

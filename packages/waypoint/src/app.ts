@@ -20,7 +20,7 @@ import { HboneServer, HbonePool } from '@ambit/hbone';
 import { CaClient, DiscoveryClient, MeshIndex, readBootstrapInputs, type ProxyStartOptions } from '@ambit/cp-client';
 import { gatewayKey, type WaypointConfig } from './config.js';
 import { WaypointIdentity } from './identity.js';
-import { Balancer } from './l7/balancer.js';
+import { Balancer, type Ejection } from './l7/balancer.js';
 import type { RetryBudgetOptions } from './l7/retry-budget.js';
 import { buildStack } from './l7/stack.js';
 import { WaypointMetrics } from './metrics.js';
@@ -36,6 +36,8 @@ export interface StartOptions extends ProxyStartOptions {
   /** Randomness for weighted choice, faults, jitter and endpoint choice. */
   random?: () => number;
   sniffTimeoutMs?: number;
+  /** Told of each endpoint this process ejects as an outlier (workers.ts shares it with the other workers). */
+  onEject?: (ejection: Ejection) => void;
 }
 
 export interface Waypoint {
@@ -61,6 +63,7 @@ interface DataPath {
   hbone: SocketAddress;
   controlPlane: string;
   drain: Drain;
+  balancer: Balancer;
   /** What /config_dump shows of this process (the caller adds its listeners). */
   dump(): Record<string, unknown>;
   /** Starts discovery and the certificate; ready once both are in (the caller unblocks 'listeners'). */
@@ -100,7 +103,16 @@ async function openDataPath(config: WaypointConfig, options: StartOptions, log: 
   cleanups.push({ name: 'HBONE pool', run: () => pool.close() });
   const upstream = new Upstream({ pool, certificate: () => identity.fetch(), hbonePort: config.upstreamHbonePort, connectTimeoutMs: config.connectTimeoutMs });
   cleanups.push({ name: 'upstream', run: () => upstream.close() });
-  const balancer = new Balancer(index, random);
+  const balancer = new Balancer(index, {
+    ...random,
+    onEject: (ejection, endpoint) => {
+      const workload = endpoint.workload;
+      metrics.outlierEjections.inc({ destination_workload: workload?.name ?? 'unknown', destination_workload_namespace: workload?.namespace ?? 'unknown' });
+      log.warn({ endpoint: ejection.endpoint, workload: workload === undefined ? undefined : `${workload.namespace}/${workload.name}`, until: new Date(ejection.until).toISOString() },
+        'endpoint ejected as an outlier after consecutive failures');
+      options.onEject?.(ejection);
+    },
+  });
   const handler = buildStack({
     mesh: index, gateway, balancer, upstream, metrics, accessLog: log.child({ component: 'access' }),
     ...random, ...(options.retryBudget === undefined ? {} : { retryBudget: options.retryBudget }),
@@ -149,7 +161,7 @@ async function openDataPath(config: WaypointConfig, options: StartOptions, log: 
   metrics.discoverySource = () => discovery.connected;
   cleanups.push({ name: 'discovery', run: () => discovery.close() });
   return {
-    identity, index, metrics, readiness, hbone, drain, listenersBound, controlPlane: formatAuthority(controlPlane),
+    identity, index, metrics, readiness, hbone, drain, balancer, listenersBound, controlPlane: formatAuthority(controlPlane),
     dump: () => ({
       gateway,
       identity: identity.id.uri,
@@ -245,6 +257,8 @@ export interface WaypointWorker {
   readonly registry: Registry;
   notReady(): string | undefined;
   dump(): Record<string, unknown>;
+  /** Leaves out an endpoint another worker ejected. */
+  eject(ejection: Ejection): void;
   drain(deadlineMs?: number): Promise<DrainResult>;
   close(): Promise<void>;
 }
@@ -264,6 +278,7 @@ export async function startWaypointWorker(config: WaypointConfig, options: Start
       registry: path.metrics.registry,
       notReady: () => path.readiness.notReady(),
       dump: () => path.dump(),
+      eject: (ejection) => path.balancer.eject(ejection),
       drain: (deadlineMs = config.drainDeadlineMs) => drainThenClose(path, deadlineMs, close),
       close,
     };

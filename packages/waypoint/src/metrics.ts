@@ -39,6 +39,7 @@ export class WaypointMetrics {
   readonly tcpReceived: Counter<string>;
   readonly refusals: Counter<'reason'>;
   readonly retryOverflows: Counter<'backend'>;
+  readonly outlierEjections: Counter<'destination_workload' | 'destination_workload_namespace'>;
   readonly certificateExpiry: Gauge<'identity'>;
   readonly discoveryConnected: Gauge;
   /** Set by app.ts. */
@@ -67,6 +68,10 @@ export class WaypointMetrics {
     this.refusals = new Counter({ name: 'ambit_waypoint_refusals_total', help: 'Requests, connections and tunnels refused, by reason', labelNames: ['reason'], registers });
     this.retryOverflows = new Counter({
       name: 'ambit_waypoint_retry_overflow_total', help: 'Retries the retry budget refused, by backend', labelNames: ['backend'], registers,
+    });
+    this.outlierEjections = new Counter({
+      name: 'ambit_waypoint_outlier_ejections_total', help: 'Endpoints ejected after consecutive failures, by workload (counted by the worker that ejected)',
+      labelNames: ['destination_workload', 'destination_workload_namespace'], registers,
     });
     this.certificateExpiry = new Gauge({
       name: 'ambit_waypoint_certificate_expiry_timestamp_seconds', help: 'When the waypoint certificate expires (Unix time)', labelNames: ['identity'], registers,

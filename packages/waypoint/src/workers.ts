@@ -12,7 +12,10 @@
 // /metrics sums the workers' metrics (prom-client's AggregatorRegistry) and
 // adds its own; ready when every worker is; /config_dump is the first
 // worker's, with a `workers` list of each one's state; /logging sets every
-// worker's level. A worker that dies is replaced after a pause, counted and
+// worker's level. An endpoint one worker ejects as an outlier is ejected by
+// every worker (the primary passes it on, and gives the ejections still on
+// to a worker that starts), as Envoy's workers share outlier detection.
+// A worker that dies is replaced after a pause, counted and
 // logged; the pause doubles while replacements keep dying soon after they
 // start (a crash loop backs off, as a kubelet's does); one that dies while
 // the waypoint starts fails the start. Draining sends each worker SIGTERM
@@ -27,14 +30,19 @@ import {
 import { formatAuthority, socketAddress, type SocketAddress } from '@ambit/api';
 import { hostIp, startWaypointWorker, type WaypointWorker } from './app.js';
 import { gatewayKey, type WaypointConfig } from './config.js';
+import type { Ejection } from './l7/balancer.js';
 
 /** Primary → worker. */
-type ToWorker = { type: 'ambit:dump'; id: number } | { type: 'ambit:log-level'; level: LogLevel };
+type ToWorker =
+  | { type: 'ambit:dump'; id: number }
+  | { type: 'ambit:log-level'; level: LogLevel }
+  | { type: 'ambit:eject'; ejection: Ejection; by: number };
 /** Worker → primary. */
 type ToPrimary =
   | { type: 'ambit:started'; hbone: SocketAddress }
   | { type: 'ambit:readiness'; notReady: string | null }
-  | { type: 'ambit:dump'; id: number; dump: Record<string, unknown> };
+  | { type: 'ambit:dump'; id: number; dump: Record<string, unknown> }
+  | { type: 'ambit:eject'; ejection: Ejection };
 
 // A replaced worker starts RESTART_DELAY_MS after its predecessor died;
 // each further death in a row of a worker that had served HBONE for less
@@ -88,6 +96,8 @@ export async function superviseWaypoint(config: WaypointConfig, root: Logger): P
   let asked = 0;
   let draining = false;
   let hbone: SocketAddress | undefined;
+  /** Outlier ejections still on, by endpoint: the worker that made each and when it ends. */
+  const ejections = new Map<string, { by: number; until: number }>();
 
   const own = new Registry();
   const restarts = new Counter({ name: 'ambit_waypoint_worker_restarts_total', help: 'Waypoint workers replaced after they died', registers: [own] });
@@ -179,13 +189,26 @@ export async function superviseWaypoint(config: WaypointConfig, root: Logger): P
           slot.started = true;
           slot.servingSince = Date.now();
           hbone = message.hbone;
-          // A replacement starts at the configured level: give it the one set at run time.
+          // A replacement starts at the configured level: give it the one set at run time, and the ejections still on.
           if (root.level !== config.logLevel) worker.send({ type: 'ambit:log-level', level: root.level as LogLevel } satisfies ToWorker);
+          for (const [endpoint, { by, until }] of ejections) {
+            if (until <= Date.now()) ejections.delete(endpoint);
+            else worker.send({ type: 'ambit:eject', ejection: { endpoint, until }, by } satisfies ToWorker);
+          }
           log.info({ worker: slot.index, pid: worker.process.pid }, 'waypoint worker serving HBONE');
           break;
         case 'ambit:readiness':
           slot.notReady = message.notReady ?? undefined;
           break;
+        case 'ambit:eject': {
+          const { endpoint, until } = message.ejection;
+          for (const [other, ejection] of ejections) if (ejection.until <= Date.now()) ejections.delete(other);
+          if (until > (ejections.get(endpoint)?.until ?? 0)) ejections.set(endpoint, { by: slot.index, until });
+          for (const other of live()) {
+            if (other !== slot) other.worker?.send({ type: 'ambit:eject', ejection: message.ejection, by: slot.index } satisfies ToWorker);
+          }
+          break;
+        }
         case 'ambit:dump': {
           const waiting = pending.get(message.id);
           if (waiting === undefined) return;
@@ -282,15 +305,25 @@ export async function superviseWaypoint(config: WaypointConfig, root: Logger): P
 export async function serveAsWorker(config: WaypointConfig, root: Logger): Promise<WaypointWorker> {
   const index = process.env.AMBIT_WAYPOINT_WORKER ?? String(cluster.worker?.id ?? '?');
   const logger = root.child({ worker: Number(index) });
-  const worker = await startWaypointWorker(config, { logger });
-  AggregatorRegistry.setRegistries([worker.registry]);
-  new AggregatorRegistry(); // answers the primary's metrics requests
   const send = (message: ToPrimary): void => {
     if (process.connected) process.send?.(message);
   };
+  const worker = await startWaypointWorker(config, { logger, onEject: (ejection) => send({ type: 'ambit:eject', ejection }) });
+  AggregatorRegistry.setRegistries([worker.registry]);
+  new AggregatorRegistry(); // answers the primary's metrics requests
   process.on('message', (message: ToWorker) => {
-    if (message.type === 'ambit:dump') send({ type: 'ambit:dump', id: message.id, dump: worker.dump() });
-    else if (message.type === 'ambit:log-level') root.level = message.level;
+    switch (message.type) {
+      case 'ambit:dump':
+        send({ type: 'ambit:dump', id: message.id, dump: worker.dump() });
+        break;
+      case 'ambit:log-level':
+        root.level = message.level;
+        break;
+      case 'ambit:eject':
+        worker.eject(message.ejection);
+        logger.debug({ endpoint: message.ejection.endpoint, byWorker: message.by, until: new Date(message.ejection.until).toISOString() }, 'endpoint ejected by another worker');
+        break;
+    }
   });
   let reported: string | null | undefined;
   const poll = setInterval(() => {

@@ -76,6 +76,41 @@ describe('balancer: picking and outlier ejection', () => {
     assert.equal(lb.pick([a, b]), a);
   });
 
+  it('reports its own ejection once, with the endpoint and when it ends', () => {
+    const reported: [string, number, Endpoint][] = [];
+    const { balancer: lb } = balancer({ consecutiveFailures: 2, ejectionMs: 10_000, onEject: (e, endpoint) => reported.push([e.endpoint, e.until, endpoint]) });
+    fail(lb, a, 1);
+    assert.deepEqual(reported, []);
+    fail(lb, a, 1);
+    assert.deepEqual(reported, [['10.0.0.1:8080', 11_000, a]]);
+  });
+
+  it('applies an ejection made elsewhere until it ends, without reporting it, and keeps a later one of its own', () => {
+    const reported: string[] = [];
+    const { balancer: lb, clock } = balancer({ consecutiveFailures: 2, ejectionMs: 10_000, onEject: (e) => reported.push(e.endpoint) });
+    lb.eject({ endpoint: '10.0.0.1:8080', until: 6_000 });
+    assert.deepEqual(lb.ejected(), ['10.0.0.1:8080']);
+    assert.equal(lb.pick([a, b]), b);
+    lb.eject({ endpoint: '10.0.0.2:8080', until: clock.now });
+    assert.deepEqual(lb.ejected(), ['10.0.0.1:8080'], 'one already over is ignored');
+    fail(lb, b, 2);
+    lb.eject({ endpoint: '10.0.0.2:8080', until: 2_000 });
+    clock.now = 5_000;
+    assert.deepEqual(lb.ejected(), ['10.0.0.1:8080', '10.0.0.2:8080'], 'an earlier end does not shorten its own');
+    clock.now = 6_000;
+    assert.deepEqual(lb.ejected(), ['10.0.0.2:8080']);
+    assert.deepEqual(reported, ['10.0.0.2:8080'], 'only its own ejection is reported');
+  });
+
+  it('starts counting failures afresh for an endpoint ejected elsewhere', () => {
+    const { balancer: lb, clock } = balancer({ consecutiveFailures: 2, ejectionMs: 10_000 });
+    fail(lb, a, 1);
+    lb.eject({ endpoint: '10.0.0.1:8080', until: 2_000 });
+    clock.now = 2_000;
+    fail(lb, a, 1);
+    assert.deepEqual(lb.ejected(), [], 'the failure before the ejection no longer counts');
+  });
+
   it('counts only failures in a row: a success starts again, a neutral outcome does not count', () => {
     const { balancer: lb } = balancer({ consecutiveFailures: 3 });
     fail(lb, a, 2);

@@ -3,7 +3,9 @@
 // default least-request), with outlier ejection: an endpoint with
 // `consecutiveFailures` 5xx or connect failures in a row is left out for
 // `ejectionMs`. If every endpoint is ejected, all are used again (Envoy's
-// panic mode) rather than failing everything.
+// panic mode) rather than failing everything. An ejection this balancer
+// makes is reported through `onEject`; one another process made (a
+// waypoint's other workers, workers.ts) is applied with eject().
 import { formatAuthority, socketAddress, type Workload } from '@ambit/api';
 import type { Backend, Endpoint } from './exchange.js';
 
@@ -16,6 +18,14 @@ export interface BalancerOptions {
   ejectionMs?: number;
   random?: () => number;
   now?: () => number;
+  /** Called when this balancer ejects an endpoint (not for ejections given to eject()). */
+  onEject?: (ejection: Ejection, endpoint: Endpoint) => void;
+}
+
+/** An endpoint (`address:port`) left out of the choice until `until` (ms since the epoch). */
+export interface Ejection {
+  endpoint: string;
+  until: number;
 }
 
 interface Health {
@@ -30,12 +40,14 @@ export class Balancer {
   private readonly ejectionMs: number;
   private readonly random: () => number;
   private readonly now: () => number;
+  private readonly onEject: ((ejection: Ejection, endpoint: Endpoint) => void) | undefined;
 
   constructor(private readonly lookup: EndpointLookup, options: BalancerOptions = {}) {
     this.consecutiveFailures = options.consecutiveFailures ?? 5;
     this.ejectionMs = options.ejectionMs ?? 30_000;
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
+    this.onEject = options.onEject;
   }
 
   /** The endpoints a backend has now, healthy ones only. */
@@ -69,7 +81,7 @@ export class Balancer {
 
   /** An attempt starts on `endpoint`; the returned function reports how it went. */
   begin(endpoint: Endpoint): (outcome: 'success' | 'failure' | 'neutral') => void {
-    const health = this.entry(endpoint);
+    const health = this.entry(key(endpoint));
     health.active++;
     let ended = false;
     return (outcome) => {
@@ -80,8 +92,17 @@ export class Balancer {
       if (outcome === 'failure' && ++health.failures >= this.consecutiveFailures) {
         health.ejectedUntil = this.now() + this.ejectionMs;
         health.failures = 0;
+        this.onEject?.({ endpoint: key(endpoint), until: health.ejectedUntil }, endpoint);
       }
     };
+  }
+
+  /** Leaves out an endpoint another process ejected, until its ejection ends (a later one here stands). */
+  eject(ejection: Ejection): void {
+    if (ejection.until <= this.now()) return;
+    const health = this.entry(ejection.endpoint);
+    health.ejectedUntil = Math.max(health.ejectedUntil, ejection.until);
+    health.failures = 0;
   }
 
   /** Endpoints ejected now, for the admin dump. */
@@ -94,11 +115,11 @@ export class Balancer {
     return this.health.get(key(endpoint))?.active ?? 0;
   }
 
-  private entry(endpoint: Endpoint): Health {
-    let health = this.health.get(key(endpoint));
+  private entry(endpoint: string): Health {
+    let health = this.health.get(endpoint);
     if (health === undefined) {
       if (this.health.size > 10_000) this.prune();
-      this.health.set(key(endpoint), (health = { active: 0, failures: 0, ejectedUntil: 0 }));
+      this.health.set(endpoint, (health = { active: 0, failures: 0, ejectedUntil: 0 }));
     }
     return health;
   }
