@@ -106,9 +106,12 @@ export function roundTrip(socket: net.Socket, text: string): Promise<string> {
   });
 }
 
-export function httpGet(target: { host?: string; port: number } | { socketPath: string }, path: string, method = 'GET'): Promise<{ status: number; body: string }> {
+export function httpGet(
+  target: { host?: string; port: number } | { socketPath: string } | { agent: http.Agent; host: string }, path: string, method = 'GET',
+): Promise<{ status: number; body: string }> {
+  const where = 'agent' in target ? target : 'port' in target ? { host: target.host ?? '127.0.0.1', port: target.port } : { socketPath: target.socketPath };
   return new Promise((resolve, reject) => {
-    const request = http.request({ ...('port' in target ? { host: target.host ?? '127.0.0.1', port: target.port } : { socketPath: target.socketPath }), path, method }, (response) => {
+    const request = http.request({ ...where, path, method }, (response) => {
       let body = '';
       response.on('data', (chunk: Buffer) => { body += chunk.toString(); });
       response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
