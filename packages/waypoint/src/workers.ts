@@ -192,8 +192,7 @@ export async function superviseWaypoint(config: WaypointConfig, root: Logger): P
           // A replacement starts at the configured level: give it the one set at run time, and the ejections still on.
           if (root.level !== config.logLevel) worker.send({ type: 'ambit:log-level', level: root.level as LogLevel } satisfies ToWorker);
           for (const [endpoint, { by, until }] of ejections) {
-            if (until <= Date.now()) ejections.delete(endpoint);
-            else worker.send({ type: 'ambit:eject', ejection: { endpoint, until }, by } satisfies ToWorker);
+            if (until > Date.now()) worker.send({ type: 'ambit:eject', ejection: { endpoint, until }, by } satisfies ToWorker);
           }
           log.info({ worker: slot.index, pid: worker.process.pid }, 'waypoint worker serving HBONE');
           break;
@@ -202,6 +201,7 @@ export async function superviseWaypoint(config: WaypointConfig, root: Logger): P
           break;
         case 'ambit:eject': {
           const { endpoint, until } = message.ejection;
+          // Ended ejections are dropped whenever a new one comes in (a worker that starts is given only those still on).
           for (const [other, ejection] of ejections) if (ejection.until <= Date.now()) ejections.delete(other);
           if (until > (ejections.get(endpoint)?.until ?? 0)) ejections.set(endpoint, { by: slot.index, until });
           for (const other of live()) {
