@@ -215,6 +215,22 @@ describe('waypoint on loopback (HBONE in, L7 routing and policy, HBONE out)', ()
     agent.destroy();
   });
 
+  it('answers a redirect itself (counted with its status) and forwards a rewritten URL', async () => {
+    const agent = agentFor(ip.vip.echo);
+    const moved = await request(agent, '/old/page?x=1');
+    assert.equal(moved.status, 301);
+    assert.equal(moved.headers.location, 'http://echo.demo.svc.cluster.local/new/page?x=1');
+    assert.equal(moved.headers['x-route'], 'moved', 'the rule\'s response header modifier applies to its redirect');
+    assert.equal(moved.body, '');
+    const rewritten = await request(agent, '/api/items?q=1');
+    assert.equal(rewritten.status, 200, rewritten.body);
+    const echoed = JSON.parse(rewritten.body) as Echoed;
+    assert.deepEqual([echoed.pod, echoed.path, echoed.headers.host], ['echo-v2', '/v2api/items?q=1', 'api.internal']);
+    agent.destroy();
+    const text = await metrics(waypoint.addresses.metrics.port);
+    assert.equal(metricValue(text, 'istio_requests_total', { reporter: 'waypoint', destination_service: 'echo.demo.svc.cluster.local', response_code: '301', response_flags: '-' }), 1);
+  });
+
   it('splits by weight within a 99.9% binomial bound, over one keep-alive connection', async () => {
     const agent = new StreamAgent(() => tunnel(ip.vip.echo, 80), { keepAlive: true, maxSockets: 1 });
     let v2 = 0;
@@ -403,6 +419,11 @@ function routes(): HttpRoute[] {
       { matches: [{ path: { type: 'PathPrefix', value: '/v2' } }], backends: [to('echo-v2')], responseHeaders: { set: [{ name: 'x-route', value: 'v2-path' }] } },
       { matches: [{ headers: [{ type: 'Exact', name: 'x-version', value: 'v2' }] }], backends: [to('echo-v2')], requestHeaders: { add: [{ name: 'x-added', value: 'yes' }] } },
       { matches: [{ path: { type: 'PathPrefix', value: '/split' } }], backends: [to('echo-v1', 90), to('echo-v2', 10)] },
+      {
+        matches: [{ path: { type: 'PathPrefix', value: '/old' } }], backends: [],
+        redirect: { statusCode: 301, path: { type: 'ReplacePrefixMatch', prefix: '/old', value: '/new' } }, responseHeaders: { set: [{ name: 'x-route', value: 'moved' }] },
+      },
+      { matches: [{ path: { type: 'PathPrefix', value: '/api' } }], backends: [to('echo-v2')], rewrite: { hostname: 'api.internal', path: { type: 'ReplacePrefixMatch', prefix: '/api', value: '/v2api' } } },
       { matches: [], backends: [to('echo-v1')] },
     ]),
     route('flaky', 'flaky', [{ matches: [], backends: [to('flaky')], retry: { attempts: 2, on: ['5xx'], backoffMs: 5 } }]),

@@ -24,7 +24,7 @@ const CLIENT_ID = `spiffe://cluster.local/ns/${NS}/sa/client`;
 const GATEWAY_LABEL = 'gateway.networking.k8s.io/gateway-name';
 
 interface EchoBody { pod: string; version: string; method: string; path: string; headers: Record<string, string> }
-interface Answer { status: number; body?: EchoBody | string; error?: string }
+interface Answer { status: number; location?: string; body?: EchoBody | string; error?: string }
 
 describe('waypoint: L7 for a namespace, on network namespaces', { skip }, () => {
   let stateDir: string;
@@ -128,6 +128,11 @@ describe('waypoint: L7 for a namespace, on network namespaces', { skip }, () => 
           { matches: [{ path: { type: 'Exact', value: '/flaky' } }], backendRefs: [backend('echo-v1')], retry: { attempts: 3, codes: [503] } },
           { matches: [{ path: { type: 'PathPrefix', value: '/status' } }], backendRefs: [backend('echo-v1')], retry: { attempts: 3, codes: [503] } },
           { matches: [{ path: { type: 'PathPrefix', value: '/delay' } }], backendRefs: [backend('echo-v1')], timeouts: { request: '500ms' } },
+          { matches: [{ path: { type: 'PathPrefix', value: '/old' } }], filters: [{ type: 'RequestRedirect', requestRedirect: { statusCode: 301, path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/v2' } } }] },
+          {
+            matches: [{ path: { type: 'PathPrefix', value: '/legacy' } }], backendRefs: [backend('echo-v2')],
+            filters: [{ type: 'URLRewrite', urlRewrite: { hostname: `echo-v2.${NS}`, path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/v2' } } }],
+          },
           { backendRefs: [backend('echo-v1')] },
         ],
       },
@@ -172,6 +177,13 @@ describe('waypoint: L7 for a namespace, on network namespaces', { skip }, () => 
     assert.equal(echoBody(await one(`http://echo.${NS}/v2/page`)).version, 'v2');
     assert.equal(echoBody(await one(`http://echo.${NS}/page`, '--header', 'x-version: v2')).version, 'v2');
     assert.equal(echoBody(await one(`http://echo.${NS}/page`, '--header', 'x-version: v3')).version, 'v1');
+  });
+
+  it('answers a RequestRedirect itself and forwards a URLRewrite\'s path and Host', async () => {
+    const moved = await one(`http://echo.${NS}/old/page?x=1`);
+    assert.deepEqual([moved.status, moved.location], [301, `http://echo.${NS}/v2/page?x=1`]);
+    const rewritten = echoBody(await one(`http://echo.${NS}/legacy/page?x=1`));
+    assert.deepEqual([rewritten.version, rewritten.path, rewritten.headers.host], ['v2', '/v2/page?x=1', `echo-v2.${NS}`]);
   });
 
   it('splits 90/10 within a statistically sound bound', async () => {

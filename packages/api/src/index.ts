@@ -17,5 +17,5 @@ export type { L4Request, L4Decision } from './rbac.js';
 export { matchesLabels, parseCidr } from './selection.js';
 export { routeKey, compareMatches } from './route.js';
 export type {
-  HttpRoute, HttpRouteRule, HttpRouteMatch, HttpBackend, HeaderModifier, RetryPolicy, FaultPolicy, PathMatchType, ValueMatchType,
+  HttpRoute, HttpRouteRule, HttpRouteMatch, HttpBackend, HeaderModifier, PathModifier, UrlRewrite, RequestRedirect, RedirectStatus, RetryPolicy, FaultPolicy, PathMatchType, ValueMatchType,
 } from './route.js';

@@ -24,6 +24,37 @@ export interface HeaderModifier {
   remove?: string[];
 }
 
+/**
+ * Gateway API HTTPPathModifier, resolved: `ReplacePrefixMatch` carries the
+ * prefix its rule matched (whole segments, no trailing slash; `/` for the
+ * implicit match), so a waypoint applies it without the match.
+ */
+export type PathModifier =
+  | { type: 'ReplaceFullPath'; value: string }
+  | { type: 'ReplacePrefixMatch'; prefix: string; value: string };
+
+/** Filter `URLRewrite`: what the request is forwarded with. */
+export interface UrlRewrite {
+  /** Replaces the Host header sent upstream. */
+  hostname?: string;
+  path?: PathModifier;
+}
+
+export type RedirectStatus = 301 | 302 | 303 | 307 | 308;
+
+/**
+ * Filter `RequestRedirect`: the waypoint answers with a Location built from
+ * the request; what is unset keeps the request's value (the scheme http, the
+ * port the client called — or the scheme's own port when `scheme` is set).
+ */
+export interface RequestRedirect {
+  scheme?: 'http' | 'https';
+  hostname?: string;
+  path?: PathModifier;
+  port?: number;
+  statusCode: RedirectStatus;
+}
+
 export interface HttpBackend {
   /** The Service's namespace/name. */
   service: string;
@@ -55,7 +86,10 @@ export interface HttpRouteRule {
   matches: HttpRouteMatch[];
   requestHeaders?: HeaderModifier;
   responseHeaders?: HeaderModifier;
-  /** Empty: requests matching this rule get 500 (no backend), as the Gateway API prescribes. */
+  rewrite?: UrlRewrite;
+  /** Set: the waypoint answers with a redirect, and `backends` is empty. */
+  redirect?: RequestRedirect;
+  /** Empty (without `redirect`): requests matching this rule get 500 (no backend), as the Gateway API prescribes. */
   backends: HttpBackend[];
   /** `timeouts.request`: the whole request including retries; undefined = no timeout. */
   timeoutMs?: number;

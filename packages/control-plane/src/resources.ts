@@ -195,10 +195,31 @@ export interface HTTPHeaderFilter {
   remove?: string[];
 }
 
+export interface HTTPPathModifier {
+  type: string;
+  replaceFullPath?: string;
+  replacePrefixMatch?: string;
+}
+
+export interface HTTPRequestRedirectFilter {
+  scheme?: string;
+  hostname?: string;
+  path?: HTTPPathModifier;
+  port?: number;
+  statusCode?: number;
+}
+
+export interface HTTPURLRewriteFilter {
+  hostname?: string;
+  path?: HTTPPathModifier;
+}
+
 export interface HTTPRouteFilter {
   type: string;
   requestHeaderModifier?: HTTPHeaderFilter;
   responseHeaderModifier?: HTTPHeaderFilter;
+  requestRedirect?: HTTPRequestRedirectFilter;
+  urlRewrite?: HTTPURLRewriteFilter;
   [other: string]: unknown;
 }
 

@@ -190,6 +190,29 @@ describe('explainFlow', () => {
     assert.match(gone.hops.at(-1)?.does ?? '', /admin API did not answer.*ENOENT/);
   });
 
+  it('through a waypoint: a redirect is answered there; a rewrite is named in the route\'s hop', async () => {
+    const bound = service('echo', '10.96.0.10', [v1, v2], { waypoint: binding });
+    const route: HttpRoute = {
+      key: 'demo/echo-url', namespace: 'demo', name: 'echo-url', parents: [{ kind: 'Service', key: 'demo/echo', port: 80 }], hostnames: [],
+      rules: [
+        { matches: [{ path: { type: 'PathPrefix', value: '/old' } }], backends: [], redirect: { statusCode: 301, scheme: 'https', path: { type: 'ReplacePrefixMatch', prefix: '/old', value: '/new' } } },
+        { matches: [{ path: { type: 'PathPrefix', value: '/api' } }], backends: [{ service: 'demo/echo-v2', port: 80, weight: 1 }], rewrite: { hostname: 'api.internal', path: { type: 'ReplacePrefixMatch', prefix: '/api', value: '' } } },
+      ],
+    };
+    const world: World = {
+      workloads: [client, v1, v2, waypointPod],
+      services: [bound, service('echo-v2', '10.96.0.12', [v2]), waypointService],
+      waypoint: { routes: [route], discovery: { version: 'v7' } },
+    };
+    const moved = await explainFlow(sources(world), { source: 'demo/client', destination: 'http://echo.demo/old/page?x=1' });
+    assert.equal(moved.verdict, 'allowed');
+    assert.deepEqual(moved.paths.map((p) => p.to), ['redirect to https://echo.demo/new/page?x=1']);
+    assert.match(moved.paths[0]?.hops[0]?.does ?? '', /route demo\/echo-url rule 1: answers 301 with Location https:\/\/echo\.demo\/new\/page\?x=1/);
+    const rewritten = await explainFlow(sources(world), { source: 'demo/client', destination: 'http://echo.demo/api/items' });
+    assert.match(rewritten.hops.at(-1)?.does ?? '', /route demo\/echo-url rule 2: demo\/echo-v2:80 \(path prefix \/api rewritten to \/; Host rewritten to api\.internal\)/);
+    assert.deepEqual(rewritten.paths.map((p) => p.to), ['demo/echo-v2 10.0.2.2:8080']);
+  });
+
   it('a workload behind a waypoint refuses a client that skips it', async () => {
     const guarded = workload('echo-v1', '10.0.1.3', 'node-1', { waypoint: binding });
     const outside = workload('client', '10.0.1.2', 'node-1', { protocol: 'TCP' });

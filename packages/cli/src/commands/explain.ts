@@ -12,7 +12,7 @@ import { AmbitError, findAmbitError } from '@ambit/core';
 import { formatAuthority, serviceKey, socketAddress, type Authorization, type HttpRoute, type HttpRouteRule, type Service, type SocketAddress, type Workload } from '@ambit/api';
 import { MeshIndex } from '@ambit/cp-client/mesh-index';
 import { authorizeInbound, resolveOutbound, serviceVipByName, type MeshLookup, type Picker, type Route } from '@ambit/ztunnel/decisions';
-import { Balancer, calledBackend, evaluateL7, resolveDestination, selectFor, type Backend, type Destination, type Endpoint } from '@ambit/waypoint/decisions';
+import { Balancer, calledBackend, evaluateL7, hostOf, redirectLocation, resolveDestination, selectFor, type Backend, type Destination, type Endpoint } from '@ambit/waypoint/decisions';
 import { usage } from '../errors.js';
 import { render, type OutputFormat } from '../output.js';
 import type { PodView } from '../mesh-view.js';
@@ -400,6 +400,11 @@ class Flow {
     const weighted = rule.backends.filter((b) => b.weight > 0);
     const total = weighted.reduce((sum, b) => sum + b.weight, 0);
     const index = route.rules.indexOf(rule) + 1;
+    if (rule.redirect !== undefined && this.http !== undefined) {
+      const location = redirectLocation(rule.redirect, { path: this.http.path, host: hostOf(this.http.host), port: destination.port });
+      this.path(`redirect to ${location}`).hops.push({ at, does: `route ${route.key} rule ${index}: answers ${rule.redirect.statusCode} with Location ${location}`, verdict: 'allowed' });
+      return undefined;
+    }
     if (weighted.length === 0) {
       hops.push({ at, does: `route ${route.key} rule ${index} has no backend with weight: answers 500`, verdict: 'denied', reason: 'no-backend' });
       return undefined;
@@ -514,6 +519,11 @@ function refused(at: string, error: unknown): Hop {
 
 function ruleExtras(rule: HttpRouteRule): string {
   const extras: string[] = [];
+  if (rule.rewrite?.path !== undefined) {
+    const { path } = rule.rewrite;
+    extras.push(path.type === 'ReplaceFullPath' ? `path rewritten to ${path.value}` : `path prefix ${path.prefix} rewritten to ${path.value || '/'}`);
+  }
+  if (rule.rewrite?.hostname !== undefined) extras.push(`Host rewritten to ${rule.rewrite.hostname}`);
   if (rule.timeoutMs !== undefined) extras.push(`timeout ${rule.timeoutMs} ms`);
   if (rule.retry !== undefined && rule.retry.attempts > 0) extras.push(`${rule.retry.attempts} retr${rule.retry.attempts === 1 ? 'y' : 'ies'} on ${rule.retry.on.join(', ')}`);
   if (rule.fault?.abort !== undefined) extras.push(`fault: ${rule.fault.abort.percent} % answered ${rule.fault.abort.status}`);

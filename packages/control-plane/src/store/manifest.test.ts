@@ -206,8 +206,10 @@ describe('parseManifests: HTTPRoute', () => {
       filters:
         - type: RequestHeaderModifier
           requestHeaderModifier: { set: [{ name: x-a, value: "1" }], remove: [x-b] }
-        - type: RequestRedirect
-          requestRedirect: { scheme: https, statusCode: 301 }
+        - type: URLRewrite
+          urlRewrite: { hostname: api.internal, path: { type: ReplacePrefixMatch, replacePrefixMatch: /v1 } }
+        - type: RequestMirror
+          requestMirror: { backendRef: { name: echo-v2, port: 80 } }
       backendRefs: [{ name: echo, port: 80, weight: 90 }, { name: echo-v2, port: 80, weight: 10 }]
       timeouts: { request: 10s, backendRequest: 2s }
       retry: { attempts: 3, codes: [503], backoff: 100ms }
@@ -215,6 +217,13 @@ describe('parseManifests: HTTPRoute', () => {
 `, '{ ambit.dev/retry-on: "5xx,reset", ambit.dev/per-try-timeout: 1s, ambit.dev/fault-delay: "10% 2s", ambit.dev/fault-abort: "5% 503" }'));
     const rule = (object?.spec as { rules: Record<string, unknown>[] }).rules[0];
     assert.deepEqual(rule?.sessionPersistence, { type: 'Cookie' });
+  });
+
+  it('accepts redirects: scheme, hostname, port, path, the status codes the Gateway API names', () => {
+    for (const code of [301, 302, 303, 307, 308]) {
+      parseManifests(route(`{ rules: [{ matches: [{ path: { type: PathPrefix, value: /old } }], filters: [{ type: RequestRedirect, requestRedirect: { scheme: https, hostname: new.example.com, port: 8443, statusCode: ${code}, path: { type: ReplacePrefixMatch, replacePrefixMatch: /new } } }] }] }`));
+    }
+    parseManifests(route('{ rules: [{ filters: [{ type: RequestRedirect, requestRedirect: { path: { type: ReplacePrefixMatch, replacePrefixMatch: "" } } }] }] }'));
   });
 
   const cases: [string, string, string | RegExp, string?][] = [
@@ -227,6 +236,17 @@ describe('parseManifests: HTTPRoute', () => {
     ['a filter without its body', '{ rules: [{ filters: [{ type: RequestHeaderModifier }] }] }', /spec\.rules\[0\]\.filters\[0\]\.requestHeaderModifier: required when type is RequestHeaderModifier/],
     ['a repeated header modifier', '{ rules: [{ filters: [{ type: RequestHeaderModifier, requestHeaderModifier: {} }, { type: RequestHeaderModifier, requestHeaderModifier: {} }] }] }', /spec\.rules\[0\]\.filters\[1\]\.type: RequestHeaderModifier may appear only once per rule/],
     ['a header set twice', '{ rules: [{ filters: [{ type: RequestHeaderModifier, requestHeaderModifier: { set: [{ name: X-A, value: "1" }, { name: x-a, value: "2" }] } }] }] }', /requestHeaderModifier\.set\[1\]: header x-a is listed twice/],
+    ['a repeated redirect', '{ rules: [{ filters: [{ type: RequestRedirect, requestRedirect: {} }, { type: RequestRedirect, requestRedirect: {} }] }] }', /spec\.rules\[0\]\.filters\[1\]\.type: RequestRedirect may appear only once per rule/],
+    ['a redirect and a rewrite together', '{ rules: [{ filters: [{ type: RequestRedirect, requestRedirect: {} }, { type: URLRewrite, urlRewrite: {} }] }] }', /spec\.rules\[0\]\.filters: RequestRedirect and URLRewrite cannot be used together/],
+    ['a redirect beside backendRefs', '{ rules: [{ filters: [{ type: RequestRedirect, requestRedirect: {} }], backendRefs: [{ name: echo, port: 80 }] }] }', /spec\.rules\[0\]\.backendRefs: a RequestRedirect filter cannot be used together with backendRefs/],
+    ['a redirect status that is not one', '{ rules: [{ filters: [{ type: RequestRedirect, requestRedirect: { statusCode: 304 } }] }] }', /spec\.rules\[0\]\.filters\[0\]\.requestRedirect: statusCode 304 is not a redirect status \(use 301, 302, 303, 307, 308\)/],
+    ['a redirect to ftp', '{ rules: [{ filters: [{ type: RequestRedirect, requestRedirect: { scheme: ftp } }] }] }', /requestRedirect: scheme "ftp" is not http or https/],
+    ['a redirect port out of range', '{ rules: [{ filters: [{ type: RequestRedirect, requestRedirect: { port: 70000 } }] }] }', /requestRedirect\.port: expected a number from 1 to 65535/],
+    ['a rewrite to a wildcard host', '{ rules: [{ filters: [{ type: URLRewrite, urlRewrite: { hostname: "*.example.com" } }] }] }', /urlRewrite: hostname "\*\.example\.com" is not a hostname/],
+    ['a full path without its value', '{ rules: [{ filters: [{ type: URLRewrite, urlRewrite: { path: { type: ReplaceFullPath } } }] }] }', /urlRewrite: path\.replaceFullPath is required when path\.type is ReplaceFullPath/],
+    ['an unknown path type', '{ rules: [{ filters: [{ type: URLRewrite, urlRewrite: { path: { type: Replace, replaceFullPath: /x } } }] }] }', /urlRewrite\.path\.type: expected ReplaceFullPath or ReplacePrefixMatch/],
+    ['a prefix replacement on an Exact match', '{ rules: [{ matches: [{ path: { type: Exact, value: /a } }], filters: [{ type: URLRewrite, urlRewrite: { path: { type: ReplacePrefixMatch, replacePrefixMatch: /b } } }] }] }', /spec\.rules\[0\]\.filters\[0\]: path\.type ReplacePrefixMatch needs the rule to have exactly one match, of type PathPrefix/],
+    ['a prefix replacement on two matches', '{ rules: [{ matches: [{ path: { value: /a } }, { path: { value: /b } }], filters: [{ type: RequestRedirect, requestRedirect: { path: { type: ReplacePrefixMatch, replacePrefixMatch: /c } } }] }] }', /filters\[0\]: path\.type ReplacePrefixMatch needs/],
     ['a negative weight', '{ rules: [{ backendRefs: [{ name: echo, port: 80, weight: -1 }] }] }', /spec\.rules\[0\]\.backendRefs\[0\]\.weight: expected a whole number from 0 to 1000000/],
     ['a bad backend port', '{ rules: [{ backendRefs: [{ name: echo, port: 0 }] }] }', /spec\.rules\[0\]\.backendRefs\[0\]\.port: expected a number from 1 to 65535/],
     ['a bad duration', '{ rules: [{ timeouts: { request: 1.5s } }] }', /spec\.rules\[0\]\.timeouts\.request: "1\.5s" is not a duration such as 500ms/],

@@ -11,8 +11,9 @@ import { RESOURCE_TYPES, isKind, type Kind, type KubeObject } from '../resources
 import { labelKeyProblem, labelValueProblem } from './selector.js';
 import {
   ANNOTATION_FAULT_ABORT, ANNOTATION_FAULT_DELAY, ANNOTATION_PER_TRY_TIMEOUT, ANNOTATION_RETRY_ON,
-  parseDuration, parseFaultAbort, parseFaultDelay, parseRetryOn, regexProblem,
+  parseDuration, parseFaultAbort, parseFaultDelay, parseRetryOn, regexProblem, type Parsed,
 } from '../translate/route-values.js';
+import { convertRedirect, convertRewrite } from '../translate/route-url.js';
 
 export interface ValidateOptions {
   /** The namespace given to namespaced objects that name none. */
@@ -264,6 +265,7 @@ const parentRef = object({
 const HOSTNAME = /^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/;
 const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH'] as const;
+const ONCE_PER_RULE = new Set(['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite']);
 const FILTER_TYPES = [
   'RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestMirror', 'RequestRedirect', 'URLRewrite', 'ExtensionRef', 'CORS', 'ExternalAuth',
 ] as const;
@@ -286,13 +288,30 @@ const headerModifier = object({
   add: headerPairs().optional(),
   remove: max(list(headerName), 16).superRefine((names, ctx) => duplicateNames(names, ctx)).optional(),
 });
+const pathModifier = object({
+  type: z.enum(['ReplaceFullPath', 'ReplacePrefixMatch'], { error: 'expected ReplaceFullPath or ReplacePrefixMatch' }),
+  replaceFullPath: str().max(1024, 'must be at most 1024 characters').optional(),
+  replacePrefixMatch: str().max(1024, 'must be at most 1024 characters').optional(),
+});
+// The values are checked by the translation's own conversion (route-url.ts; the rule's match is checked with the rule).
+const urlFilter = (convert: (filter: never, prefix: string) => Parsed<unknown>) => (filter: object, ctx: z.RefinementCtx): void => {
+  const converted = convert(filter as never, '/');
+  if (!converted.ok) ctx.addIssue({ code: 'custom', message: converted.problem });
+};
+const requestRedirect = object({
+  scheme: str().optional(), hostname: str().optional(), path: pathModifier.optional(), port: port().optional(),
+  statusCode: z.int({ error: 'expected an HTTP status' }).optional(),
+}).superRefine(urlFilter(convertRedirect));
+const urlRewrite = object({ hostname: str().optional(), path: pathModifier.optional() }).superRefine(urlFilter(convertRewrite));
 const routeFilter = object({
   type: z.enum(FILTER_TYPES, { error: `expected one of ${FILTER_TYPES.join(', ')}` }),
   requestHeaderModifier: headerModifier.optional(),
   responseHeaderModifier: headerModifier.optional(),
+  requestRedirect: requestRedirect.optional(),
+  urlRewrite: urlRewrite.optional(),
 }).superRefine((filter, ctx) => {
   // CEL in the CRD: the field named after the type must be set (and no other core one).
-  const field = `${filter.type.charAt(0).toLowerCase()}${filter.type.slice(1)}`;
+  const field = filter.type === 'URLRewrite' ? 'urlRewrite' : `${filter.type.charAt(0).toLowerCase()}${filter.type.slice(1)}`;
   if ((filter as Record<string, unknown>)[field] === undefined) {
     ctx.addIssue({ code: 'custom', message: `required when type is ${filter.type}`, path: [field] });
   }
@@ -324,11 +343,14 @@ const routeRule = object({
   filters: max(list(routeFilter), 16).superRefine((filters, ctx) => {
     const seen = new Set<string>();
     filters.forEach((f, i) => {
-      if ((f.type === 'RequestHeaderModifier' || f.type === 'ResponseHeaderModifier') && seen.has(f.type)) {
+      if (ONCE_PER_RULE.has(f.type) && seen.has(f.type)) {
         ctx.addIssue({ code: 'custom', message: `${f.type} may appear only once per rule`, path: [i, 'type'] });
       }
       seen.add(f.type);
     });
+    if (seen.has('RequestRedirect') && seen.has('URLRewrite')) {
+      ctx.addIssue({ code: 'custom', message: 'RequestRedirect and URLRewrite cannot be used together' });
+    }
   }).optional(),
   backendRefs: max(list(backendRef), 16).optional(),
   timeouts: object({ request: duration().optional(), backendRequest: duration().optional() }).superRefine((t, ctx) => {
@@ -343,6 +365,20 @@ const routeRule = object({
     attempts: z.int({ error: 'expected a whole number' }).min(0, 'expected a whole number').optional(),
     backoff: duration().optional(),
   }).optional(),
+}).superRefine((rule, ctx) => {
+  // CEL in the CRD: a redirect has no backends; a prefix replacement needs the rule's one match to be a PathPrefix.
+  const filters = (rule.filters ?? []) as { type: string; requestRedirect?: { path?: { type: string } }; urlRewrite?: { path?: { type: string } } }[];
+  if (filters.some((f) => f.type === 'RequestRedirect') && (rule.backendRefs ?? []).length > 0) {
+    ctx.addIssue({ code: 'custom', message: 'a RequestRedirect filter cannot be used together with backendRefs', path: ['backendRefs'] });
+  }
+  const matches = (rule.matches ?? []) as { path?: { type?: string } }[];
+  const prefixMatch = matches.length === 0 || (matches.length === 1 && (matches[0]?.path?.type ?? 'PathPrefix') === 'PathPrefix');
+  filters.forEach((f, i) => {
+    const modifier = f.type === 'RequestRedirect' ? f.requestRedirect?.path : f.type === 'URLRewrite' ? f.urlRewrite?.path : undefined;
+    if (modifier?.type === 'ReplacePrefixMatch' && !prefixMatch) {
+      ctx.addIssue({ code: 'custom', message: 'path.type ReplacePrefixMatch needs the rule to have exactly one match, of type PathPrefix', path: ['filters', i] });
+    }
+  });
 });
 const httpRouteSpec = object({
   parentRefs: max(list(parentRef), 32).optional(),

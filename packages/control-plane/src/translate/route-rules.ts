@@ -2,8 +2,10 @@
 // served is dropped the safe way and reported with the path of the field:
 // - a match with a bad value (regex, path) is dropped whole (dropping only its
 //   bad condition would widen it); a rule left with no match is dropped;
-// - an unsupported filter is never skipped silently: as the Gateway API
-//   prescribes, requests matching the rule get 500 (no backends);
+// - an unsupported filter, or one with a value we cannot apply, is never
+//   skipped silently: as the Gateway API prescribes, requests matching the
+//   rule get 500 (no backends);
+// - a RequestRedirect rule is answered by the waypoint: no backends;
 // - a backend that cannot be resolved keeps its weight, so its share of
 //   requests gets 500 (Gateway API): a missing Service keeps its key, a ref we
 //   refuse (other kind, other namespace, no port) gets a key starting with
@@ -11,8 +13,10 @@
 import type { FaultPolicy, HeaderModifier, HttpBackend, HttpRouteMatch, HttpRouteRule, RetryPolicy } from '@ambit/api';
 import type { HTTPBackendRef, HTTPHeaderFilter, HTTPHeaderMatch, HTTPRouteMatch, HTTPRouteRule, Service } from '../resources.js';
 import { parseDuration, regexProblem, type RetryOn } from './route-values.js';
+import { convertRedirect, convertRewrite } from './route-url.js';
 
 export const UNRESOLVED_BACKEND_PREFIX = '!unresolved:';
+export const SUPPORTED_FILTERS = ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite'] as const;
 /** Retries when a `retry` stanza or `ambit.dev/retry-on` asks for retries without saying how many (Istio's default too). */
 export const DEFAULT_RETRY_ATTEMPTS = 2;
 
@@ -59,7 +63,14 @@ export function convertRule(rule: HTTPRouteRule, index: number, context: RuleCon
   }
 
   const result: Omit<HttpRouteRule, 'matches'> = { backends: [] };
-  let unsupportedFilter = false;
+  let unusable = false;
+  const refuse = (where: string, problem: string): void => {
+    unusable = true;
+    issues.refs.push({ reason: 'UnsupportedValue', message: `${where}: ${problem}; requests matching this rule get 500` });
+  };
+  // What a ReplacePrefixMatch replaces: the prefix of the rule's one PathPrefix match.
+  const only = given.length <= 1 ? matches[0]?.path : undefined;
+  const prefix = only?.type === 'PathPrefix' ? only.value : undefined;
   const seen = new Set<string>();
   (rule.filters ?? []).forEach((filter, i) => {
     const where = `${at}.filters[${i}]`;
@@ -72,17 +83,31 @@ export function convertRule(rule: HTTPRouteRule, index: number, context: RuleCon
       result.requestHeaders = headerModifier(filter.requestHeaderModifier);
     } else if (filter.type === 'ResponseHeaderModifier' && filter.responseHeaderModifier !== undefined) {
       result.responseHeaders = headerModifier(filter.responseHeaderModifier);
+    } else if (filter.type === 'RequestRedirect' && filter.requestRedirect !== undefined) {
+      const redirect = convertRedirect(filter.requestRedirect, prefix);
+      if (redirect.ok) result.redirect = redirect.value;
+      else refuse(`${where}.requestRedirect`, redirect.problem);
+    } else if (filter.type === 'URLRewrite' && filter.urlRewrite !== undefined) {
+      const rewrite = convertRewrite(filter.urlRewrite, prefix);
+      if (rewrite.ok) result.rewrite = rewrite.value;
+      else refuse(`${where}.urlRewrite`, rewrite.problem);
     } else {
-      unsupportedFilter = true;
-      issues.refs.push({
-        reason: 'UnsupportedValue',
-        message: `${where}: filter ${filter.type} is not supported by the waypoint (supported: RequestHeaderModifier, ResponseHeaderModifier); requests matching this rule get 500`,
-      });
+      refuse(where, `filter ${filter.type} is not supported by the waypoint (supported: ${SUPPORTED_FILTERS.join(', ')})`);
     }
   });
+  if (result.redirect !== undefined && result.rewrite !== undefined) refuse(`${at}.filters`, 'RequestRedirect and URLRewrite cannot be used together');
+  if (unusable) {
+    delete result.redirect;
+    delete result.rewrite;
+  }
 
-  const backends = (rule.backendRefs ?? []).map((ref, i) => backend(ref, `${at}.backendRefs[${i}]`, context, issues));
-  if (!unsupportedFilter) result.backends = backends;
+  if (result.redirect !== undefined) {
+    // The waypoint answers a redirect itself (the Gateway API does not allow backendRefs beside one).
+    if ((rule.backendRefs ?? []).length > 0) issues.dropped.push(`${at}.backendRefs: ignored, the rule redirects`);
+  } else {
+    const backends = (rule.backendRefs ?? []).map((ref, i) => backend(ref, `${at}.backendRefs[${i}]`, context, issues));
+    if (!unusable) result.backends = backends;
+  }
   Object.assign(result, resilience(rule, at, context, issues));
   if (context.fault !== undefined) result.fault = context.fault;
   return { matches, rule: result };

@@ -145,11 +145,74 @@ describe('translateRoute: filters', () => {
   });
 
   it('an unsupported filter is never skipped: the rule answers 500 (no backends) and ResolvedRefs says why', () => {
-    const outcome = run({ parentRefs: [SVC], rules: [{ filters: [{ type: 'RequestRedirect', requestRedirect: { scheme: 'https' } }], backendRefs: [{ name: 'echo' }] }] });
+    const outcome = run({ parentRefs: [SVC], rules: [{ filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'echo-v2', port: 80 } } }], backendRefs: [{ name: 'echo' }] }] });
     assert.deepEqual(outcome.route?.rules[0]?.backends, []);
     assert.deepEqual(conditions(outcome), ['Accepted=True/Accepted,ResolvedRefs=False/UnsupportedValue']);
-    assert.match(messages(outcome, 'ResolvedRefs')[0] ?? '', /spec\.rules\[0\]\.filters\[0\]: filter RequestRedirect is not supported.*get 500/);
+    assert.match(messages(outcome, 'ResolvedRefs')[0] ?? '', /spec\.rules\[0\]\.filters\[0\]: filter RequestMirror is not supported.*URLRewrite\); requests matching this rule get 500/);
   });
+
+  it('a redirect: status 302 by default, no backends (the waypoint answers it), the prefix its one match names', () => {
+    const [plain] = rules([{ filters: [{ type: 'RequestRedirect', requestRedirect: { scheme: 'https' } }] }]);
+    assert.deepEqual(plain, { matches: [{ path: { type: 'PathPrefix', value: '/' } }], backends: [], redirect: { statusCode: 302, scheme: 'https' } });
+    const [full] = rules([{
+      matches: [{ path: { type: 'PathPrefix', value: '/old/' } }],
+      filters: [{ type: 'RequestRedirect', requestRedirect: { hostname: 'New.Demo', port: 8080, statusCode: 308, path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/new' } } }],
+    }]);
+    assert.deepEqual(full?.redirect, { statusCode: 308, port: 8080, hostname: 'new.demo', path: { type: 'ReplacePrefixMatch', prefix: '/old', value: '/new' } });
+  });
+
+  it('a rewrite: hostname and path, beside the rule\'s backends', () => {
+    const [rule] = rules([{
+      matches: [{ path: { type: 'Exact', value: '/v1/items' } }],
+      filters: [{ type: 'URLRewrite', urlRewrite: { hostname: 'items.internal', path: { type: 'ReplaceFullPath', replaceFullPath: '/items' } } }],
+      backendRefs: [{ name: 'echo' }],
+    }]);
+    assert.deepEqual(rule?.rewrite, { hostname: 'items.internal', path: { type: 'ReplaceFullPath', value: '/items' } });
+    assert.deepEqual(rule?.backends, [{ service: 'demo/echo', port: 80, weight: 1 }]);
+  });
+
+  it('a redirect beside backendRefs redirects, and says the backends are ignored', () => {
+    const outcome = run({ parentRefs: [SVC], rules: [{ filters: [{ type: 'RequestRedirect', requestRedirect: {} }], backendRefs: [{ name: 'ghost' }] }] });
+    assert.deepEqual(outcome.route?.rules[0]?.redirect, { statusCode: 302 });
+    assert.deepEqual(outcome.route?.rules[0]?.backends, []);
+    assert.deepEqual(conditions(outcome), ['Accepted=True/Accepted,ResolvedRefs=True/ResolvedRefs,PartiallyInvalid=True/UnsupportedValue'],
+      'the ignored backend is not resolved, so its absence is no ResolvedRefs problem');
+    assert.match(messages(outcome, 'PartiallyInvalid')[0] ?? '', /spec\.rules\[0\]\.backendRefs: ignored, the rule redirects/);
+  });
+
+  const refused: { name: string; rule: HTTPRouteRule; message: RegExp }[] = [
+    {
+      name: 'a prefix replacement on an Exact match',
+      rule: { matches: [{ path: { type: 'Exact', value: '/a' } }], filters: [{ type: 'URLRewrite', urlRewrite: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/b' } } }], backendRefs: [{ name: 'echo' }] },
+      message: /filters\[0\]\.urlRewrite: path\.type ReplacePrefixMatch needs the rule to have exactly one match, of type PathPrefix/,
+    },
+    {
+      name: 'a prefix replacement on a rule with two matches',
+      rule: { matches: [{ path: { type: 'PathPrefix', value: '/a' } }, { path: { type: 'PathPrefix', value: '/b' } }], filters: [{ type: 'RequestRedirect', requestRedirect: { path: { type: 'ReplacePrefixMatch', replacePrefixMatch: '/c' } } }] },
+      message: /filters\[0\]\.requestRedirect: path\.type ReplacePrefixMatch needs/,
+    },
+    { name: 'a status that is not a redirect', rule: { filters: [{ type: 'RequestRedirect', requestRedirect: { statusCode: 200 } }] }, message: /statusCode 200 is not a redirect status/ },
+    { name: 'another scheme', rule: { filters: [{ type: 'RequestRedirect', requestRedirect: { scheme: 'ftp' } }] }, message: /scheme "ftp" is not http or https/ },
+    { name: 'a wildcard hostname', rule: { filters: [{ type: 'URLRewrite', urlRewrite: { hostname: '*.demo' } }], backendRefs: [{ name: 'echo' }] }, message: /hostname "\*\.demo" is not a hostname/ },
+    { name: 'a relative full path', rule: { filters: [{ type: 'URLRewrite', urlRewrite: { path: { type: 'ReplaceFullPath', replaceFullPath: 'x' } } }], backendRefs: [{ name: 'echo' }] }, message: /replaceFullPath "x" must start with \// },
+    { name: 'a path type without its value', rule: { filters: [{ type: 'URLRewrite', urlRewrite: { path: { type: 'ReplaceFullPath' } } }], backendRefs: [{ name: 'echo' }] }, message: /path\.replaceFullPath is required/ },
+    {
+      name: 'a redirect and a rewrite together',
+      rule: { filters: [{ type: 'RequestRedirect', requestRedirect: {} }, { type: 'URLRewrite', urlRewrite: { hostname: 'x' } }], backendRefs: [{ name: 'echo' }] },
+      message: /spec\.rules\[0\]\.filters: RequestRedirect and URLRewrite cannot be used together/,
+    },
+  ];
+  for (const c of refused) {
+    it(`refuses ${c.name}: the rule answers 500 and ResolvedRefs says why`, () => {
+      const outcome = run({ parentRefs: [SVC], rules: [c.rule] });
+      for (const rule of outcome.route?.rules ?? []) {
+        assert.deepEqual([rule.backends, rule.redirect, rule.rewrite], [[], undefined, undefined]);
+      }
+      assert.deepEqual(conditions(outcome), ['Accepted=True/Accepted,ResolvedRefs=False/UnsupportedValue']);
+      assert.match(messages(outcome, 'ResolvedRefs')[0] ?? '', c.message);
+      assert.match(messages(outcome, 'ResolvedRefs')[0] ?? '', /requests matching this rule get 500/);
+    });
+  }
 });
 
 describe('translateRoute: backends', () => {

@@ -3,7 +3,8 @@
 //
 //   ambit-client http URL [--count N] [--method M] [--header name:value]... [--timeout ms]
 //                         [--keep-alive | --h2c] [--summary]
-//     one JSON line per request: {"status":200,"body":...}, or with --summary
+//     one JSON line per request: {"status":200,"body":...} (a redirect's
+//     "location" too), or with --summary
 //     one line counting answers by status and answering pod; a new connection
 //     each time, or one HTTP/1.1 keep-alive connection (--keep-alive), or one
 //     HTTP/2 prior-knowledge connection (--h2c) for all of them
@@ -65,7 +66,7 @@ const [mode, target] = positionals;
 const timeoutMs = positive(values.timeout, 'timeout');
 if (target === undefined) usage('missing target');
 
-interface Answer { status: number; body: unknown }
+interface Answer { status: number; location?: string; body: unknown }
 
 /** The SOCKS5 proxy from ALL_PROXY/all_proxy, if any; whether it resolves names (socks5h). */
 const proxy = ((): { host: string; port: number; remoteNames: boolean } | undefined => {
@@ -142,11 +143,11 @@ function createConnection(options: { host?: string | null; hostname?: string | n
   return undefined;
 }
 
-function parsed(status: number, chunks: Buffer[]): Answer {
+function parsed(status: number, location: string | undefined, chunks: Buffer[]): Answer {
   const text = Buffer.concat(chunks).toString();
   let body: unknown = text;
   try { body = JSON.parse(text); } catch { /* not JSON: print it as a string */ }
-  return { status, body };
+  return { status, ...(location === undefined ? {} : { location }), body };
 }
 
 function httpRequest(url: URL, method: string, headers: Record<string, string>, agent: http.Agent | false): Promise<Answer> {
@@ -158,7 +159,7 @@ function httpRequest(url: URL, method: string, headers: Record<string, string>, 
     const request = http.request(url, { method, headers, timeout: timeoutMs, ...connection }, (response) => {
       const chunks: Buffer[] = [];
       response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => resolve(parsed(response.statusCode ?? 0, chunks)));
+      response.on('end', () => resolve(parsed(response.statusCode ?? 0, response.headers.location, chunks)));
       response.on('error', reject);
     });
     request.on('timeout', () => request.destroy(new Error(`no answer within ${timeoutMs} ms`)));
@@ -181,10 +182,14 @@ function h2Request(session: http2.ClientHttp2Session, url: URL, method: string, 
     const stream = session.request({ ':method': method, ':path': `${url.pathname}${url.search}`, ':authority': url.host, ...headers }, { endStream: true });
     const chunks: Buffer[] = [];
     let status = 0;
+    let location: string | undefined;
     stream.setTimeout(timeoutMs, () => stream.close(http2.constants.NGHTTP2_CANCEL));
-    stream.on('response', (h) => { status = Number(h[':status'] ?? 0); });
+    stream.on('response', (h) => {
+      status = Number(h[':status'] ?? 0);
+      location = h.location;
+    });
     stream.on('data', (chunk: Buffer) => chunks.push(chunk));
-    stream.on('end', () => (status === 0 ? reject(new Error(`no answer within ${timeoutMs} ms`)) : resolve(parsed(status, chunks))));
+    stream.on('end', () => (status === 0 ? reject(new Error(`no answer within ${timeoutMs} ms`)) : resolve(parsed(status, location, chunks))));
     stream.on('error', reject);
   });
 }

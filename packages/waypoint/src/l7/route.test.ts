@@ -91,6 +91,16 @@ describe('routing layer', () => {
     assert.deepEqual(outcomeFor(error), { status: 500, flag: 'NR' });
   });
 
+  it('records a redirecting rule without choosing a backend: the rewrite layer answers it', async () => {
+    const redirecting = httpRoute({ backends: [], redirect: { statusCode: 302, scheme: 'https' } });
+    const handler = layer([redirecting]);
+    const ex = toEcho();
+    await handler(ex);
+    assert.equal(ex.trace.route?.rule, redirecting.rules[0]);
+    assert.equal(ex.trace.backend, undefined);
+    assert.equal(handler.inner.calls[0], ex);
+  });
+
   it('reads the routes at every request', async () => {
     let routes: HttpRoute[] = [];
     const handler = route({ routes: () => routes, service: (key) => services.get(key), gateway: 'demo/waypoint', random: () => 0 })(stub());

@@ -1,7 +1,8 @@
 // Layer: HTTPRoute matching. Picks the rule (routing.ts) and, by weight, the
 // backend; with no route the backend is what the client called (the service
 // at the called port, or the workload). A rule without usable backends is
-// answered 500, as the Gateway API prescribes.
+// answered 500, as the Gateway API prescribes; a redirecting rule has none
+// and needs none (the rewrite layer answers it).
 import type { HttpRoute, Service } from '@ambit/api';
 import { serviceKey } from '@ambit/api';
 import { failure } from '../flags.js';
@@ -24,7 +25,7 @@ export function route(options: RouteOptions): Layer {
   };
 }
 
-function chooseBackend(options: RouteOptions, exchange: Exchange, random: () => number): Backend {
+function chooseBackend(options: RouteOptions, exchange: Exchange, random: () => number): Backend | undefined {
   const { request, destination } = exchange;
   const selected = selectFor(options.routes(), options.gateway, destination, request);
   if (selected === undefined) {
@@ -33,6 +34,7 @@ function chooseBackend(options: RouteOptions, exchange: Exchange, random: () => 
     throw failure('not-found', 'NR', `no route for ${request.method} ${request.path}: the destination is unknown`, { status: 404 });
   }
   exchange.trace.route = selected;
+  if (selected.rule.redirect !== undefined) return undefined;
   const chosen = pickWeighted(selected.rule.backends, random);
   if (chosen === undefined) {
     throw failure('not-found', 'NR', `route ${selected.route.key} has no backend with weight for ${request.path}`, { status: 500 });

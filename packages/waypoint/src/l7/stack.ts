@@ -1,6 +1,7 @@
 // The L7 stack, assembled in one place, outermost first: telemetry (the
-// error boundary), authorization, routing, header modification, fault
-// injection, the request timeout, retries, load balancing, forwarding.
+// error boundary), authorization, routing, request mutation (headers, then
+// the URL: rewrite, or a redirect answered there), fault injection, the
+// request timeout, retries, load balancing, forwarding.
 // Every layer is `(next) => handler` in its own file.
 import type { Logger } from '@ambit/core';
 import type { MeshView } from '@ambit/cp-client';
@@ -14,6 +15,7 @@ import { injectFaults } from './fault.js';
 import { forward } from './forward.js';
 import { modifyHeaders } from './headers.js';
 import { retry } from './retry.js';
+import { rewriteUrl } from './rewrite.js';
 import type { RetryBudgetOptions } from './retry-budget.js';
 import { route } from './route.js';
 import { telemetry } from './telemetry.js';
@@ -38,6 +40,7 @@ export function buildStack(options: StackOptions): Handler {
     authorize({ policies: () => options.mesh.authorizations(), gateway: options.gateway }),
     route({ routes: () => options.mesh.routes(), service: (key) => options.mesh.service(key), gateway: options.gateway, ...random }),
     modifyHeaders(),
+    rewriteUrl(),
     injectFaults(random),
     requestTimeout(),
     retry({
