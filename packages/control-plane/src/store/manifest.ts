@@ -294,15 +294,15 @@ const pathModifier = object({
   replacePrefixMatch: str().max(1024, 'must be at most 1024 characters').optional(),
 });
 // The values are checked by the translation's own conversion (route-url.ts; the rule's match is checked with the rule).
-const urlFilter = (convert: (filter: never, prefix: string) => Parsed<unknown>) => (filter: object, ctx: z.RefinementCtx): void => {
-  const converted = convert(filter as never, '/');
+const problem = (converted: Parsed<unknown>, ctx: z.RefinementCtx): void => {
   if (!converted.ok) ctx.addIssue({ code: 'custom', message: converted.problem });
 };
 const requestRedirect = object({
   scheme: str().optional(), hostname: str().optional(), path: pathModifier.optional(), port: port().optional(),
   statusCode: z.int({ error: 'expected an HTTP status' }).optional(),
-}).superRefine(urlFilter(convertRedirect));
-const urlRewrite = object({ hostname: str().optional(), path: pathModifier.optional() }).superRefine(urlFilter(convertRewrite));
+}).superRefine((filter, ctx) => problem(convertRedirect(filter, '/'), ctx));
+const urlRewrite = object({ hostname: str().optional(), path: pathModifier.optional() })
+  .superRefine((filter, ctx) => problem(convertRewrite(filter, '/'), ctx));
 const routeFilter = object({
   type: z.enum(FILTER_TYPES, { error: `expected one of ${FILTER_TYPES.join(', ')}` }),
   requestHeaderModifier: headerModifier.optional(),
