@@ -16,7 +16,7 @@ import { parseDuration, regexProblem, type RetryOn } from './route-values.js';
 import { convertRedirect, convertRewrite } from './route-url.js';
 
 export const UNRESOLVED_BACKEND_PREFIX = '!unresolved:';
-export const SUPPORTED_FILTERS = ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite'] as const;
+const SUPPORTED_FILTERS = ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite'] as const;
 /** Retries when a `retry` stanza or `ambit.dev/retry-on` asks for retries without saying how many (Istio's default too). */
 export const DEFAULT_RETRY_ATTEMPTS = 2;
 
