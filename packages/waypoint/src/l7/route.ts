@@ -8,6 +8,7 @@ import { serviceKey } from '@ambit/api';
 import { failure } from '../flags.js';
 import type { Backend, Destination, Exchange, Layer, ProxyRequest } from './exchange.js';
 import { pickWeighted, selectRule, type SelectedRule } from './routing.js';
+import { hostOf } from './url-modifier.js';
 
 export interface RouteOptions {
   routes: () => readonly HttpRoute[];
@@ -55,7 +56,7 @@ export function selectFor(
   const called = destination.service;
   return selectRule(routes, {
     service: called === undefined ? undefined : serviceKey(called), port: destination.port, gateway,
-  }, { method: request.method, path: request.path, host: request.authority.replace(/:\d+$/, '').toLowerCase(), headers: request.headers });
+  }, { method: request.method, path: request.path, host: hostOf(request.authority).toLowerCase(), headers: request.headers });
 }
 
 /** Where a request goes when no route matches: what the client called (the service at the called port, or the workload). */
