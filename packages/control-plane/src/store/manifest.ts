@@ -7,13 +7,13 @@
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { AmbitError } from '@ambit/core';
-import { RESOURCE_TYPES, isKind, type Kind, type KubeObject } from '../resources.js';
+import { RESOURCE_TYPES, isKind, type HTTPRouteMatch, type Kind, type KubeObject } from '../resources.js';
 import { labelKeyProblem, labelValueProblem } from './selector.js';
 import {
   ANNOTATION_FAULT_ABORT, ANNOTATION_FAULT_DELAY, ANNOTATION_PER_TRY_TIMEOUT, ANNOTATION_RETRY_ON,
   parseDuration, parseFaultAbort, parseFaultDelay, parseRetryOn, regexProblem, type Parsed,
 } from '../translate/route-values.js';
-import { convertRedirect, convertRewrite } from '../translate/route-url.js';
+import { convertRedirect, convertRewrite, replaceablePrefix } from '../translate/route-url.js';
 
 export interface ValidateOptions {
   /** The namespace given to namespaced objects that name none. */
@@ -371,11 +371,10 @@ const routeRule = object({
   if (filters.some((f) => f.type === 'RequestRedirect') && (rule.backendRefs ?? []).length > 0) {
     ctx.addIssue({ code: 'custom', message: 'a RequestRedirect filter cannot be used together with backendRefs', path: ['backendRefs'] });
   }
-  const matches = (rule.matches ?? []) as { path?: { type?: string } }[];
-  const prefixMatch = matches.length === 0 || (matches.length === 1 && (matches[0]?.path?.type ?? 'PathPrefix') === 'PathPrefix');
+  const prefix = replaceablePrefix((rule.matches ?? []) as HTTPRouteMatch[]);
   filters.forEach((f, i) => {
     const modifier = f.type === 'RequestRedirect' ? f.requestRedirect?.path : f.type === 'URLRewrite' ? f.urlRewrite?.path : undefined;
-    if (modifier?.type === 'ReplacePrefixMatch' && !prefixMatch) {
+    if (modifier?.type === 'ReplacePrefixMatch' && prefix === undefined) {
       ctx.addIssue({ code: 'custom', message: 'path.type ReplacePrefixMatch needs the rule to have exactly one match, of type PathPrefix', path: ['filters', i] });
     }
   });

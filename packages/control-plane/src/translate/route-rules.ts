@@ -13,7 +13,7 @@
 import type { FaultPolicy, HeaderModifier, HttpBackend, HttpRouteMatch, HttpRouteRule, RetryPolicy } from '@ambit/api';
 import type { HTTPBackendRef, HTTPHeaderFilter, HTTPHeaderMatch, HTTPRouteMatch, HTTPRouteRule, Service } from '../resources.js';
 import { parseDuration, regexProblem, type RetryOn } from './route-values.js';
-import { convertRedirect, convertRewrite } from './route-url.js';
+import { convertRedirect, convertRewrite, replaceablePrefix } from './route-url.js';
 
 export const UNRESOLVED_BACKEND_PREFIX = '!unresolved:';
 const SUPPORTED_FILTERS = ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite'] as const;
@@ -68,9 +68,7 @@ export function convertRule(rule: HTTPRouteRule, index: number, context: RuleCon
     unusable = true;
     issues.refs.push({ reason: 'UnsupportedValue', message: `${where}: ${problem}; requests matching this rule get 500` });
   };
-  // What a ReplacePrefixMatch replaces: the prefix of the rule's one PathPrefix match.
-  const only = given.length <= 1 ? matches[0]?.path : undefined;
-  const prefix = only?.type === 'PathPrefix' ? only.value : undefined;
+  const prefix = replaceablePrefix(given);
   const seen = new Set<string>();
   (rule.filters ?? []).forEach((filter, i) => {
     const where = `${at}.filters[${i}]`;

@@ -4,10 +4,9 @@
 // front). A `ReplacePrefixMatch` needs the prefix its rule matched: the
 // Gateway API allows it only on a rule with exactly one match, a PathPrefix
 // (no match at all is the implicit `PathPrefix /`); `prefix` is that match's
-// value as the translation normalised it, undefined when the rule has no such
-// single match.
+// value (replaceablePrefix), undefined when the rule has no such single match.
 import type { PathModifier, RedirectStatus, RequestRedirect, UrlRewrite } from '@ambit/api';
-import type { HTTPPathModifier, HTTPRequestRedirectFilter, HTTPURLRewriteFilter } from '../resources.js';
+import type { HTTPPathModifier, HTTPRequestRedirectFilter, HTTPRouteMatch, HTTPURLRewriteFilter } from '../resources.js';
 import type { Parsed } from './route-values.js';
 
 export const REDIRECT_STATUSES: readonly RedirectStatus[] = [301, 302, 303, 307, 308];
@@ -15,6 +14,14 @@ export const REDIRECT_STATUSES: readonly RedirectStatus[] = [301, 302, 303, 307,
 export const DEFAULT_REDIRECT_STATUS: RedirectStatus = 302;
 // Gateway API PreciseHostname: no wildcard.
 const PRECISE_HOSTNAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** The prefix a rule's ReplacePrefixMatch replaces (trailing slashes dropped), or undefined when it has none to offer. */
+export function replaceablePrefix(matches: readonly HTTPRouteMatch[]): string | undefined {
+  if (matches.length > 1) return undefined;
+  const path = matches[0]?.path ?? {};
+  if ((path.type ?? 'PathPrefix') !== 'PathPrefix') return undefined;
+  return (path.value ?? '/').replace(/\/+$/, '') || '/';
+}
 
 export function convertRedirect(filter: HTTPRequestRedirectFilter, prefix: string | undefined): Parsed<RequestRedirect> {
   const statusCode = filter.statusCode ?? DEFAULT_REDIRECT_STATUS;
